@@ -1,0 +1,3 @@
+from ketatrial.celery import app as celery_app
+
+__all__ = ("celery_app",)

@@ -1,0 +1,13 @@
+from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+class KetatrialConfig(AppConfig):
+    name = "ketatrial"
+    verbose_name = "KetaTrial"
+
+    def ready(self) -> None:
+        from ketatrial import checks  # noqa: F401  (registers the system checks)
+        from ketatrial.audit_db import install_audit_triggers
+
+        post_migrate.connect(install_audit_triggers, dispatch_uid="ketatrial-audit-triggers")

@@ -1,0 +1,142 @@
+"""Audit trail for clinical records (django-simple-history underneath).
+
+Every clinical model derives from `ClinicalModel`: each save writes a history row with the user,
+the time, the full record and the reason. Creating a record needs no reason; changing a saved one
+does, and `ClinicalModel.save` refuses an update without one so that no code path can skip it.
+Services are the only writers; they call `clinical_create` / `clinical_update` inside their own
+transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+from django.apps import apps
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalChanges, HistoricalRecords
+
+M = TypeVar("M", bound="ClinicalModel")
+
+
+class ReasonRequired(ValidationError):
+    """A saved clinical record was changed without a reason."""
+
+
+class ClinicalModel(models.Model):
+    """Base of every audited clinical record."""
+
+    # Set True on a model whose history may not be shown in the audit pages (the allocation).
+    audit_restricted = False
+
+    history = HistoricalRecords(inherit=True)
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding and not (getattr(self, "_change_reason", "") or "").strip():
+            raise ReasonRequired(_("A reason is required to change a saved record."))
+        super().save(*args, **kwargs)
+
+
+def clinical_create(instance: M, *, by: AbstractBaseUser | None, reason: str = "") -> M:
+    """Validate and insert a new clinical record, audited as created by `by`."""
+    instance._history_user = by  # type: ignore[attr-defined]
+    instance._change_reason = reason or "created"  # type: ignore[attr-defined]
+    instance.full_clean()
+    instance.save()
+    return instance
+
+
+def clinical_update(instance: M, *, by: AbstractBaseUser | None, reason: str, changes: dict[str, Any]) -> M:
+    """Apply `changes` to a saved record; refused without a reason or when nothing changes."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ReasonRequired({"reason": _("Give the reason for this change.")})
+    changed = {k: v for k, v in changes.items() if getattr(instance, k) != v}
+    if not changed:
+        raise ValidationError(_("Nothing was changed."))
+    for name, value in changed.items():
+        setattr(instance, name, value)
+    instance.full_clean()
+    instance._history_user = by  # type: ignore[attr-defined]
+    instance._change_reason = reason  # type: ignore[attr-defined]
+    instance.save()
+    return instance
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    field: str
+    old: Any
+    new: Any
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    when: datetime
+    user: str
+    action: str
+    reason: str
+    changes: tuple[FieldChange, ...]
+
+
+ACTIONS = {"+": _("created"), "~": _("changed"), "-": _("deleted")}
+
+
+def audited_models() -> list[type[ClinicalModel]]:
+    """Clinical models whose history the audit pages may show."""
+    return [m for m in apps.get_models() if issubclass(m, ClinicalModel) and not m.audit_restricted]
+
+
+def is_history_model(model: type[models.Model]) -> bool:
+    return issubclass(model, HistoricalChanges)
+
+
+def _display(record: models.Model, name: str) -> Any:
+    field = record._meta.get_field(name)
+    value = getattr(record, field.attname)
+    if field.choices:
+        return dict(field.flatchoices).get(value, value)
+    return value
+
+
+def audit_entries(instance: ClinicalModel) -> list[AuditEntry]:
+    """The history of one record, oldest first, each change with its old and new values."""
+    records = list(instance.history.select_related("history_user").order_by("history_date", "history_id"))
+    entries: list[AuditEntry] = []
+    previous = None
+    for record in records:
+        if previous is None:
+            fields = [f.name for f in record.instance_type._meta.fields if f.editable and f.name != "id"]
+            changes = tuple(
+                FieldChange(str(record._meta.get_field(n).verbose_name), None, _display(record, n))
+                for n in fields
+            )
+        else:
+            delta = record.diff_against(previous)
+            changes = tuple(
+                FieldChange(
+                    str(record._meta.get_field(c.field).verbose_name),
+                    _display(previous, c.field),
+                    _display(record, c.field),
+                )
+                for c in delta.changes
+            )
+        user = record.history_user.get_username() if record.history_user else _("system")
+        entries.append(
+            AuditEntry(
+                when=record.history_date,
+                user=str(user),
+                action=str(ACTIONS.get(record.history_type, record.history_type)),
+                reason=record.history_change_reason or "",
+                changes=changes,
+            )
+        )
+        previous = record
+    return entries

@@ -1,0 +1,47 @@
+"""System checks that refuse a misconfigured trial at start-up."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.checks import Error, Tags, register
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from ketatrial.protocol import ProtocolError, load_overrides, protocol_with_overrides
+from participants.access import view_declaration
+
+
+@register()
+def check_protocol(app_configs: Any = None, **kwargs: Any) -> list[Error]:
+    """The protocol overrides file must exist and name only known parameters of the right kind."""
+    try:
+        protocol_with_overrides(load_overrides(settings.PROTOCOL_OVERRIDES_FILE))
+    except (OSError, ValueError, ProtocolError, TypeError) as exc:
+        return [Error(f"Protocol overrides are invalid: {exc}", id="ketatrial.E001")]
+    return []
+
+
+def _walk(patterns: list[Any], prefix: str = "") -> list[tuple[str, Any]]:
+    found: list[tuple[str, Any]] = []
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            if getattr(pattern, "app_name", None) == "admin":
+                continue
+            found.extend(_walk(pattern.url_patterns, prefix + str(pattern.pattern)))
+        elif isinstance(pattern, URLPattern):
+            found.append((prefix + str(pattern.pattern), pattern.callback))
+    return found
+
+
+@register(Tags.security, Tags.urls)
+def check_every_view_declares_access(app_configs: Any = None, **kwargs: Any) -> list[Error]:
+    """Deny by default: a view without an access declaration would be refused; say so early."""
+    errors = []
+    for route, callback in _walk(get_resolver().url_patterns):
+        module = getattr(callback, "__module__", "")
+        if module.startswith("django.contrib.staticfiles") or module.startswith("django.views.static"):
+            continue
+        if view_declaration(callback) is None:
+            errors.append(Error(f"View for '{route}' declares no access rule.", id="ketatrial.E002"))
+    return errors

@@ -1,0 +1,51 @@
+"""Shared glue models: the capability permissions the roles are built from, worker heartbeats."""
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+# Capabilities a role grants; the roles (groups) are made of these by a migration.
+CAPABILITIES: tuple[tuple[str, str], ...] = (
+    ("rate_participants", "Enter HDRS-17 and MADRS ratings"),
+    ("record_infusions", "Record infusion sessions, vitals, CADSS/BPRS+ and adverse events"),
+    ("manage_enrollment", "Screening, consent, enrollment and randomize action"),
+    ("manage_schedule", "Schedule visits and see the infusion calendar"),
+    ("view_allocation", "See the allocation (unblinded; two keys: group and settings)"),
+    ("prepare_doses", "Record dose preparation and drug accountability"),
+    ("execute_unblinding", "Execute an approved emergency unblinding"),
+    ("export_data", "Download exports and run analyses"),
+    ("manage_users", "Create users and assign roles"),
+    ("review_audit", "Review the audit trail of any record"),
+    ("manage_queries", "Raise and close data queries; prepare the database lock"),
+    ("lock_database", "Lock and unlock the database"),
+    ("request_unblinding", "Request an emergency unblinding"),
+    ("sign_off", "Principal investigator sign-off"),
+    ("view_participants", "See participant records (blinded views)"),
+    ("verify_source", "Read-only source-data verification"),
+)
+
+
+class TrialAccess(models.Model):
+    """Carries the capability permissions; it has no table."""
+
+    class Meta:
+        managed = False
+        default_permissions = ()
+        permissions = CAPABILITIES
+
+    def __str__(self) -> str:
+        return "trial access"
+
+
+class WorkerHeartbeat(models.Model):
+    """Written by a Celery task so the status page shows that workers and beat are alive."""
+
+    hostname = models.CharField(_("worker"), max_length=200)
+    task_id = models.CharField(max_length=64, unique=True)
+    recorded_at = models.DateTimeField(_("recorded at"))
+
+    class Meta:
+        ordering = ["-recorded_at"]
+        get_latest_by = "recorded_at"
+
+    def __str__(self) -> str:
+        return f"{self.hostname} at {self.recorded_at:%Y-%m-%d %H:%M}"

@@ -1,0 +1,47 @@
+"""What each role's home page and navigation list: (label, url name) per role."""
+
+from __future__ import annotations
+
+from django.urls import NoReverseMatch, reverse
+from django.utils.translation import gettext_lazy as _
+
+from ketatrial.protocol import (
+    COORDINATOR,
+    DATA_MANAGER,
+    INFUSION_PHYSICIAN,
+    MONITOR,
+    PHARMACIST,
+    PRINCIPAL_INVESTIGATOR,
+    RATER,
+    STATISTICIAN,
+)
+
+ROLE_WORK: dict[str, tuple[tuple[object, str], ...]] = {
+    RATER: (),
+    INFUSION_PHYSICIAN: ((_("Participants"), "participants:list"),),
+    COORDINATOR: (
+        (_("Participants"), "participants:list"),
+        (_("Enroll a participant"), "participants:create"),
+    ),
+    PHARMACIST: ((_("Participants"), "participants:list"),),
+    STATISTICIAN: (),
+    DATA_MANAGER: (
+        (_("Users and roles"), "participants:users"),
+        (_("Audit trail"), "audit_index"),
+        (_("Participants"), "participants:list"),
+        (_("System status"), "system_status"),
+    ),
+    PRINCIPAL_INVESTIGATOR: ((_("Participants"), "participants:list"),),
+    MONITOR: ((_("Participants"), "participants:list"),),
+}
+
+
+def role_links(role: str) -> list[tuple[object, str]]:
+    """The role's work links whose pages exist, as (label, url)."""
+    links = []
+    for label, name in ROLE_WORK.get(role, ()):
+        try:
+            links.append((label, reverse(name)))
+        except NoReverseMatch:
+            continue
+    return links

@@ -1,0 +1,223 @@
+"""The trial as one protocol definition: every constant of PROTOCOL.md in one place.
+
+Pure module (no Django). `DEFAULT_PROTOCOL` holds the defaults read from the protocol; the study
+team changes a study parameter without a code edit through a JSON file of overrides
+(`PROTOCOL_OVERRIDES_FILE`), and `protocol_values()` reports which values are defaults and which
+are overridden, for the Protocol page.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+RATER = "rater"
+INFUSION_PHYSICIAN = "infusion_physician"
+COORDINATOR = "coordinator"
+PHARMACIST = "pharmacist"
+STATISTICIAN = "statistician"
+DATA_MANAGER = "data_manager"
+PRINCIPAL_INVESTIGATOR = "principal_investigator"
+MONITOR = "monitor"
+
+ROLES: tuple[str, ...] = (
+    RATER,
+    INFUSION_PHYSICIAN,
+    COORDINATOR,
+    PHARMACIST,
+    STATISTICIAN,
+    DATA_MANAGER,
+    PRINCIPAL_INVESTIGATOR,
+    MONITOR,
+)
+
+
+@dataclass(frozen=True)
+class TimeWindow:
+    """A target time with a symmetric tolerance, both in hours."""
+
+    hours: float
+    tolerance_hours: float
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """Study parameters in force. Field names are the keys of the overrides file."""
+
+    version: str = "1.0"
+    site_code: str = "INNN"
+    site_name: str = "Instituto Nacional de Neurología y Neurocirugía, Mexico City"
+    sequences: tuple[str, ...] = ("KP", "PK")
+    allocation_ratio: tuple[int, int] = (1, 1)
+    # Infusions
+    dose_mg_per_kg: float = 0.5
+    infusion_minutes: int = 40
+    observation_minutes_min: int = 60
+    weight_cap_kg: float | None = None
+    total_volume_ml: float = 50.0
+    period1_infusion_days: tuple[int, ...] = (1, 4, 8, 11, 15, 19, 23, 27)
+    period2_infusion_days_kp: tuple[int, ...] = (1, 4, 8, 11)
+    period2_infusion_days_pk: tuple[int, ...] = (1, 4, 8, 11, 15, 19, 23, 27)
+    period2_gap_days: int = 7
+    infusion_window_days: int = 1
+    min_hours_between_infusions: int = 48
+    missed_infusion_made_up: bool = False
+    # Monitoring
+    vitals_minutes: tuple[int, ...] = (0, 10, 20, 30, 40, 60, 80)
+    vitals_before_start: bool = True
+    alert_systolic_above: int = 180
+    alert_diastolic_above: int = 110
+    alert_heart_rate_above: int = 110
+    alert_heart_rate_below: int = 50
+    alert_spo2_below: int = 92
+    dissociation_minutes: tuple[int, ...] = (0, 40)
+    # Ratings
+    baseline_days_before_day1: int = 7
+    predose_hours_before_start: float = 2.0
+    after_first_infusion: tuple[TimeWindow, ...] = (
+        TimeWindow(4, 1),
+        TimeWindow(24, 4),
+        TimeWindow(72, 12),
+    )
+    after_last_infusion: tuple[TimeWindow, ...] = (
+        TimeWindow(4, 1),
+        TimeWindow(24, 4),
+        TimeWindow(72, 12),
+    )
+    followup_weeks: int = 12
+    followup_window_days: int = 2
+    response_threshold_pct: float = 50.0
+    primary_outcome_hours: int = 24
+    remission_hdrs17_max: int = 7
+    remission_madrs_max: int = 10
+    relapse_madrs_min: int = 22
+    relapse_consecutive_ratings: int = 2
+    relapse_on_loss_of_response: bool = True
+    relapse_events: tuple[str, ...] = ("hospitalization", "suicide_attempt", "new_treatment")
+    prorating_allowed: bool = False
+    prorating_max_missing_items: int = 2
+    safety_hdrs_item3_min: int = 3
+    safety_madrs_item10_min: int = 4
+    hdrs17_severity_scheme: str = "default"
+    # 1H-MRS
+    mrs_sessions: tuple[str, ...] = (
+        "baseline",
+        "during_last_infusion",
+        "24h_after_last_infusion",
+        "1w_after_last_infusion",
+    )
+    mrs_during_infusion_minutes: int = 10
+    mrs_during_infusion_anchor: str = "last"  # or "first": the protocol text reads both ways
+    mrs_fwhm_max_hz: float = 12.0
+    mrs_gaba_fit_error_max_pct: float = 15.0
+    mrs_rejected_transients_max_pct: float = 20.0
+    mrs_drift_range_max_hz: float = 10.0
+    # Enrollment
+    age_min: int = 18
+    age_max: int = 65
+    screening_hdrs17_min: int = 18
+    failed_treatments_min: int = 2
+    stable_treatment_weeks: int = 4
+    # Roles: no person may hold both roles of a pair.
+    incompatible_roles: tuple[tuple[str, str], ...] = ((RATER, PHARMACIST),)
+    unblinded_roles: tuple[str, ...] = (PHARMACIST,)
+    # Raters never see these, because the period-2 calendar reveals the sequence.
+    hidden_from_raters: tuple[str, ...] = (
+        "infusion_calendar",
+        "infusion_records",
+        "vitals",
+        "adverse_events",
+        "dissociation_scales",
+    )
+    inclusion_criteria: tuple[str, ...] = field(
+        default=(
+            "Age 18-65 years",
+            "DSM-5 major depressive disorder, current episode",
+            ">= 2 failed adequate antidepressant trials in the current episode",
+            "HDRS-17 >= 18 at screening",
+            "Stable treatment for >= 4 weeks",
+            "Able to give informed consent",
+        )
+    )
+    exclusion_criteria: tuple[str, ...] = field(
+        default=(
+            "Psychotic features, bipolar or primary psychotic disorder",
+            "Substance use disorder in the past 6 months or lifetime ketamine misuse",
+            "Uncontrolled hypertension or significant cardiovascular disease",
+            "Pregnancy or breast-feeding",
+            "MRI contraindication",
+            "Imminent suicide risk requiring hospitalization",
+            "ECT in the past 3 months",
+            "Neurological disease",
+        )
+    )
+
+    @property
+    def pump_rate_ml_per_h(self) -> float:
+        """The pump rate that delivers the fixed total volume over the infusion time."""
+        return self.total_volume_ml / self.infusion_minutes * 60
+
+    def period2_infusion_days(self, sequence: str) -> tuple[int, ...]:
+        """Day pattern of period 2 for a sequence (KP gives four placebo infusions)."""
+        return self.period2_infusion_days_kp if sequence == "KP" else self.period2_infusion_days_pk
+
+
+BLINDING_HAZARD = (
+    "Period 2 lengths differ by sequence (4 infusions after KP, 8 after PK): anyone who sees the "
+    "period-2 calendar can infer the sequence. Raters therefore never see the infusion calendar, "
+    "infusion records, vitals, adverse events or dissociation scales, only their assessment tasks."
+)
+
+DEFAULT_PROTOCOL = Protocol()
+
+
+class ProtocolError(ValueError):
+    """The overrides file names an unknown parameter or gives a value of the wrong kind."""
+
+
+def _coerce(name: str, default: Any, value: Any) -> Any:
+    if isinstance(default, tuple):
+        if not isinstance(value, list):
+            raise ProtocolError(f"{name}: expected a list")
+        if default and isinstance(default[0], TimeWindow):
+            return tuple(TimeWindow(float(h), float(t)) for h, t in value)
+        if default and isinstance(default[0], tuple):
+            return tuple(tuple(item) for item in value)
+        return tuple(value)
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ProtocolError(f"{name}: expected true or false")
+        return value
+    if isinstance(default, (int, float)) and not isinstance(value, (int, float)):
+        raise ProtocolError(f"{name}: expected a number")
+    if isinstance(default, str) and not isinstance(value, str):
+        raise ProtocolError(f"{name}: expected text")
+    return value
+
+
+def protocol_with_overrides(overrides: dict[str, Any], base: Protocol = DEFAULT_PROTOCOL) -> Protocol:
+    """Return `base` with the given study parameters replaced, each checked for its kind."""
+    known = {f.name for f in dataclasses.fields(Protocol)}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise ProtocolError(f"unknown protocol parameter(s): {', '.join(unknown)}")
+    changes = {name: _coerce(name, getattr(base, name), value) for name, value in overrides.items()}
+    return dataclasses.replace(base, **changes)
+
+
+def load_overrides(path: str | Path | None) -> dict[str, Any]:
+    """Read the overrides file; no path means no overrides."""
+    if not path:
+        return {}
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    if not isinstance(data, dict):
+        raise ProtocolError("the overrides file must hold one JSON object")
+    return data
+
+
+def protocol_values(protocol: Protocol, overrides: dict[str, Any]) -> list[tuple[str, Any, bool]]:
+    """(name, value in force, overridden?) for every study parameter, in declaration order."""
+    return [(f.name, getattr(protocol, f.name), f.name in overrides) for f in dataclasses.fields(Protocol)]

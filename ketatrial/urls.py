@@ -1,0 +1,35 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from ketatrial import views
+from participants.access import authenticated, public
+
+handler403 = "ketatrial.views.error_403"
+handler404 = "ketatrial.views.error_404"
+handler500 = "ketatrial.views.error_500"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("accounts/login/", views.login_view, name="login"),
+    path("accounts/logout/", public(auth_views.LogoutView.as_view()), name="logout"),
+    path("accounts/locked/", views.locked_out, name="locked_out"),
+    path(
+        "accounts/password/",
+        authenticated(auth_views.PasswordChangeView.as_view()),
+        name="password_change",
+    ),
+    path(
+        "accounts/password/done/",
+        authenticated(auth_views.PasswordChangeDoneView.as_view()),
+        name="password_change_done",
+    ),
+    path("home/<slug:role>/", views.role_home, name="role_home"),
+    path("protocol/", views.protocol_page, name="protocol"),
+    path("language/", views.set_language, name="set_language"),
+    path("status/", views.system_status, name="system_status"),
+    path("audit/", views.audit_index, name="audit_index"),
+    path("audit/<str:label>/<int:pk>/", views.audit_record, name="audit_record"),
+    path("participants/", include("participants.urls")),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,152 @@
+"""Shell pages: home per role, protocol, language, system status, audit trail."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from django.conf import settings
+from django.contrib.auth.views import LoginView
+from django.db import connection
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+
+from ketatrial import trial
+from ketatrial.audit import audit_entries, audited_models
+from ketatrial.forms import LanguageForm
+from ketatrial.models import WorkerHeartbeat
+from ketatrial.navigation import role_links
+from ketatrial.protocol import BLINDING_HAZARD, DATA_MANAGER, protocol_values
+from participants.access import (
+    authenticated,
+    not_found,
+    public,
+    require_capability,
+    require_role,
+    role_required,
+    user_roles,
+)
+from participants.roles import ROLE_LABELS, ROLE_PERMISSIONS
+from participants.services import user_set_language
+
+login_view = public(LoginView.as_view(redirect_authenticated_user=True))
+
+
+@public
+def locked_out(request: HttpRequest) -> HttpResponse:
+    return render(request, "registration/locked_out.html", status=403)
+
+
+@authenticated
+def home(request: HttpRequest) -> HttpResponse:
+    roles = [r for r in ROLE_LABELS if r in user_roles(request.user)]
+    if len(roles) == 1:
+        return redirect("role_home", role=roles[0])
+    return render(request, "home.html", {"roles": [(r, ROLE_LABELS[r]) for r in roles]})
+
+
+@authenticated
+def role_home(request: HttpRequest, role: str) -> HttpResponse:
+    if role not in ROLE_LABELS:
+        raise not_found()
+    require_role(request.user, role)
+    return render(
+        request,
+        "role_home.html",
+        {"role": role, "role_label": ROLE_LABELS[role], "links": role_links(role)},
+    )
+
+
+@authenticated
+def protocol_page(request: HttpRequest) -> HttpResponse:
+    p = trial.protocol()
+    rows = [(name, value, overridden) for name, value, overridden in protocol_values(p, trial.overrides())]
+    return render(
+        request,
+        "protocol.html",
+        {
+            "protocol": p,
+            "rows": rows,
+            "hazard": BLINDING_HAZARD,
+            "pump_rate": p.pump_rate_ml_per_h,
+            "role_permissions": [(ROLE_LABELS[r], caps) for r, caps in ROLE_PERMISSIONS.items()],
+            "field_count": len(dataclasses.fields(p)),
+        },
+    )
+
+
+@authenticated
+@require_POST
+def set_language(request: HttpRequest) -> HttpResponse:
+    form = LanguageForm(request.POST)
+    target = request.POST.get("next") or "/"
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        target = "/"
+    if form.is_valid():
+        user_set_language(user=request.user, language=form.cleaned_data["language"])
+    return redirect(target)
+
+
+@role_required(DATA_MANAGER)
+def system_status(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "system_status.html",
+        {
+            "database": connection.vendor,
+            "broker": "in-process (no broker)" if settings.CELERY_TASK_ALWAYS_EAGER else "Redis",
+            "heartbeats": WorkerHeartbeat.objects.all()[:10],
+        },
+    )
+
+
+def _audited_model(label: str) -> type:
+    for model in audited_models():
+        if model._meta.label_lower == label:
+            return model
+    raise not_found()
+
+
+@role_required(DATA_MANAGER)
+def audit_index(request: HttpRequest) -> HttpResponse:
+    require_capability(request.user, "review_audit")
+    recent = []
+    for model in audited_models():
+        for record in model.history.select_related("history_user").order_by("-history_date")[:50]:
+            recent.append((record, model._meta.label_lower, model._meta.verbose_name))
+    recent.sort(key=lambda item: item[0].history_date, reverse=True)
+    return render(
+        request,
+        "audit/index.html",
+        {
+            "models": [(m._meta.label_lower, m._meta.verbose_name) for m in audited_models()],
+            "recent": recent[:50],
+        },
+    )
+
+
+@role_required(DATA_MANAGER)
+def audit_record(request: HttpRequest, label: str, pk: int) -> HttpResponse:
+    require_capability(request.user, "review_audit")
+    model = _audited_model(label)
+    instance = model.objects.filter(pk=pk).first()
+    if instance is None:
+        raise Http404
+    return render(
+        request,
+        "audit/record.html",
+        {"instance": instance, "label": model._meta.verbose_name, "entries": audit_entries(instance)},
+    )
+
+
+def error_403(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return render(request, "errors/403.html", status=403)
+
+
+def error_404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return render(request, "errors/404.html", status=404)
+
+
+def error_500(request: HttpRequest) -> HttpResponse:
+    return render(request, "errors/500.html", status=500)

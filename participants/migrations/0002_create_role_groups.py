@@ -1,0 +1,34 @@
+"""Create the eight role groups with their capability permissions (reversible)."""
+
+from django.contrib.auth.management import create_permissions
+from django.db import migrations
+
+from participants.roles import ROLE_PERMISSIONS
+
+
+def create_roles(apps, schema_editor):  # type: ignore[no-untyped-def]
+    app_config = apps.get_app_config("ketatrial")
+    app_config.models_module = True
+    create_permissions(app_config, apps=apps, verbosity=0)
+    Group = apps.get_model("auth", "Group")
+    Permission = apps.get_model("auth", "Permission")
+    for role, codenames in ROLE_PERMISSIONS.items():
+        group, _ = Group.objects.get_or_create(name=role)
+        group.permissions.set(
+            Permission.objects.filter(content_type__app_label="ketatrial", codename__in=codenames)
+        )
+
+
+def remove_roles(apps, schema_editor):  # type: ignore[no-untyped-def]
+    apps.get_model("auth", "Group").objects.filter(name__in=list(ROLE_PERMISSIONS)).delete()
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("participants", "0001_sites_participants_profiles"),
+        ("ketatrial", "0001_capabilities_and_heartbeats"),
+        ("auth", "0012_alter_user_first_name_max_length"),
+        ("contenttypes", "0002_remove_content_type_name"),
+    ]
+
+    operations = [migrations.RunPython(create_roles, remove_roles)]

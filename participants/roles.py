@@ -1,0 +1,50 @@
+"""The eight roles of the protocol and the capabilities each grants.
+
+Roles are Django groups named by the role code; a migration creates them with these permissions
+and a system check verifies the database still matches this table.
+"""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext_lazy as _
+
+from ketatrial.protocol import (
+    COORDINATOR,
+    DATA_MANAGER,
+    INFUSION_PHYSICIAN,
+    MONITOR,
+    PHARMACIST,
+    PRINCIPAL_INVESTIGATOR,
+    RATER,
+    ROLES,
+    STATISTICIAN,
+)
+
+ROLE_LABELS = {
+    RATER: _("Rater (psychiatrist)"),
+    INFUSION_PHYSICIAN: _("Infusion physician"),
+    COORDINATOR: _("Coordinator"),
+    PHARMACIST: _("Pharmacist (unblinded)"),
+    STATISTICIAN: _("Statistician"),
+    DATA_MANAGER: _("Data manager"),
+    PRINCIPAL_INVESTIGATOR: _("Principal investigator"),
+    MONITOR: _("Monitor"),
+}
+
+ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
+    RATER: ("rate_participants",),
+    INFUSION_PHYSICIAN: ("record_infusions", "view_participants"),
+    COORDINATOR: ("manage_enrollment", "manage_schedule", "view_participants"),
+    PHARMACIST: ("view_allocation", "prepare_doses", "execute_unblinding", "view_participants"),
+    STATISTICIAN: ("export_data",),
+    DATA_MANAGER: ("manage_users", "review_audit", "manage_queries", "view_participants"),
+    PRINCIPAL_INVESTIGATOR: (
+        "lock_database",
+        "request_unblinding",
+        "sign_off",
+        "view_participants",
+    ),
+    MONITOR: ("verify_source", "view_participants"),
+}
+
+assert set(ROLE_PERMISSIONS) == set(ROLES)

@@ -1,0 +1,95 @@
+"""Shared fixtures: named personas, one per role, plus an outsider with no role."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import connection
+from django.test import Client
+from django.utils import timezone
+
+from ketatrial.protocol import ROLES
+from participants import services
+
+PASSWORD = "Correct-horse-42"
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings) -> None:  # type: ignore[no-untyped-def]
+    """Hashing cost is not under test; the browser tests sign in with the same hasher."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def make_user(db: None) -> Callable[..., AbstractBaseUser]:
+    def make(username: str, *roles: str) -> AbstractBaseUser:
+        return services.user_create(
+            username=username,
+            password=PASSWORD,
+            first_name=username.title(),
+            last_name="Tester",
+            email=f"{username}@example.org",
+            roles=set(roles),
+            language="en",
+            by=None,
+            now=timezone.now(),
+        )
+
+    return make
+
+
+def _persona(role: str) -> Callable[..., AbstractBaseUser]:
+    @pytest.fixture
+    def persona(make_user: Callable[..., AbstractBaseUser]) -> AbstractBaseUser:
+        return make_user(role, role)
+
+    return persona
+
+
+rater = _persona("rater")
+infusion_physician = _persona("infusion_physician")
+coordinator = _persona("coordinator")
+pharmacist = _persona("pharmacist")
+statistician = _persona("statistician")
+data_manager = _persona("data_manager")
+principal_investigator = _persona("principal_investigator")
+monitor = _persona("monitor")
+
+
+@pytest.fixture
+def outsider(make_user: Callable[..., AbstractBaseUser]) -> AbstractBaseUser:
+    """A valid account that holds no role."""
+    return make_user("outsider")
+
+
+@pytest.fixture
+def personas(make_user: Callable[..., AbstractBaseUser]) -> dict[str, AbstractBaseUser]:
+    return {role: make_user(role, role) for role in ROLES}
+
+
+@pytest.fixture
+def client_for() -> Callable[[AbstractBaseUser], Client]:
+    def make(user: AbstractBaseUser) -> Client:
+        client = Client()
+        client.force_login(user)
+        return client
+
+    return make
+
+
+@pytest.fixture
+def participant(coordinator: AbstractBaseUser):  # type: ignore[no-untyped-def]
+    return services.participant_create(
+        site=services.site_get_or_create_default(),
+        by=coordinator,
+        now=timezone.now(),
+        baseline_weight_kg=Decimal("70.0"),
+        height_cm=Decimal("170.0"),
+    )
+
+
+def on_postgres() -> bool:
+    return connection.vendor == "postgresql"
