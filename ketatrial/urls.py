@@ -13,7 +13,6 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("accounts/login/", views.login_view, name="login"),
     path("accounts/logout/", public(auth_views.LogoutView.as_view()), name="logout"),
-    path("accounts/locked/", views.locked_out, name="locked_out"),
     path(
         "accounts/password/",
         authenticated(auth_views.PasswordChangeView.as_view()),

@@ -33,11 +33,6 @@ from participants.services import user_set_language
 login_view = public(LoginView.as_view(redirect_authenticated_user=True))
 
 
-@public
-def locked_out(request: HttpRequest) -> HttpResponse:
-    return render(request, "registration/locked_out.html", status=403)
-
-
 @authenticated
 def home(request: HttpRequest) -> HttpResponse:
     roles = [r for r in ROLE_LABELS if r in user_roles(request.user)]
