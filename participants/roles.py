@@ -6,6 +6,8 @@ and a system check verifies the database still matches this table.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.utils.translation import gettext_lazy as _
 
 from ketatrial.protocol import (
@@ -48,3 +50,16 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
 }
 
 assert set(ROLE_PERMISSIONS) == set(ROLES)
+
+
+def sync_role_groups(group_model: Any, permission_model: Any) -> None:
+    """Create or update every role group with exactly its capabilities.
+
+    Takes the model classes so that the migration (historical models) and the test set-up after a
+    database flush use the same code.
+    """
+    for role, codenames in ROLE_PERMISSIONS.items():
+        group, _created = group_model.objects.get_or_create(name=role)
+        group.permissions.set(
+            permission_model.objects.filter(content_type__app_label="ketatrial", codename__in=codenames)
+        )

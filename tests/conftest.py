@@ -6,13 +6,14 @@ from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import AbstractBaseUser, Group, Permission
 from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
 from ketatrial.protocol import ROLES
 from participants import services
+from participants.roles import sync_role_groups
 
 PASSWORD = "Correct-horse-42"
 
@@ -25,6 +26,9 @@ def _fast_password_hashing(settings) -> None:  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def make_user(db: None) -> Callable[..., AbstractBaseUser]:
+    # A transactional test's flush empties auth_group; restore the roles the migration made.
+    sync_role_groups(Group, Permission)
+
     def make(username: str, *roles: str) -> AbstractBaseUser:
         return services.user_create(
             username=username,

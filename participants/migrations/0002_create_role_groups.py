@@ -3,20 +3,14 @@
 from django.contrib.auth.management import create_permissions
 from django.db import migrations
 
-from participants.roles import ROLE_PERMISSIONS
+from participants.roles import ROLE_PERMISSIONS, sync_role_groups
 
 
 def create_roles(apps, schema_editor):  # type: ignore[no-untyped-def]
     app_config = apps.get_app_config("ketatrial")
     app_config.models_module = True
     create_permissions(app_config, apps=apps, verbosity=0)
-    Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
-    for role, codenames in ROLE_PERMISSIONS.items():
-        group, _ = Group.objects.get_or_create(name=role)
-        group.permissions.set(
-            Permission.objects.filter(content_type__app_label="ketatrial", codename__in=codenames)
-        )
+    sync_role_groups(apps.get_model("auth", "Group"), apps.get_model("auth", "Permission"))
 
 
 def remove_roles(apps, schema_editor):  # type: ignore[no-untyped-def]

@@ -59,7 +59,9 @@ def test_the_history_page_shows_the_change_to_the_data_manager(
     services.participant_update(
         participant=participant, by=coordinator, reason="Scale recalibrated", height_cm=Decimal("171.5")
     )
-    page = client_for(data_manager).get(reverse("audit_record", args=["participants.participant", participant.pk]))
+    page = client_for(data_manager).get(
+        reverse("audit_record", args=["participants.participant", participant.pk])
+    )
     html = page.content.decode()
     assert page.status_code == 200
     assert "Scale recalibrated" in html and "170.0" in html and "171.5" in html and "coordinator" in html
@@ -77,7 +79,9 @@ def test_the_history_of_an_unknown_model_is_not_found(data_manager, client_for) 
 
 def test_the_edit_form_without_reason_keeps_what_was_typed(participant, coordinator, client_for) -> None:
     url = reverse("participants:edit", args=[participant.pk])
-    response = client_for(coordinator).post(url, {"baseline_weight_kg": "72.3", "height_cm": "170.0", "reason": ""})
+    response = client_for(coordinator).post(
+        url, {"baseline_weight_kg": "72.3", "height_cm": "170.0", "reason": ""}
+    )
     html = response.content.decode()
     assert response.status_code == 200
     assert 'value="72.3"' in html
@@ -117,8 +121,14 @@ def test_sql_update_or_delete_on_an_audit_table_fails_on_postgresql(statement, m
         baseline_weight_kg=Decimal("70"),
         height_cm=Decimal("170"),
     )
-    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
+    with (
+        pytest.raises(DatabaseError, match="append-only"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
         cursor.execute(statement)
     with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM participants_historicalparticipant WHERE history_change_reason = 'rewritten'")
+        cursor.execute(
+            "SELECT count(*) FROM participants_historicalparticipant WHERE history_change_reason = 'rewritten'"
+        )
         assert cursor.fetchone()[0] == 0

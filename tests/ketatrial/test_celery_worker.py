@@ -36,9 +36,27 @@ def test_a_real_worker_runs_the_heartbeat_task_and_writes_to_the_database() -> N
     hostname = f"ketatrial-test-{queue}@%h"
     env = {**os.environ, "DATABASE_URL": _database_url(), "DJANGO_SETTINGS_MODULE": "ketatrial.settings"}
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "ketatrial", "worker", "--pool=solo", "-Q", queue,
-         "-n", hostname, "--without-gossip", "--without-mingle", "--loglevel=WARNING"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "ketatrial",
+            "worker",
+            "--pool=solo",
+            "-Q",
+            queue,
+            "-n",
+            hostname,
+            "--without-gossip",
+            "--without-mingle",
+            "--loglevel=WARNING",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         result = worker_heartbeat.apply_async(queue=queue).get(timeout=90)

@@ -11,7 +11,12 @@ from tests.conftest import PASSWORD
 
 
 def _login(client: Client, username: str, password: str):  # type: ignore[no-untyped-def]
-    return client.post(reverse("login"), {"username": username, "password": password}, REMOTE_ADDR="10.0.0.5", HTTP_ACCEPT_LANGUAGE="en")
+    return client.post(
+        reverse("login"),
+        {"username": username, "password": password},
+        REMOTE_ADDR="10.0.0.5",
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
 
 
 def test_a_good_password_signs_in(rater) -> None:
@@ -84,6 +89,13 @@ def test_weak_passwords_are_refused(password, make_user) -> None:
 
     with pytest.raises(ValidationError):
         services.user_create(
-            username="weak", password=password, first_name="W", last_name="K", email="w@example.org",
-            roles={"monitor"}, language="en", by=None, now=__import__("django.utils.timezone").utils.timezone.now(),
+            username="weak",
+            password=password,
+            first_name="W",
+            last_name="K",
+            email="w@example.org",
+            roles={"monitor"},
+            language="en",
+            by=None,
+            now=__import__("django.utils.timezone").utils.timezone.now(),
         )

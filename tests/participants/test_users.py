@@ -21,16 +21,33 @@ def test_it_refuses_a_rater_who_is_also_a_pharmacist(make_user) -> None:
 def test_it_refuses_to_add_the_pharmacist_role_to_a_rater(rater, data_manager) -> None:
     with pytest.raises(ValidationError):
         services.user_set_roles(
-            user=rater, roles={"rater", "pharmacist"}, active=True, reason="cover", by=data_manager, now=timezone.now()
+            user=rater,
+            roles={"rater", "pharmacist"},
+            active=True,
+            reason="cover",
+            by=data_manager,
+            now=timezone.now(),
         )
     assert set(rater.groups.values_list("name", flat=True)) == {"rater"}
 
 
 def test_a_role_change_needs_a_reason_and_is_logged(rater, data_manager) -> None:
     with pytest.raises(ValidationError):
-        services.user_set_roles(user=rater, roles={"rater", "monitor"}, active=True, reason="", by=data_manager, now=timezone.now())
+        services.user_set_roles(
+            user=rater,
+            roles={"rater", "monitor"},
+            active=True,
+            reason="",
+            by=data_manager,
+            now=timezone.now(),
+        )
     services.user_set_roles(
-        user=rater, roles={"rater", "monitor"}, active=True, reason="Covers monitoring", by=data_manager, now=timezone.now()
+        user=rater,
+        roles={"rater", "monitor"},
+        active=True,
+        reason="Covers monitoring",
+        by=data_manager,
+        now=timezone.now(),
     )
     change = UserRoleChange.objects.filter(user=rater).first()
     assert change.old_roles == ["rater"] and change.new_roles == ["monitor", "rater"]
@@ -41,8 +58,13 @@ def test_the_data_manager_creates_a_user_with_roles_through_the_page(data_manage
     response = client_for(data_manager).post(
         reverse("participants:user_create"),
         {
-            "username": "dr.lopez", "first_name": "Ana", "last_name": "López", "email": "ana@example.org",
-            "password": "Ketamina-segura-77", "roles": ["rater"], "language": "es",
+            "username": "dr.lopez",
+            "first_name": "Ana",
+            "last_name": "López",
+            "email": "ana@example.org",
+            "password": "Ketamina-segura-77",
+            "roles": ["rater"],
+            "language": "es",
         },
     )
     assert response.status_code == 302
@@ -55,8 +77,13 @@ def test_the_user_form_refusal_keeps_what_was_typed(data_manager, client_for) ->
     response = client_for(data_manager).post(
         reverse("participants:user_create"),
         {
-            "username": "dr.ruiz", "first_name": "Luis", "last_name": "Ruiz", "email": "luis@example.org",
-            "password": "Ketamina-segura-77", "roles": ["rater", "pharmacist"], "language": "en",
+            "username": "dr.ruiz",
+            "first_name": "Luis",
+            "last_name": "Ruiz",
+            "email": "luis@example.org",
+            "password": "Ketamina-segura-77",
+            "roles": ["rater", "pharmacist"],
+            "language": "en",
         },
     )
     html = response.content.decode()
@@ -67,7 +94,14 @@ def test_the_user_form_refusal_keeps_what_was_typed(data_manager, client_for) ->
 
 
 def test_a_deactivated_user_can_no_longer_sign_in(rater, data_manager, client) -> None:
-    services.user_set_roles(user=rater, roles={"rater"}, active=False, reason="Left the study", by=data_manager, now=timezone.now())
+    services.user_set_roles(
+        user=rater,
+        roles={"rater"},
+        active=False,
+        reason="Left the study",
+        by=data_manager,
+        now=timezone.now(),
+    )
     response = client.post(reverse("login"), {"username": "rater", "password": "Correct-horse-42"})
     assert response.status_code == 200  # the form again, not a redirect into the site
 
@@ -75,7 +109,12 @@ def test_a_deactivated_user_can_no_longer_sign_in(rater, data_manager, client) -
 def test_the_data_manager_cannot_deactivate_themself(data_manager) -> None:
     with pytest.raises(ValidationError):
         services.user_set_roles(
-            user=data_manager, roles={"data_manager"}, active=False, reason="x", by=data_manager, now=timezone.now()
+            user=data_manager,
+            roles={"data_manager"},
+            active=False,
+            reason="x",
+            by=data_manager,
+            now=timezone.now(),
         )
 
 
@@ -89,5 +128,7 @@ def test_the_user_chooses_the_interface_language(rater, client_for) -> None:
 
 
 def test_the_language_switch_refuses_an_outside_redirect(rater, client_for) -> None:
-    response = client_for(rater).post(reverse("set_language"), {"language": "en", "next": "https://evil.example/"})
+    response = client_for(rater).post(
+        reverse("set_language"), {"language": "en", "next": "https://evil.example/"}
+    )
     assert response.url == "/"
