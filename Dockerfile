@@ -8,6 +8,7 @@ WORKDIR /app
 COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt
 COPY . .
+# collectstatic with the production storage (manifest); it runs only the staticfiles checks.
 RUN DEBUG=0 SECRET_KEY=build-only-not-secret ALLOWED_HOSTS=build python manage.py collectstatic --noinput
 RUN useradd --create-home ketatrial && mkdir -p /app/var && chown -R ketatrial /app/var
 USER ketatrial

@@ -15,6 +15,8 @@ $(STAMP): requirements.txt requirements-dev.txt
 venv: $(STAMP)
 
 # Demo: SQLite under var/, tasks in-process; serves http://127.0.0.1:8000
+run: export DEBUG = 1
+run: export UNBLINDED_USERNAMES ?= pharmacist,pharmacist2
 run: $(STAMP)
 	mkdir -p var
 	DEBUG=1 $(BIN)/python manage.py migrate --noinput

@@ -45,3 +45,20 @@ def check_every_view_declares_access(app_configs: Any = None, **kwargs: Any) -> 
         if view_declaration(callback) is None:
             errors.append(Error(f"View for '{route}' declares no access rule.", id="ketatrial.E002"))
     return errors
+
+
+@register(Tags.security)
+def check_identity_keys(app_configs: Any = None, **kwargs: Any) -> list[Error]:
+    """Identifying data cannot be stored without a valid encryption key."""
+    from cryptography.fernet import Fernet
+
+    if not settings.IDENTITY_ENCRYPTION_KEYS:
+        return [Error("IDENTITY_ENCRYPTION_KEYS must be set when DEBUG is off.", id="ketatrial.E003")]
+    try:
+        for key in settings.IDENTITY_ENCRYPTION_KEYS:
+            Fernet(key.encode())
+    except (ValueError, TypeError):
+        return [
+            Error("IDENTITY_ENCRYPTION_KEYS holds a value that is not a Fernet key.", id="ketatrial.E003")
+        ]
+    return []

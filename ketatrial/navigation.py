@@ -20,10 +20,14 @@ ROLE_WORK: dict[str, tuple[tuple[object, str], ...]] = {
     RATER: (),
     INFUSION_PHYSICIAN: ((_("Participants"), "participants:list"),),
     COORDINATOR: (
+        (_("Screening log"), "participants:screening_list"),
         (_("Participants"), "participants:list"),
-        (_("Enroll a participant"), "participants:create"),
     ),
-    PHARMACIST: ((_("Participants"), "participants:list"),),
+    PHARMACIST: (
+        (_("Allocation and preparations"), "participants:pharmacy"),
+        (_("Drug accountability"), "participants:accountability"),
+        (_("Participants"), "participants:list"),
+    ),
     STATISTICIAN: (),
     DATA_MANAGER: (
         (_("Users and roles"), "participants:users"),
@@ -31,7 +35,10 @@ ROLE_WORK: dict[str, tuple[tuple[object, str], ...]] = {
         (_("Participants"), "participants:list"),
         (_("System status"), "system_status"),
     ),
-    PRINCIPAL_INVESTIGATOR: ((_("Participants"), "participants:list"),),
+    PRINCIPAL_INVESTIGATOR: (
+        (_("Participants"), "participants:list"),
+        (_("Emergency unblinding requests"), "participants:unblinding_list"),
+    ),
     MONITOR: ((_("Participants"), "participants:list"),),
 }
 

@@ -48,6 +48,7 @@ class Protocol:
     """Study parameters in force. Field names are the keys of the overrides file."""
 
     version: str = "1.0"
+    consent_version: str = "1.0"
     site_code: str = "INNN"
     site_name: str = "Instituto Nacional de Neurología y Neurocirugía, Mexico City"
     sequences: tuple[str, ...] = ("KP", "PK")
@@ -122,6 +123,8 @@ class Protocol:
     failed_treatments_min: int = 2
     stable_treatment_weeks: int = 4
     # Roles: no person may hold both roles of a pair.
+    strata: tuple[str, ...] = ("",)
+    allocation_block_sizes: tuple[int, ...] = (2, 4)
     incompatible_roles: tuple[tuple[str, str], ...] = ((RATER, PHARMACIST),)
     unblinded_roles: tuple[str, ...] = (PHARMACIST,)
     # Raters never see these, because the period-2 calendar reveals the sequence.

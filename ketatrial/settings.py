@@ -193,6 +193,18 @@ CELERY_BEAT_SCHEDULE = {
 # The protocol's study parameters may be overridden from a JSON file without a code edit.
 PROTOCOL_OVERRIDES_FILE = env_str("PROTOCOL_OVERRIDES_FILE")
 
+# Identifying data is encrypted with these Fernet keys (comma-separated; the first encrypts, all
+# decrypt, so keys can be rotated). Required when DEBUG is off; in DEBUG a key is derived from
+# SECRET_KEY so the demo runs without configuration.
+IDENTITY_ENCRYPTION_KEYS = env_list("IDENTITY_ENCRYPTION_KEYS")
+if not IDENTITY_ENCRYPTION_KEYS and DEBUG:
+    import base64
+    import hashlib
+
+    IDENTITY_ENCRYPTION_KEYS = [
+        base64.urlsafe_b64encode(hashlib.sha256(SECRET_KEY.encode()).digest()).decode()
+    ]
+
 # Blinding: the allocation is shown only to users listed here AND in the pharmacist group.
 UNBLINDED_USERNAMES = env_list("UNBLINDED_USERNAMES")
 

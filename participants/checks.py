@@ -46,6 +46,8 @@ def check_unblinded_users(app_configs: Any = None, **kwargs: Any) -> list[CheckM
     messages: list[CheckMessage] = []
     user_model = get_user_model()
     try:
+        if not settings.UNBLINDED_USERNAMES or not user_model.objects.exists():
+            return []  # a fresh database: nobody to check yet
         users = {
             u.username: u
             for u in user_model.objects.filter(username__in=settings.UNBLINDED_USERNAMES).prefetch_related(
@@ -69,3 +71,22 @@ def check_unblinded_users(app_configs: Any = None, **kwargs: Any) -> list[CheckM
                 Warning(f"'{name}' is listed as unblinded but is not a pharmacist.", id="participants.W002")
             )
     return messages
+
+
+@register("database")
+def check_allocation_list_checksum(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """The active allocation list still matches the checksum taken when it was stored."""
+    from participants.allocation import allocation_list_active, allocation_list_verify
+
+    try:
+        allocation_list = allocation_list_active()
+        if allocation_list is None or allocation_list_verify(allocation_list):
+            return []
+    except DatabaseError:
+        return []
+    return [
+        Error(
+            f"Allocation list {allocation_list.pk} does not match its stored checksum: it was altered.",
+            id="participants.E004",
+        )
+    ]

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from crispy_forms.helper import FormHelper
@@ -20,16 +21,6 @@ def _helper(submit_label: Any) -> FormHelper:
     return helper
 
 
-class ParticipantCreateForm(forms.ModelForm):
-    class Meta:
-        model = Participant
-        fields = ["baseline_weight_kg", "height_cm"]
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.helper = _helper(_("Enroll"))
-
-
 class ParticipantEditForm(forms.ModelForm):
     reason = forms.CharField(
         label=_("Reason for the change"),
@@ -40,7 +31,8 @@ class ParticipantEditForm(forms.ModelForm):
 
     class Meta:
         model = Participant
-        fields = ["baseline_weight_kg", "height_cm"]
+        fields = ["baseline_weight_kg", "height_cm", "baseline_date"]
+        widgets = {"baseline_date": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -75,3 +67,218 @@ class UserRolesForm(forms.Form):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.helper = _helper(_("Save roles"))
+
+
+YES_NO = [("yes", _("Yes")), ("no", _("No"))]
+
+
+class ConsentForm(forms.Form):
+    version = forms.CharField(label=_("Consent version"), max_length=20)
+    consented_at = forms.DateTimeField(
+        label=_("Date and time of consent"), widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.helper = _helper(_("Record consent"))
+
+
+class DeclineForm(forms.Form):
+    reason = forms.CharField(label=_("Reason for declining"), max_length=500)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.helper = _helper(_("Record decline"))
+        self.helper.form_class = "mt-2"
+
+
+class EligibilityForm(forms.Form):
+    """One yes/no per criterion of the screening's own protocol version, plus the HDRS-17 total."""
+
+    hdrs17_total = forms.IntegerField(
+        label=_("Screening HDRS-17 total"), min_value=0, max_value=52, required=False
+    )
+    reason = forms.CharField(
+        label=_("Reason for the change"),
+        max_length=500,
+        required=False,
+        help_text=_("Required when an earlier assessment is corrected."),
+    )
+
+    def __init__(self, *args: Any, inclusion: list[str], exclusion: list[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for i, text in enumerate(inclusion):
+            self.fields[f"inc_{i}"] = forms.ChoiceField(
+                label=text, choices=YES_NO, widget=forms.RadioSelect, required=False
+            )
+        for i, text in enumerate(exclusion):
+            self.fields[f"exc_{i}"] = forms.ChoiceField(
+                label=text, choices=YES_NO, widget=forms.RadioSelect, required=False
+            )
+        self.inclusion_names = [f"inc_{i}" for i in range(len(inclusion))]
+        self.exclusion_names = [f"exc_{i}" for i in range(len(exclusion))]
+        self.order_fields([*self.inclusion_names, *self.exclusion_names, "hdrs17_total", "reason"])
+        self.helper = _helper(_("Save eligibility"))
+
+    @staticmethod
+    def _answer(value: str) -> bool | None:
+        return {"yes": True, "no": False}.get(value)
+
+    def answers(self) -> tuple[list[bool | None], list[bool | None]]:
+        data = self.cleaned_data
+        return (
+            [self._answer(data.get(n, "")) for n in self.inclusion_names],
+            [self._answer(data.get(n, "")) for n in self.exclusion_names],
+        )
+
+    @staticmethod
+    def initial_from(
+        inclusion_met: list[bool | None], exclusion_present: list[bool | None], hdrs: int | None
+    ) -> dict[str, Any]:
+        def code(v: bool | None) -> str:
+            return "" if v is None else ("yes" if v else "no")
+
+        initial: dict[str, Any] = {f"inc_{i}": code(v) for i, v in enumerate(inclusion_met)}
+        initial.update({f"exc_{i}": code(v) for i, v in enumerate(exclusion_present)})
+        initial["hdrs17_total"] = hdrs
+        return initial
+
+
+class EnrollForm(forms.Form):
+    full_name = forms.CharField(label=_("Full name"), max_length=200)
+    date_of_birth = forms.DateField(label=_("Date of birth"), widget=forms.DateInput(attrs={"type": "date"}))
+    phone = forms.CharField(label=_("Phone"), max_length=40, required=False)
+    address = forms.CharField(label=_("Address"), max_length=300, required=False)
+    baseline_weight_kg = forms.DecimalField(
+        label=_("Baseline weight (kg)"), min_value=30, max_value=250, decimal_places=1
+    )
+    height_cm = forms.DecimalField(label=_("Height (cm)"), min_value=120, max_value=230, decimal_places=1)
+    baseline_date = forms.DateField(
+        label=_("Baseline assessment date"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    stratum = forms.ChoiceField(label=_("Stratum"), required=False)
+
+    def __init__(self, *args: Any, strata: tuple[str, ...], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["stratum"].choices = [(s, s or _("(none)")) for s in strata]
+        if strata == ("",):
+            self.fields["stratum"].widget = forms.HiddenInput()
+        self.helper = _helper(_("Enroll"))
+
+
+class DispositionForm(forms.Form):
+    status = forms.ChoiceField(label=_("Disposition"))
+    on = forms.DateField(label=_("Date"), widget=forms.DateInput(attrs={"type": "date"}))
+    reason = forms.CharField(
+        label=_("Reason"), max_length=500, required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+    def __init__(self, *args: Any, choices: list[tuple[str, Any]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["status"].choices = choices
+        self.helper = _helper(_("Record disposition"))
+
+
+class UnblindingRequestForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Clinical reason"),
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("Unblind only when the treatment of a medical emergency depends on knowing the product."),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.helper = _helper(_("Request emergency unblinding"))
+
+
+class UnblindingExecuteForm(forms.Form):
+    people_informed = forms.CharField(label=_("Who was told the allocation"), max_length=500)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.helper = _helper(_("Execute unblinding"))
+
+
+class GenerateListForm(forms.Form):
+    n_per_stratum = forms.IntegerField(
+        label=_("Participants per stratum (at least)"), min_value=2, max_value=2000
+    )
+    block_sizes = forms.CharField(
+        label=_("Block sizes"), initial="2,4", help_text=_("Comma-separated even numbers.")
+    )
+    strata = forms.CharField(
+        label=_("Strata"), required=False, help_text=_("Comma-separated; empty for none.")
+    )
+    seed = forms.IntegerField(
+        label=_("Seed"),
+        required=False,
+        min_value=0,
+        help_text=_("Empty: a new random seed, recorded with the list."),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.helper = _helper(_("Generate list"))
+
+    def clean_block_sizes(self) -> tuple[int, ...]:
+        try:
+            sizes = tuple(int(x) for x in self.cleaned_data["block_sizes"].split(",") if x.strip())
+        except ValueError:
+            raise forms.ValidationError(_("Give whole numbers separated by commas.")) from None
+        if not sizes or any(s <= 0 or s % 2 for s in sizes):
+            raise forms.ValidationError(_("Block sizes must be positive even numbers (1:1)."))
+        return sizes
+
+    def clean_strata(self) -> tuple[str, ...]:
+        strata = tuple(x.strip() for x in self.cleaned_data["strata"].split(",") if x.strip())
+        return strata or ("",)
+
+
+class UploadListForm(forms.Form):
+    csv_file = forms.FileField(
+        label=_("Allocation list (CSV)"),
+        help_text=_("Columns: stratum, sequence_no, block_no, block_size, sequence, kit_code."),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.helper = _helper(_("Upload list"))
+
+
+class PreparationForm(forms.Form):
+    period = forms.TypedChoiceField(label=_("Period"), choices=[(1, "1"), (2, "2")], coerce=int)
+    infusion_number = forms.IntegerField(label=_("Infusion number"), min_value=1, max_value=8)
+    weight_kg = forms.DecimalField(
+        label=_("Weight measured today (kg)"), min_value=30, max_value=250, decimal_places=1
+    )
+    receipt = forms.ModelChoiceField(label=_("Ketamine lot"), queryset=None, required=False)
+    checked_by = forms.ModelChoiceField(label=_("Second checker"), queryset=None)
+
+    def __init__(self, *args: Any, receipts: Any, checkers: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["receipt"].queryset = receipts
+        self.fields["checked_by"].queryset = checkers
+        self.helper = _helper(_("Record preparation"))
+
+
+class ReceiptForm(forms.Form):
+    lot = forms.CharField(label=_("Lot"), max_length=40)
+    vials = forms.IntegerField(label=_("Vials received"), min_value=1)
+    mg_per_vial = forms.DecimalField(label=_("mg per vial"), min_value=1, decimal_places=1)
+    ml_per_vial = forms.DecimalField(label=_("mL per vial"), min_value=Decimal("0.1"), decimal_places=2)
+    expiry_date = forms.DateField(label=_("Expiry date"), widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.helper = _helper(_("Record receipt"))
+
+
+class StockCountForm(forms.Form):
+    receipt = forms.ModelChoiceField(label=_("Lot"), queryset=None)
+    vials_counted = forms.IntegerField(label=_("Vials counted"), min_value=0)
+    note = forms.CharField(label=_("Note"), required=False, max_length=500)
+
+    def __init__(self, *args: Any, receipts: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["receipt"].queryset = receipts
+        self.helper = _helper(_("Record count"))

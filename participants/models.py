@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
@@ -29,6 +31,62 @@ class Site(models.Model):
         return self.code
 
 
+class ScreeningRecord(ClinicalModel):
+    """One person assessed for the trial: the screening log behind the CONSORT counts."""
+
+    class Outcome(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        ELIGIBLE = "eligible", _("Eligible")
+        SCREEN_FAILURE = "screen_failure", _("Screen failure")
+        DECLINED = "declined", _("Declined")
+
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, verbose_name=_("site"))
+    number = models.PositiveIntegerField(_("number"))
+    code = models.CharField(_("screening number"), max_length=24, unique=True)
+    screened_at = models.DateTimeField(_("screened at"))
+    protocol_version = models.CharField(_("protocol version"), max_length=20)
+    # The criteria as they were shown, kept with the answers so a later protocol version does not
+    # change the meaning of an old checklist.
+    inclusion_criteria = models.JSONField(_("inclusion criteria"), default=list)
+    exclusion_criteria = models.JSONField(_("exclusion criteria"), default=list)
+    inclusion_met = models.JSONField(_("inclusion met"), default=list)
+    exclusion_present = models.JSONField(_("exclusion present"), default=list)
+    hdrs17_total = models.PositiveSmallIntegerField(
+        _("screening HDRS-17 total"), null=True, blank=True, validators=[MaxValueValidator(52)]
+    )
+    outcome = models.CharField(_("outcome"), max_length=20, choices=Outcome.choices, default=Outcome.PENDING)
+    outcome_reason = models.TextField(_("reason"), blank=True)
+
+    class Meta:
+        ordering = ["-screened_at", "-number"]
+        verbose_name = _("screening record")
+        constraints = [
+            models.UniqueConstraint(fields=["site", "number"], name="screening_unique_site_number")
+        ]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class Consent(ClinicalModel):
+    """Informed consent given at screening (a new row for every re-consent)."""
+
+    screening = models.ForeignKey(ScreeningRecord, on_delete=models.PROTECT, related_name="consents")
+    version = models.CharField(_("consent version"), max_length=20)
+    consented_at = models.DateTimeField(_("consented at"))
+    obtained_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("obtained by")
+    )
+
+    class Meta:
+        ordering = ["-consented_at"]
+        get_latest_by = "consented_at"
+        verbose_name = _("consent")
+
+    def __str__(self) -> str:
+        return f"{self.screening} v{self.version}"
+
+
 class Participant(ClinicalModel):
     """A pseudonymized trial participant (identifying data is kept apart)."""
 
@@ -37,9 +95,14 @@ class Participant(ClinicalModel):
         RANDOMIZED = "randomized", _("Randomized")
         COMPLETED = "completed", _("Completed")
         WITHDRAWN = "withdrawn", _("Withdrawn")
+        DISCONTINUED = "discontinued", _("Discontinued")
         LOST = "lost", _("Lost to follow-up")
 
     site = models.ForeignKey(Site, on_delete=models.PROTECT, verbose_name=_("site"))
+    screening = models.OneToOneField(
+        ScreeningRecord, on_delete=models.PROTECT, related_name="participant", verbose_name=_("screening")
+    )
+    stratum = models.CharField(_("stratum"), max_length=40, blank=True)
     number = models.PositiveIntegerField(_("number"))
     code = models.CharField(_("participant ID"), max_length=20, unique=True, editable=False)
     status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.ENROLLED)
@@ -56,6 +119,9 @@ class Participant(ClinicalModel):
         decimal_places=1,
         validators=[MinValueValidator(120), MaxValueValidator(230)],
     )
+    baseline_date = models.DateField(_("baseline assessment date"), null=True, blank=True)
+    disposition_date = models.DateField(_("disposition date"), null=True, blank=True)
+    disposition_reason = models.TextField(_("disposition reason"), blank=True)
 
     class Meta:
         ordering = ["site__code", "number"]
@@ -98,3 +164,190 @@ class UserRoleChange(models.Model):
 
     def __str__(self) -> str:
         return f"roles of {self.user_id} changed at {self.changed_at:%Y-%m-%d %H:%M}"
+
+
+class Identity(ClinicalModel):
+    """Identifying data, encrypted at rest (Fernet, key from the environment); coordinators only."""
+
+    audit_restricted = True
+
+    participant = models.OneToOneField(Participant, on_delete=models.PROTECT, related_name="identity")
+    full_name_enc = models.TextField()
+    date_of_birth_enc = models.TextField()
+    phone_enc = models.TextField(blank=True)
+    address_enc = models.TextField(blank=True)
+
+    class Meta:
+        verbose_name = _("identifying data")
+
+    def __str__(self) -> str:
+        return f"identity of {self.participant}"
+
+
+class AllocationList(models.Model):
+    """An allocation list, generated or uploaded; read and written only by participants.allocation."""
+
+    class Method(models.TextChoices):
+        GENERATED = "generated", _("Generated")
+        UPLOADED = "uploaded", _("Uploaded")
+
+    method = models.CharField(max_length=12, choices=Method.choices)
+    parameters = models.JSONField(default=dict)
+    checksum = models.CharField(max_length=64)
+    created_at = models.DateTimeField()
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["active"], condition=models.Q(active=True), name="one_active_allocation_list"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"allocation list {self.pk}"
+
+
+class AllocationSlot(ClinicalModel):
+    """One row of the list. Its history is kept but never shown in the audit pages."""
+
+    audit_restricted = True
+
+    allocation_list = models.ForeignKey(AllocationList, on_delete=models.PROTECT, related_name="slots")
+    stratum = models.CharField(max_length=40, blank=True)
+    sequence_no = models.PositiveIntegerField()
+    block_no = models.PositiveIntegerField()
+    block_size = models.PositiveSmallIntegerField()
+    sequence = models.CharField(max_length=2)
+    kit_code = models.CharField(max_length=20, unique=True)
+    participant = models.OneToOneField(
+        Participant, on_delete=models.PROTECT, null=True, blank=True, related_name="allocation_slot"
+    )
+    assigned_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["allocation_list", "stratum", "sequence_no"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["allocation_list", "stratum", "sequence_no"], name="allocation_slot_unique_number"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"slot {self.stratum or '-'}/{self.sequence_no}"
+
+
+class UnblindingRequest(ClinicalModel):
+    """Emergency unblinding: requested by the principal investigator, executed by the pharmacist."""
+
+    participant = models.ForeignKey(Participant, on_delete=models.PROTECT, related_name="unblinding_requests")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    requested_at = models.DateTimeField(_("requested at"))
+    reason = models.TextField(_("clinical reason"))
+    executed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    executed_at = models.DateTimeField(_("executed at"), null=True, blank=True)
+    people_informed = models.TextField(_("who was told"), blank=True)
+
+    class Meta:
+        ordering = ["-requested_at"]
+        verbose_name = _("emergency unblinding")
+
+    def __str__(self) -> str:
+        return f"unblinding of {self.participant}"
+
+
+class KetamineReceipt(ClinicalModel):
+    """Ketamine vials received into the pharmacy (controlled substance)."""
+
+    audit_restricted = True
+
+    lot = models.CharField(_("lot"), max_length=40, unique=True)
+    vials = models.PositiveIntegerField(_("vials received"), validators=[MinValueValidator(1)])
+    mg_per_vial = models.DecimalField(
+        _("mg per vial"), max_digits=7, decimal_places=1, validators=[MinValueValidator(1)]
+    )
+    ml_per_vial = models.DecimalField(
+        _("mL per vial"), max_digits=5, decimal_places=2, validators=[MinValueValidator(Decimal("0.1"))]
+    )
+    expiry_date = models.DateField(_("expiry date"))
+    received_at = models.DateTimeField(_("received at"))
+    received_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["received_at"]
+
+    def __str__(self) -> str:
+        return self.lot
+
+    @property
+    def concentration_mg_ml(self) -> Decimal:
+        return (self.mg_per_vial / self.ml_per_vial).quantize(Decimal("0.01"))
+
+
+class DosePreparation(ClinicalModel):
+    """The pharmacist's preparation of one infusion; reveals the product, so it is unblinded data."""
+
+    audit_restricted = True
+
+    participant = models.ForeignKey(Participant, on_delete=models.PROTECT, related_name="dose_preparations")
+    period = models.PositiveSmallIntegerField(validators=[MinValueValidator(1), MaxValueValidator(2)])
+    infusion_number = models.PositiveSmallIntegerField(
+        validators=[MinValueValidator(1), MaxValueValidator(8)]
+    )
+    weight_kg = models.DecimalField(
+        max_digits=5, decimal_places=1, validators=[MinValueValidator(30), MaxValueValidator(250)]
+    )
+    weight_capped = models.BooleanField(default=False)
+    dose_mg = models.DecimalField(max_digits=6, decimal_places=1)
+    receipt = models.ForeignKey(KetamineReceipt, on_delete=models.PROTECT, null=True, blank=True)
+    vial_concentration_mg_ml = models.DecimalField(max_digits=6, decimal_places=2, null=True, blank=True)
+    volume_drawn_ml = models.DecimalField(max_digits=6, decimal_places=2)
+    vials_opened = models.PositiveSmallIntegerField(default=0)
+    wasted_mg = models.DecimalField(max_digits=7, decimal_places=1, default=Decimal("0"))
+    diluent_ml = models.DecimalField(max_digits=6, decimal_places=2)
+    total_volume_ml = models.DecimalField(max_digits=6, decimal_places=2)
+    pump_rate_ml_h = models.DecimalField(max_digits=6, decimal_places=1)
+    syringe_code = models.CharField(max_length=20, unique=True)
+    prepared_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    checked_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    prepared_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["participant", "period", "infusion_number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["participant", "period", "infusion_number"], name="one_preparation_per_infusion"
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(prepared_by=models.F("checked_by")), name="checker_is_not_preparer"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.syringe_code
+
+
+class StockCount(ClinicalModel):
+    """A physical count of the vials left of a lot, compared with the book balance."""
+
+    audit_restricted = True
+
+    receipt = models.ForeignKey(KetamineReceipt, on_delete=models.PROTECT, related_name="counts")
+    counted_at = models.DateTimeField()
+    vials_counted = models.PositiveIntegerField()
+    vials_expected = models.IntegerField()
+    counted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-counted_at"]
+
+    def __str__(self) -> str:
+        return f"count of {self.receipt} at {self.counted_at:%Y-%m-%d}"
+
+    @property
+    def discrepancy(self) -> int:
+        return self.vials_counted - self.vials_expected

@@ -7,7 +7,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet
 
 from participants.access import has_capability, not_found
-from participants.models import Participant
+from participants.models import Participant, ScreeningRecord
 
 User = get_user_model()
 
@@ -29,3 +29,24 @@ def participant_get_for_user(user: AbstractBaseUser, pk: int) -> Participant:
 
 def user_list() -> QuerySet:
     return User.objects.prefetch_related("groups").order_by("username")
+
+
+def screening_counts() -> dict[str, object]:
+    """Screening-log counts for the CONSORT diagram: assessed, outcomes, failure reasons, enrolled."""
+    records = list(ScreeningRecord.objects.values_list("outcome", "outcome_reason"))
+    by_outcome = {o.value: 0 for o in ScreeningRecord.Outcome}
+    reasons: dict[str, int] = {}
+    for outcome, reason in records:
+        by_outcome[outcome] += 1
+        if outcome == ScreeningRecord.Outcome.SCREEN_FAILURE:
+            for part in filter(None, (r.strip() for r in reason.split(";"))):
+                reasons[part] = reasons.get(part, 0) + 1
+    return {
+        "assessed": len(records),
+        "by_outcome": by_outcome,
+        "failure_reasons": sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0])),
+        "enrolled": Participant.objects.count(),
+        "randomized": Participant.objects.exclude(status=Participant.Status.ENROLLED)
+        .exclude(allocation_slot=None)
+        .count(),
+    }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -18,11 +18,21 @@ from django.utils.translation import gettext as _
 from ketatrial.audit import clinical_create, clinical_update
 from ketatrial.protocol import ROLES
 from ketatrial.trial import protocol
-from participants.models import Participant, Site, UserProfile, UserRoleChange
+from participants import crypto
+from participants.eligibility import assess_eligibility
+from participants.models import (
+    Consent,
+    Identity,
+    Participant,
+    ScreeningRecord,
+    Site,
+    UserProfile,
+    UserRoleChange,
+)
 
 User = get_user_model()
 
-PARTICIPANT_EDITABLE = ("baseline_weight_kg", "height_cm")
+PARTICIPANT_EDITABLE = ("baseline_weight_kg", "height_cm", "baseline_date")
 
 
 def site_get_or_create_default() -> Site:
@@ -36,27 +46,250 @@ def participant_code(site: Site, number: int) -> str:
     return f"{site.code}-{number:03d}"
 
 
+def _next_number(model: type, site: Site) -> int:
+    # The site row is locked by the caller, so two coordinators never get the same number.
+    return (model.objects.filter(site=site).aggregate(n=Max("number"))["n"] or 0) + 1
+
+
 @transaction.atomic
-def participant_create(
+def screening_start(*, site: Site, by: AbstractBaseUser, now: datetime) -> ScreeningRecord:
+    """Log a person assessed for the trial; the protocol's criteria are kept with the record."""
+    Site.objects.select_for_update().get(pk=site.pk)
+    p = protocol()
+    number = _next_number(ScreeningRecord, site)
+    record = ScreeningRecord(
+        site=site,
+        number=number,
+        code=f"S-{site.code}-{number:04d}",
+        screened_at=now,
+        protocol_version=p.version,
+        inclusion_criteria=list(p.inclusion_criteria),
+        exclusion_criteria=list(p.exclusion_criteria),
+        inclusion_met=[None] * len(p.inclusion_criteria),
+        exclusion_present=[None] * len(p.exclusion_criteria),
+    )
+    return clinical_create(record, by=by, reason="screening started")
+
+
+def latest_consent(screening: ScreeningRecord) -> Consent | None:
+    return screening.consents.order_by("-consented_at").first()
+
+
+def consent_problem(screening: ScreeningRecord, *, at: datetime) -> str | None:
+    """Why no study procedure may be recorded at `at`, or None when consent covers it."""
+    consent = latest_consent(screening)
+    if consent is None:
+        return _("No informed consent is recorded: no study procedure may be recorded before consent.")
+    if consent.consented_at > at:
+        return _("The procedure time is before the consent time (%s).") % consent.consented_at.isoformat()
+    if consent.version != protocol().consent_version:
+        return _("Re-consent is required: consent version %(old)s was signed, %(new)s is in force.") % {
+            "old": consent.version,
+            "new": protocol().consent_version,
+        }
+    return None
+
+
+def require_consent(subject: ScreeningRecord | Participant, *, at: datetime) -> None:
+    """Refuse any study procedure not covered by consent in the version in force."""
+    screening = subject.screening if isinstance(subject, Participant) else subject
+    problem = consent_problem(screening, at=at)
+    if problem:
+        raise ValidationError(problem)
+
+
+@transaction.atomic
+def consent_record(
+    *, screening: ScreeningRecord, version: str, consented_at: datetime, by: AbstractBaseUser, now: datetime
+) -> Consent:
+    """Record informed consent (or re-consent to a new version)."""
+    if consented_at > now:
+        raise ValidationError({"consented_at": _("Consent cannot be in the future.")})
+    if screening.outcome == ScreeningRecord.Outcome.DECLINED:
+        raise ValidationError(_("This person declined; start a new screening if they changed their mind."))
+    if not version.strip():
+        raise ValidationError({"version": _("Give the consent version.")})
+    return clinical_create(
+        Consent(screening=screening, version=version.strip(), consented_at=consented_at, obtained_by=by),
+        by=by,
+        reason="consent obtained",
+    )
+
+
+@transaction.atomic
+def screening_assess(
     *,
-    site: Site,
+    screening: ScreeningRecord,
+    inclusion_met: list[bool | None],
+    exclusion_present: list[bool | None],
+    hdrs17_total: int | None,
+    by: AbstractBaseUser,
+    now: datetime,
+    reason: str = "",
+) -> ScreeningRecord:
+    """Record the eligibility checklist and screening HDRS-17; the outcome follows from them."""
+    locked = ScreeningRecord.objects.select_for_update().get(pk=screening.pk)
+    require_consent(locked, at=now)
+    if hasattr(locked, "participant"):
+        raise ValidationError(_("This person is already enrolled; eligibility cannot change."))
+    result = assess_eligibility(
+        inclusion=locked.inclusion_criteria,
+        inclusion_met=inclusion_met,
+        exclusion=locked.exclusion_criteria,
+        exclusion_present=exclusion_present,
+        hdrs17_total=hdrs17_total,
+        hdrs17_min=protocol().screening_hdrs17_min,
+    )
+    if result.eligible:
+        outcome = ScreeningRecord.Outcome.ELIGIBLE
+    elif result.reasons:
+        outcome = ScreeningRecord.Outcome.SCREEN_FAILURE
+    else:
+        outcome = ScreeningRecord.Outcome.PENDING
+    changes = {
+        "inclusion_met": list(inclusion_met),
+        "exclusion_present": list(exclusion_present),
+        "hdrs17_total": hdrs17_total,
+        "outcome": outcome,
+        "outcome_reason": "; ".join(result.reasons),
+    }
+    first_assessment = locked.outcome == ScreeningRecord.Outcome.PENDING and all(
+        v is None for v in locked.inclusion_met
+    )
+    return clinical_update(
+        locked, by=by, reason=reason or ("eligibility assessed" if first_assessment else ""), changes=changes
+    )
+
+
+@transaction.atomic
+def screening_decline(*, screening: ScreeningRecord, reason: str, by: AbstractBaseUser) -> ScreeningRecord:
+    """The person declined to take part (no consent); the reason goes to the CONSORT counts."""
+    locked = ScreeningRecord.objects.select_for_update().get(pk=screening.pk)
+    if hasattr(locked, "participant"):
+        raise ValidationError(_("This person is enrolled: record a withdrawal instead."))
+    if not reason.strip():
+        raise ValidationError({"reason": _("Give the reason.")})
+    return clinical_update(
+        locked,
+        by=by,
+        reason="declined",
+        changes={"outcome": ScreeningRecord.Outcome.DECLINED, "outcome_reason": reason.strip()},
+    )
+
+
+@transaction.atomic
+def participant_enroll(
+    *,
+    screening: ScreeningRecord,
     by: AbstractBaseUser,
     now: datetime,
     baseline_weight_kg: Decimal,
     height_cm: Decimal,
+    full_name: str,
+    date_of_birth: date,
+    phone: str = "",
+    address: str = "",
+    stratum: str = "",
+    baseline_date: date | None = None,
 ) -> Participant:
-    """Enroll a participant with the next number of the site (row-locked against races)."""
-    Site.objects.select_for_update().get(pk=site.pk)
-    number = (Participant.objects.filter(site=site).aggregate(n=Max("number"))["n"] or 0) + 1
-    participant = Participant(
-        site=site,
-        number=number,
-        code=participant_code(site, number),
-        enrolled_at=now,
-        baseline_weight_kg=baseline_weight_kg,
-        height_cm=height_cm,
+    """Enroll an eligible, consented person: participant ID, baseline, encrypted identity."""
+    site = Site.objects.select_for_update().get(pk=screening.site_id)
+    screening = ScreeningRecord.objects.select_for_update().get(pk=screening.pk)
+    if screening.outcome != ScreeningRecord.Outcome.ELIGIBLE:
+        raise ValidationError(_("Only an eligible person can be enrolled."))
+    if hasattr(screening, "participant"):
+        raise ValidationError(_("This person is already enrolled."))
+    require_consent(screening, at=now)
+    if stratum not in protocol().strata:
+        raise ValidationError({"stratum": _("Unknown stratum.")})
+    if not full_name.strip():
+        raise ValidationError({"full_name": _("This field is required.")})
+    number = _next_number(Participant, site)
+    participant = clinical_create(
+        Participant(
+            site=site,
+            screening=screening,
+            number=number,
+            code=participant_code(site, number),
+            stratum=stratum,
+            enrolled_at=now,
+            baseline_weight_kg=baseline_weight_kg,
+            height_cm=height_cm,
+            baseline_date=baseline_date,
+        ),
+        by=by,
+        reason="enrolled",
     )
-    return clinical_create(participant, by=by, reason="enrolled")
+    clinical_create(
+        Identity(
+            participant=participant,
+            full_name_enc=crypto.encrypt(full_name.strip()),
+            date_of_birth_enc=crypto.encrypt(date_of_birth.isoformat()),
+            phone_enc=crypto.encrypt(phone.strip()),
+            address_enc=crypto.encrypt(address.strip()),
+        ),
+        by=by,
+        reason="enrolled",
+    )
+    return participant
+
+
+def identity_read(participant: Participant) -> dict[str, str]:
+    """Decrypted identifying data (callers must have checked the coordinator role)."""
+    identity = Identity.objects.filter(participant=participant).first()
+    if identity is None:
+        return {}
+    return {
+        "full_name": crypto.decrypt(identity.full_name_enc),
+        "date_of_birth": crypto.decrypt(identity.date_of_birth_enc),
+        "phone": crypto.decrypt(identity.phone_enc),
+        "address": crypto.decrypt(identity.address_enc),
+    }
+
+
+def randomization_readiness(participant: Participant, *, now: datetime) -> list[str]:
+    """What still stands in the way of randomizing (empty when ready)."""
+    problems = []
+    if participant.status != Participant.Status.ENROLLED:
+        problems.append(_("Only an enrolled participant who is not yet randomized can be randomized."))
+    problem = consent_problem(participant.screening, at=now)
+    if problem:
+        problems.append(problem)
+    if participant.screening.outcome != ScreeningRecord.Outcome.ELIGIBLE:
+        problems.append(_("The screening outcome is not 'eligible'."))
+    if not (participant.baseline_weight_kg and participant.height_cm and participant.baseline_date):
+        problems.append(_("The baseline is incomplete (weight, height and baseline assessment date)."))
+    return problems
+
+
+DISPOSITIONS = (
+    Participant.Status.WITHDRAWN,
+    Participant.Status.DISCONTINUED,
+    Participant.Status.LOST,
+    Participant.Status.COMPLETED,
+)
+
+
+@transaction.atomic
+def participant_disposition(
+    *, participant: Participant, status: str, on: date, reason: str, by: AbstractBaseUser, now: datetime
+) -> Participant:
+    """Withdrawal, discontinuation, loss to follow-up or completion; earlier data stays."""
+    if status not in DISPOSITIONS:
+        raise ValidationError({"status": _("Choose a disposition.")})
+    if not reason.strip() and status != Participant.Status.COMPLETED:
+        raise ValidationError({"reason": _("Give the reason.")})
+    if on > now.date():
+        raise ValidationError({"on": _("The date cannot be in the future.")})
+    locked = Participant.objects.select_for_update().get(pk=participant.pk)
+    if locked.status in DISPOSITIONS:
+        raise ValidationError(_("This participant already has a final disposition."))
+    return clinical_update(
+        locked,
+        by=by,
+        reason=f"{status}: {reason.strip()}" if reason.strip() else status,
+        changes={"status": status, "disposition_date": on, "disposition_reason": reason.strip()},
+    )
 
 
 @transaction.atomic

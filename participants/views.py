@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from axes.models import AccessAttempt
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -20,10 +23,27 @@ from ketatrial.protocol import (
     PHARMACIST,
     PRINCIPAL_INVESTIGATOR,
 )
-from participants import services
+from ketatrial.trial import protocol
+from participants import allocation, services
 from participants.access import not_found, require_capability, role_required
-from participants.forms import ParticipantCreateForm, ParticipantEditForm, UserCreateForm, UserRolesForm
-from participants.selectors import participant_get_for_user, participant_list_for_user, user_list
+from participants.forms import (
+    ConsentForm,
+    DeclineForm,
+    DispositionForm,
+    EligibilityForm,
+    EnrollForm,
+    ParticipantEditForm,
+    UnblindingRequestForm,
+    UserCreateForm,
+    UserRolesForm,
+)
+from participants.models import ScreeningRecord
+from participants.selectors import (
+    participant_get_for_user,
+    participant_list_for_user,
+    screening_counts,
+    user_list,
+)
 
 User = get_user_model()
 
@@ -39,31 +59,257 @@ PARTICIPANT_READERS = (
 
 @role_required(*PARTICIPANT_READERS)
 def participant_list(request: HttpRequest) -> HttpResponse:
-    return render(
-        request, "participants/list.html", {"participants": participant_list_for_user(request.user)}
-    )
+    participants = list(participant_list_for_user(request.user))
+    allocations = allocation.blinded_allocations(participants)
+    rows = [(p, allocations.get(p.pk)) for p in participants]
+    return render(request, "participants/list.html", {"rows": rows})
 
 
 @role_required(*PARTICIPANT_READERS)
 def participant_detail(request: HttpRequest, pk: int) -> HttpResponse:
     participant = participant_get_for_user(request.user, pk)
-    return render(request, "participants/detail.html", {"participant": participant})
+    context = {
+        "participant": participant,
+        "allocation": allocation.blinded_allocation(participant),
+        "emergency_unblinded": allocation.is_emergency_unblinded(participant),
+        "consent": services.latest_consent(participant.screening),
+        "readiness": services.randomization_readiness(participant, now=timezone.now()),
+        "needs_reconsent": services.consent_problem(participant.screening, at=timezone.now()),
+    }
+    return render(request, "participants/detail.html", context)
 
 
 @role_required(COORDINATOR)
-def participant_create(request: HttpRequest) -> HttpResponse:
+@require_POST
+def participant_randomize(request: HttpRequest, pk: int) -> HttpResponse:
     require_capability(request.user, "manage_enrollment")
-    form = ParticipantCreateForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        participant = services.participant_create(
-            site=services.site_get_or_create_default(),
-            by=request.user,
-            now=timezone.now(),
-            **form.cleaned_data,
+    participant = participant_get_for_user(request.user, pk)
+    try:
+        result = allocation.participant_randomize(
+            participant=participant, by=request.user, now=timezone.now()
         )
-        messages.success(request, _("Participant %s enrolled.") % participant.code)
-        return redirect("participants:detail", pk=participant.pk)
-    return render(request, "participants/form.html", {"form": form, "title": _("Enroll a participant")})
+    except ValidationError as exc:
+        for message in exc.messages:
+            messages.error(request, message)
+    else:
+        messages.success(
+            request,
+            _("Randomized: number %(number)s, kit %(kit)s.")
+            % {"number": result.randomization_number, "kit": result.kit_code},
+        )
+    return redirect("participants:detail", pk=participant.pk)
+
+
+@role_required(COORDINATOR)
+def participant_identity(request: HttpRequest, pk: int) -> HttpResponse:
+    participant = participant_get_for_user(request.user, pk)
+    return render(
+        request,
+        "participants/identity.html",
+        {"participant": participant, "identity": services.identity_read(participant)},
+    )
+
+
+@role_required(COORDINATOR)
+def participant_disposition(request: HttpRequest, pk: int) -> HttpResponse:
+    participant = participant_get_for_user(request.user, pk)
+    choices = [(s.value, s.label) for s in services.DISPOSITIONS]
+    form = DispositionForm(request.POST or None, choices=choices)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.participant_disposition(
+                participant=participant,
+                status=form.cleaned_data["status"],
+                on=form.cleaned_data["on"],
+                reason=form.cleaned_data["reason"],
+                by=request.user,
+                now=timezone.now(),
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, _("Disposition recorded."))
+            return redirect("participants:detail", pk=participant.pk)
+    return render(
+        request, "participants/form.html", {"form": form, "title": _("Disposition of %s") % participant.code}
+    )
+
+
+# --- screening log -----------------------------------------------------------------------------
+
+
+@role_required(COORDINATOR)
+def screening_list(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        record = services.screening_start(
+            site=services.site_get_or_create_default(), by=request.user, now=timezone.now()
+        )
+        messages.success(request, _("Screening %s started.") % record.code)
+        return redirect("participants:screening", pk=record.pk)
+    records = ScreeningRecord.objects.select_related("site").prefetch_related("consents")
+    return render(
+        request, "participants/screening_list.html", {"records": records, "counts": screening_counts()}
+    )
+
+
+def _screening_page(request: HttpRequest, record: ScreeningRecord, **forms_: Any) -> HttpResponse:
+    consent_form = forms_.get("consent_form") or ConsentForm(
+        initial={
+            "version": protocol().consent_version,
+            "consented_at": timezone.localtime().strftime("%Y-%m-%dT%H:%M"),
+        }
+    )
+    consent_form.helper.form_action = reverse("participants:screening_consent", args=[record.pk])
+    eligibility_form = forms_.get("eligibility_form") or EligibilityForm(
+        inclusion=record.inclusion_criteria,
+        exclusion=record.exclusion_criteria,
+        initial=EligibilityForm.initial_from(
+            record.inclusion_met, record.exclusion_present, record.hdrs17_total
+        ),
+    )
+    eligibility_form.helper.form_action = reverse("participants:screening_eligibility", args=[record.pk])
+    decline_form = forms_.get("decline_form") or DeclineForm()
+    decline_form.helper.form_action = reverse("participants:screening_decline", args=[record.pk])
+    context = {
+        "record": record,
+        "consents": record.consents.select_related("obtained_by"),
+        "consent_problem": services.consent_problem(record, at=timezone.now()),
+        "consent_form": consent_form,
+        "eligibility_form": eligibility_form,
+        "decline_form": decline_form,
+        "enrolled": getattr(record, "participant", None),
+    }
+    return render(request, "participants/screening_detail.html", context, status=400 if forms_ else 200)
+
+
+def _screening_get(pk: int) -> ScreeningRecord:
+    record = ScreeningRecord.objects.select_related("site").filter(pk=pk).first()
+    if record is None:
+        raise not_found()
+    return record
+
+
+@role_required(COORDINATOR)
+def screening_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    return _screening_page(request, _screening_get(pk))
+
+
+@role_required(COORDINATOR)
+@require_POST
+def screening_consent(request: HttpRequest, pk: int) -> HttpResponse:
+    record = _screening_get(pk)
+    form = ConsentForm(request.POST)
+    if form.is_valid():
+        try:
+            services.consent_record(
+                screening=record,
+                version=form.cleaned_data["version"],
+                consented_at=form.cleaned_data["consented_at"],
+                by=request.user,
+                now=timezone.now(),
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, _("Consent recorded."))
+            return redirect("participants:screening", pk=record.pk)
+    return _screening_page(request, record, consent_form=form)
+
+
+@role_required(COORDINATOR)
+@require_POST
+def screening_eligibility(request: HttpRequest, pk: int) -> HttpResponse:
+    record = _screening_get(pk)
+    form = EligibilityForm(
+        request.POST, inclusion=record.inclusion_criteria, exclusion=record.exclusion_criteria
+    )
+    if form.is_valid():
+        inclusion_met, exclusion_present = form.answers()
+        try:
+            services.screening_assess(
+                screening=record,
+                inclusion_met=inclusion_met,
+                exclusion_present=exclusion_present,
+                hdrs17_total=form.cleaned_data["hdrs17_total"],
+                by=request.user,
+                now=timezone.now(),
+                reason=form.cleaned_data["reason"],
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, _("Eligibility saved."))
+            return redirect("participants:screening", pk=record.pk)
+    return _screening_page(request, record, eligibility_form=form)
+
+
+@role_required(COORDINATOR)
+@require_POST
+def screening_decline(request: HttpRequest, pk: int) -> HttpResponse:
+    record = _screening_get(pk)
+    form = DeclineForm(request.POST)
+    if form.is_valid():
+        try:
+            services.screening_decline(screening=record, reason=form.cleaned_data["reason"], by=request.user)
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, _("Decline recorded."))
+            return redirect("participants:screening", pk=record.pk)
+    return _screening_page(request, record, decline_form=form)
+
+
+@role_required(COORDINATOR)
+def screening_enroll(request: HttpRequest, pk: int) -> HttpResponse:
+    record = _screening_get(pk)
+    form = EnrollForm(request.POST or None, strata=protocol().strata)
+    if request.method == "POST" and form.is_valid():
+        try:
+            participant = services.participant_enroll(
+                screening=record, by=request.user, now=timezone.now(), **form.cleaned_data
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, _("Participant %s enrolled.") % participant.code)
+            return redirect("participants:detail", pk=participant.pk)
+    return render(request, "participants/form.html", {"form": form, "title": _("Enroll %s") % record.code})
+
+
+# --- emergency unblinding (principal investigator) ---------------------------------------------
+
+
+@role_required(PRINCIPAL_INVESTIGATOR)
+def unblinding_request(request: HttpRequest, pk: int) -> HttpResponse:
+    participant = participant_get_for_user(request.user, pk)
+    form = UnblindingRequestForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            allocation.unblinding_request(
+                participant=participant,
+                reason=form.cleaned_data["reason"],
+                by=request.user,
+                now=timezone.now(),
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, _("Request sent to the pharmacist."))
+            return redirect("participants:unblinding_list")
+    return render(
+        request,
+        "participants/form.html",
+        {"form": form, "title": _("Emergency unblinding of %s") % participant.code},
+    )
+
+
+@role_required(PRINCIPAL_INVESTIGATOR)
+def unblinding_list(request: HttpRequest) -> HttpResponse:
+    rows = []
+    for req in allocation.unblinding_requests_for(request.user):
+        sequence = allocation.sequence_for(request.user, req.participant) if req.executed_at else None
+        rows.append((req, sequence))
+    return render(request, "participants/unblinding_list.html", {"rows": rows})
 
 
 @role_required(COORDINATOR)

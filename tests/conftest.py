@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import AbstractBaseUser, Group, Permission
@@ -14,6 +13,7 @@ from django.utils import timezone
 from ketatrial.protocol import ROLES
 from participants import services
 from participants.roles import sync_role_groups
+from tests.factories import enrolled
 
 PASSWORD = "Correct-horse-42"
 
@@ -86,13 +86,7 @@ def client_for() -> Callable[[AbstractBaseUser], Client]:
 
 @pytest.fixture
 def participant(coordinator: AbstractBaseUser):  # type: ignore[no-untyped-def]
-    return services.participant_create(
-        site=services.site_get_or_create_default(),
-        by=coordinator,
-        now=timezone.now(),
-        baseline_weight_kg=Decimal("70.0"),
-        height_cm=Decimal("170.0"),
-    )
+    return enrolled(coordinator)
 
 
 def on_postgres() -> bool:

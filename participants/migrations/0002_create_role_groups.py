@@ -19,7 +19,7 @@ def remove_roles(apps, schema_editor):  # type: ignore[no-untyped-def]
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("participants", "0001_sites_participants_profiles"),
+        ("participants", "0001_sites_screening_participants_allocation_pharmacy"),
         ("ketatrial", "0001_capabilities_and_heartbeats"),
         ("auth", "0012_alter_user_first_name_max_length"),
         ("contenttypes", "0002_remove_content_type_name"),

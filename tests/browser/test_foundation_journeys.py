@@ -37,16 +37,43 @@ def test_the_data_manager_creates_a_rater_and_is_refused_a_rater_pharmacist(new_
     expect(row).to_contain_text("rater")
 
 
-def test_a_coordinator_corrects_a_weight_with_a_reason_and_the_data_manager_sees_it(
-    new_page, coordinator, data_manager
+def test_a_coordinator_screens_enrolls_randomizes_and_corrects_with_a_reason(
+    new_page, coordinator, data_manager, pharmacist, settings
 ) -> None:
+    from django.utils import timezone
+
+    from participants import allocation
+
+    settings.UNBLINDED_USERNAMES = ["pharmacist"]
+    allocation.allocation_list_generate(by=pharmacist, now=timezone.now(), n_per_stratum=4, seed=99)
     page = new_page()
     sign_in(page, "coordinator", PASSWORD)
-    page.get_by_role("link", name="Enroll a participant").click()
+    page.get_by_role("link", name="Screening log").click()
+    page.get_by_role("button", name="Start a screening").click()
+    expect(page.get_by_text("Screening S-INNN-0001 started.")).to_be_visible()
+    expect(page.get_by_text("record consent first")).to_be_visible()
+    page.get_by_role("button", name="Record consent").click()
+    expect(page.get_by_text("Consent recorded.")).to_be_visible()
+    for i in range(6):
+        page.locator(f"input[name=inc_{i}][value=yes]").check()
+    for i in range(8):
+        page.locator(f"input[name=exc_{i}][value=no]").check()
+    page.get_by_label("Screening HDRS-17 total").fill("24")
+    page.get_by_role("button", name="Save eligibility").click()
+    expect(page.get_by_text("Eligible", exact=True)).to_be_visible()
+    page.get_by_role("link", name="Enroll").click()
+    page.get_by_label("Full name").fill("Lucía Sánchez")
+    page.get_by_label("Date of birth").fill("1984-05-02")
     page.get_by_label("Baseline weight (kg)").fill("70.4")
     page.get_by_label("Height (cm)").fill("165")
+    page.get_by_label("Baseline assessment date").fill(timezone.localdate().isoformat())
     page.get_by_role("button", name="Enroll").click()
     expect(page.get_by_text(re.compile(r"Participant INNN-001 enrolled"))).to_be_visible()
+    page.get_by_role("button", name="Randomize").click()
+    expect(page.get_by_text(re.compile(r"Randomized: number R-001, kit [A-Z0-9]{6}"))).to_be_visible()
+    body = page.locator("main").inner_text()
+    assert not re.search(r"\b(KP|PK)\b|ketamin|placebo", body, re.I)
+
     page.get_by_role("link", name="Correct baseline values").click()
     page.get_by_label("Baseline weight (kg)").fill("69.8")
     page.get_by_role("button", name="Save correction").click()
@@ -54,7 +81,7 @@ def test_a_coordinator_corrects_a_weight_with_a_reason_and_the_data_manager_sees
     reason = page.get_by_label("Reason for the change")
     assert reason.evaluate("el => el.validity.valueMissing")
     expect(page.get_by_label("Baseline weight (kg)")).to_have_value("69.8")
-    page.get_by_label("Reason for the change").fill("Re-weighed on calibrated scale")
+    reason.fill("Re-weighed on calibrated scale")
     page.get_by_role("button", name="Save correction").click()
     expect(page.get_by_text("Correction saved.")).to_be_visible()
 
@@ -66,6 +93,49 @@ def test_a_coordinator_corrects_a_weight_with_a_reason_and_the_data_manager_sees
     expect(changed).to_contain_text("70.4")
     expect(changed).to_contain_text("69.8")
     expect(changed).to_contain_text("coordinator")
+
+
+def test_the_pharmacist_prepares_a_dose_and_prints_the_label(
+    new_page, coordinator, pharmacist, make_user, settings
+) -> None:
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    from participants import allocation
+    from tests.factories import enrolled
+
+    settings.UNBLINDED_USERNAMES = ["pharmacist", "pharmacist2"]
+    make_user("pharmacist2", "pharmacist")
+    allocation.allocation_list_generate(by=pharmacist, now=timezone.now(), n_per_stratum=4, seed=99)
+    allocation.receipt_record(
+        lot="KET-9",
+        vials=10,
+        mg_per_vial=Decimal("500"),
+        ml_per_vial=Decimal("10"),
+        expiry_date=timezone.localdate(),
+        by=pharmacist,
+        now=timezone.now(),
+    )
+    person = enrolled(coordinator)
+    allocation.participant_randomize(participant=person, by=coordinator, now=timezone.now())
+    page = new_page()
+    sign_in(page, "pharmacist", PASSWORD)
+    page.get_by_role("link", name="Allocation and preparations").click()
+    expect(page.get_by_text("checksum verified")).to_be_visible()
+    page.get_by_role("link", name="Preparations").click()
+    page.get_by_label("Infusion number").fill("1")
+    page.get_by_label("Weight measured today (kg)").fill("72.3")
+    page.get_by_label("Ketamine lot").select_option(label="KET-9")
+    page.get_by_label("Second checker").select_option(label="pharmacist2")
+    page.get_by_role("button", name="Record preparation").click()
+    expect(page.get_by_text("Preparation recorded; print the label.")).to_be_visible()
+    row = page.get_by_role("row").filter(has_text="S-")
+    expect(row).to_contain_text("50.00")
+    expect(row).to_contain_text("75.0")
+    with page.expect_response(lambda r: r.url.endswith("label.pdf")) as info:
+        page.get_by_role("link", name="Label (PDF)").click()
+    assert info.value.headers["content-type"] == "application/pdf"
 
 
 def test_a_rater_sees_only_the_rater_home_and_can_switch_to_spanish(new_page, rater) -> None:

@@ -85,7 +85,9 @@ def test_the_access_check_reports_an_undeclared_view(settings) -> None:
                 "monitor",
             },
         ),
-        ("participants:create", {"coordinator"}),
+        ("participants:screening_list", {"coordinator"}),
+        ("participants:pharmacy", set()),  # the pharmacist group alone is one key of two
+        ("participants:unblinding_list", {"principal_investigator"}),
         ("participants:users", {"data_manager"}),
         ("audit_index", {"data_manager"}),
         ("system_status", {"data_manager"}),

@@ -11,6 +11,7 @@ from ketatrial.audit import ReasonRequired, audit_entries
 from participants import services
 from participants.models import Participant
 from tests.conftest import on_postgres
+from tests.factories import enrolled
 
 
 def test_a_change_without_a_reason_is_refused(participant, coordinator) -> None:
@@ -113,14 +114,7 @@ def test_the_edit_form_with_reason_saves_and_audits(participant, coordinator, cl
 def test_sql_update_or_delete_on_an_audit_table_fails_on_postgresql(statement, make_user) -> None:
     if not on_postgres():
         pytest.skip("the trigger is PostgreSQL's; set DATABASE_URL to a PostgreSQL database")
-    user = make_user("coordinator", "coordinator")
-    services.participant_create(
-        site=services.site_get_or_create_default(),
-        by=user,
-        now=user.date_joined,
-        baseline_weight_kg=Decimal("70"),
-        height_cm=Decimal("170"),
-    )
+    enrolled(make_user("coordinator", "coordinator"))
     with (
         pytest.raises(DatabaseError, match="append-only"),
         transaction.atomic(),

@@ -11,6 +11,7 @@ PRODUCTION_ENV = {
     "DEBUG": "0",
     "SECRET_KEY": "k3t4-" + "x9Q2vLr8TzP4mN7bW1cY6fH0jD5sA3gE" * 2,
     "ALLOWED_HOSTS": "ketatrial.example.org",
+    "IDENTITY_ENCRYPTION_KEYS": "Zk5sY3l0bE9hR3d5c2R4dW1xU0ZQb3JQbmRqQ3pXUWY=",
 }
 
 
@@ -18,7 +19,14 @@ def _manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     base = {
         k: v
         for k, v in os.environ.items()
-        if k not in ("DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "DJANGO_ALLOW_ASYNC_UNSAFE")
+        if k
+        not in (
+            "DEBUG",
+            "SECRET_KEY",
+            "ALLOWED_HOSTS",
+            "DJANGO_ALLOW_ASYNC_UNSAFE",
+            "IDENTITY_ENCRYPTION_KEYS",
+        )
     }
     return subprocess.run(
         [sys.executable, "manage.py", *args],

@@ -2,10 +2,11 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
 from ketatrial.protocol import ROLES
-from participants.models import Participant
+from participants.models import AllocationSlot, DosePreparation, Participant, ScreeningRecord
 
 
-def test_seed_demo_makes_one_user_per_role_and_a_small_trial(db, capsys) -> None:
+def test_seed_demo_makes_one_user_per_role_and_a_small_trial(db, capsys, settings) -> None:
+    settings.UNBLINDED_USERNAMES = ["pharmacist", "pharmacist2"]
     call_command("seed_demo")
     call_command("seed_demo")  # idempotent
     out = capsys.readouterr().out
@@ -14,6 +15,20 @@ def test_seed_demo_makes_one_user_per_role_and_a_small_trial(db, capsys) -> None
     for role in ROLES:
         assert role in out
         assert users.get(username=role).groups.filter(name=role).exists()
-    assert Participant.objects.count() == 4
+    outcomes = list(ScreeningRecord.objects.values_list("outcome", flat=True))
+    assert len(outcomes) == 8
+    assert outcomes.count("declined") == 1 and outcomes.count("screen_failure") == 2
+    assert Participant.objects.count() == 5
+    assert AllocationSlot.objects.filter(participant__isnull=False).count() == 4
+    assert DosePreparation.objects.count() == 4
     first = Participant.objects.order_by("number").first()
-    assert first.history.count() == 2 and first.history.first().history_change_reason
+    assert first.history.count() == 3 and first.history.first().history_change_reason
+
+
+def test_seed_demo_refuses_to_run_without_the_unblinded_pharmacist(db, settings) -> None:
+    import pytest
+    from django.core.management.base import CommandError
+
+    settings.UNBLINDED_USERNAMES = []
+    with pytest.raises(CommandError, match="UNBLINDED_USERNAMES"):
+        call_command("seed_demo")

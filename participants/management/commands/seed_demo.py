@@ -2,70 +2,160 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
-from ketatrial.protocol import ROLES
-from participants import services
-from participants.models import Participant
+from ketatrial.protocol import PHARMACIST, ROLES
+from ketatrial.trial import protocol
+from participants import allocation, services
+from participants.models import ScreeningRecord
 
 DEMO_PASSWORD = "Ketamina-demo-2026"  # demo only; printed so a newcomer can sign in
-DEMO_PARTICIPANTS = (
-    (Decimal("72.5"), Decimal("168.0")),
-    (Decimal("58.0"), Decimal("155.5")),
-    (Decimal("91.2"), Decimal("178.0")),
-    (Decimal("66.4"), Decimal("162.0")),
+# (name, weight kg, height cm, screening HDRS-17, what happens)
+DEMO_PEOPLE = (
+    ("María Hernández", "72.5", "168.0", 26, "randomized"),
+    ("José Ramírez", "58.0", "155.5", 23, "randomized"),
+    ("Guadalupe Torres", "91.2", "178.0", 21, "randomized"),
+    ("Juan Flores", "66.4", "162.0", 25, "randomized"),
+    ("Rosa Martínez", "63.0", "160.0", 22, "enrolled"),
+    ("Luis Gómez", "80.0", "175.0", 15, "screen_failure"),
+    ("Carmen Díaz", "70.0", "165.0", 0, "declined"),
+    ("Pedro Cruz", "77.0", "171.0", 20, "excluded"),
 )
 
 
 class Command(BaseCommand):
-    help = "Create demo users, one per role, and a few synthetic participants (idempotent)."
+    help = "Create demo users, one per role, and a small synthetic trial (idempotent)."
 
     @transaction.atomic
     def handle(self, *args: Any, **options: Any) -> None:
         now = timezone.now()
+        users = self._users(now)
+        if not ScreeningRecord.objects.exists():
+            self._trial(users, now)
+        self.stdout.write(f"Demo users (password for all: {DEMO_PASSWORD}):")
+        for role in ROLES:
+            self.stdout.write(f"  {role:<24} username: {role}")
+        self.stdout.write(f"  {'pharmacist (checker)':<24} username: pharmacist2")
+
+    def _users(self, now: Any) -> dict[str, Any]:
         user_model = get_user_model()
         users = {}
-        for role in ROLES:
-            user = user_model.objects.filter(username=role).first()
+        for username, role in [(r, r) for r in ROLES] + [("pharmacist2", PHARMACIST)]:
+            user = user_model.objects.filter(username=username).first()
             if user is None:
                 first, _, last = role.replace("_", " ").title().partition(" ")
                 user = services.user_create(
-                    username=role,
+                    username=username,
                     password=DEMO_PASSWORD,
                     first_name=first or role,
                     last_name=last or "Demo",
-                    email=f"{role}@example.org",
+                    email=f"{username}@example.org",
                     roles={role},
                     language="es",
                     by=None,
                     now=now,
                 )
-            users[role] = user
-        if not Participant.objects.exists():
-            site = services.site_get_or_create_default()
-            for i, (weight, height) in enumerate(DEMO_PARTICIPANTS):
-                services.participant_create(
-                    site=site,
-                    by=users["coordinator"],
-                    now=now - timedelta(days=30 - 7 * i),
-                    baseline_weight_kg=weight,
-                    height_cm=height,
+            users[username] = user
+        return users
+
+    def _trial(self, users: dict[str, Any], now: Any) -> None:
+        coordinator, pharmacist = users["coordinator"], users[PHARMACIST]
+        if not allocation.can_see_allocation(pharmacist):
+            raise CommandError(
+                "seed_demo needs the demo pharmacist unblinded: run with UNBLINDED_USERNAMES=pharmacist,pharmacist2 "
+                f"(now: {settings.UNBLINDED_USERNAMES})"
+            )
+        p = protocol()
+        allocation.allocation_list_generate(
+            by=pharmacist, now=now - timedelta(days=40), n_per_stratum=40, seed=20261126
+        )
+        receipt = allocation.receipt_record(
+            lot="KET-2026-001",
+            vials=50,
+            mg_per_vial=Decimal("500"),
+            ml_per_vial=Decimal("10"),
+            expiry_date=date(2028, 6, 30),
+            by=pharmacist,
+            now=now - timedelta(days=39),
+        )
+        for i, (name, weight, height, hdrs, fate) in enumerate(DEMO_PEOPLE):
+            start = now - timedelta(days=35 - 3 * i)
+            record = services.screening_start(
+                site=services.site_get_or_create_default(), by=coordinator, now=start
+            )
+            if fate == "declined":
+                services.screening_decline(
+                    screening=record, reason="Did not wish to receive infusions", by=coordinator
                 )
-            first = Participant.objects.order_by("number").first()
-            assert first is not None
+                continue
+            services.consent_record(
+                screening=record,
+                version=p.consent_version,
+                consented_at=start + timedelta(minutes=20),
+                by=coordinator,
+                now=start + timedelta(minutes=20),
+            )
+            exclusion = [False] * len(p.exclusion_criteria)
+            if fate == "excluded":
+                exclusion[4] = True  # MRI contraindication
+            services.screening_assess(
+                screening=record,
+                inclusion_met=[True] * len(p.inclusion_criteria),
+                exclusion_present=exclusion,
+                hdrs17_total=hdrs,
+                by=coordinator,
+                now=start + timedelta(hours=1),
+            )
+            record.refresh_from_db()
+            if record.outcome != ScreeningRecord.Outcome.ELIGIBLE:
+                continue
+            participant = services.participant_enroll(
+                screening=record,
+                by=coordinator,
+                now=start + timedelta(days=1),
+                baseline_weight_kg=Decimal(weight),
+                height_cm=Decimal(height),
+                full_name=name,
+                date_of_birth=date(1970 + 3 * i, 1 + i, 10 + i),
+                phone=f"55 5{i}00 00{i}{i}",
+                address="Ciudad de México",
+                baseline_date=(start + timedelta(days=1)).date(),
+            )
+            if fate != "randomized":
+                continue
+            allocation.participant_randomize(
+                participant=participant, by=coordinator, now=start + timedelta(days=2)
+            )
+            allocation.dose_prepare(
+                participant=participant,
+                period=1,
+                infusion_number=1,
+                weight_kg=Decimal(weight),
+                receipt=receipt,
+                checked_by=users["pharmacist2"],
+                by=pharmacist,
+                now=start + timedelta(days=3),
+            )
+        first = services.site_get_or_create_default().participant_set.order_by("number").first()
+        if first is not None:
             services.participant_update(
                 participant=first,
-                by=users["coordinator"],
+                by=coordinator,
                 reason="Weight re-measured on the calibrated scale",
-                baseline_weight_kg=Decimal("71.9"),
+                baseline_weight_kg=first.baseline_weight_kg - Decimal("0.6"),
             )
-        self.stdout.write(f"Demo users (password for all: {DEMO_PASSWORD}):")
-        for role in ROLES:
-            self.stdout.write(f"  {role:<24} username: {role}")
+        allocation.stock_count_record(
+            receipt=receipt,
+            vials_counted=allocation.accountability_balance(receipt),
+            note="Monthly count",
+            by=pharmacist,
+            now=now,
+        )
