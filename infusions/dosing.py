@@ -59,6 +59,8 @@ def prepare(
     weight_cap_kg: Decimal | None = None,
 ) -> Preparation:
     """The preparation record for ketamine (`active`) or placebo at the same total volume."""
+    if mg_per_kg <= 0:
+        raise DosingError("the dose per kg must be positive")
     if vial_concentration_mg_ml <= 0:
         raise DosingError("vial concentration must be positive")
     if total_volume_ml <= 0 or infusion_minutes <= 0:

@@ -142,7 +142,8 @@ def allocation_list_generate(
         "strata": list(strata or p.strata),
         "sequences": list(randomization.SEQUENCES),
         "ratio": "1:1",
-        "seed": seed if seed is not None else randomization.new_seed(),
+        # Kept as text: a 128-bit seed does not survive every JSON reader as a number.
+        "seed": str(seed if seed is not None else randomization.new_seed()),
         "generator": "python random.Random (Mersenne Twister), participants/randomization.py",
         "protocol_version": p.version,
     }
@@ -151,7 +152,7 @@ def allocation_list_generate(
             n_per_stratum=n_per_stratum,
             block_sizes=tuple(parameters["block_sizes"]),
             strata=tuple(parameters["strata"]),
-            seed=parameters["seed"],
+            seed=int(parameters["seed"]),
         )
     except AllocationListError as exc:
         raise ValidationError(str(exc)) from exc

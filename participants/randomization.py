@@ -65,8 +65,11 @@ def generate_blocks(
     if len(set(strata)) != len(strata):
         raise AllocationListError("strata must be distinct")
     # Seeded on purpose: the list must be reproducible from its recorded seed. Secrecy comes from the
-    # seed (drawn with `secrets`) and the sealed list, not from the generator.
+    # 128-bit seed (drawn with `secrets`, too many to try) and the sealed list. Kit codes, which
+    # blinded staff see, come from a second stream derived from the seed by SHA-256, so they
+    # carry no trace of the allocation stream.
     rng = random.Random(seed)  # noqa: S311
+    kit_rng = random.Random(hashlib.sha256(f"kit-codes:{seed}".encode()).digest())  # noqa: S311
     used: set[str] = set()
     rows: list[Row] = []
     for stratum in strata:
@@ -79,13 +82,13 @@ def generate_blocks(
             rng.shuffle(block)
             for seq in block:
                 sequence_no += 1
-                rows.append(Row(stratum, sequence_no, block_no, size, seq, _kit_code(rng, used)))
+                rows.append(Row(stratum, sequence_no, block_no, size, seq, _kit_code(kit_rng, used)))
     return rows
 
 
 def new_seed() -> int:
-    """A fresh seed for a generated list (recorded with the list so it can be reproduced)."""
-    return secrets.randbelow(2**31)
+    """A fresh 128-bit seed for a generated list (recorded with the list so it can be reproduced)."""
+    return secrets.randbits(128)
 
 
 def validate_rows(rows: Sequence[Row], sequences: Sequence[str] = SEQUENCES) -> None:
@@ -96,6 +99,11 @@ def validate_rows(rows: Sequence[Row], sequences: Sequence[str] = SEQUENCES) -> 
     for row in rows:
         if row.sequence not in sequences:
             problems.append(f"row {row.stratum}/{row.sequence_no}: unknown sequence '{row.sequence}'")
+    problems += [
+        f"row {row.stratum or '-'}/{row.sequence_no}: empty kit code"
+        for row in rows
+        if not row.kit_code.strip()
+    ]
     kits = Counter(row.kit_code for row in rows)
     problems += [f"kit code {code} appears {n} times" for code, n in kits.items() if n > 1]
     numbers = Counter((row.stratum, row.sequence_no) for row in rows)
@@ -125,9 +133,16 @@ def validate_rows(rows: Sequence[Row], sequences: Sequence[str] = SEQUENCES) -> 
                     f"stratum {stratum or '-'} block {block_no}: unbalanced "
                     + ", ".join(f"{s}={counts.get(s, 0)}" for s in sequences)
                 )
+        previous_end = 0
+        for block_no, block in sorted(blocks.items()):
             numbers_in_block = sorted(r.sequence_no for r in block)
             if numbers_in_block != list(range(numbers_in_block[0], numbers_in_block[0] + len(block))):
                 problems.append(f"stratum {stratum or '-'} block {block_no}: rows are not consecutive")
+            if numbers_in_block[0] < previous_end:
+                problems.append(
+                    f"stratum {stratum or '-'} block {block_no}: block numbers must rise with sequence numbers"
+                )
+            previous_end = numbers_in_block[-1]
     if problems:
         raise AllocationListError("; ".join(problems[:10]) + (" …" if len(problems) > 10 else ""))
 

@@ -19,6 +19,15 @@ PASSWORD = "Correct-horse-42"
 
 
 @pytest.fixture(autouse=True)
+def _english_outside_requests() -> object:
+    """Service messages asserted in tests are the English source; requests pick their own."""
+    from django.utils import translation
+
+    with translation.override("en"):
+        yield
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hashing(settings) -> None:  # type: ignore[no-untyped-def]
     """Hashing cost is not under test; the browser tests sign in with the same hasher."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -66,7 +66,7 @@ def test_a_generated_list_records_its_parameters_and_reproduces_from_them(genera
         n_per_stratum=params["n_per_stratum"],
         block_sizes=tuple(params["block_sizes"]),
         strata=tuple(params["strata"]),
-        seed=params["seed"],
+        seed=int(params["seed"]),
     )
     stored = [(s.sequence_no, s.sequence, s.kit_code) for s in generated.slots.all()]
     assert stored == [(r.sequence_no, r.sequence, r.kit_code) for r in again]
