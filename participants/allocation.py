@@ -313,6 +313,11 @@ def allocation_table(user: AbstractBaseUser) -> list[AllocationRow]:
     ]
 
 
+def randomized_count() -> int:
+    """How many participants took a slot (a neutral count, for CONSORT)."""
+    return AllocationSlot.objects.filter(participant__isnull=False).count()
+
+
 def is_emergency_unblinded(participant: Participant) -> bool:
     """Neutral flag shown in blinded views: an emergency unblinding was executed."""
     return UnblindingRequest.objects.filter(participant=participant, executed_at__isnull=False).exists()

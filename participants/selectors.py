@@ -33,6 +33,8 @@ def user_list() -> QuerySet:
 
 def screening_counts() -> dict[str, object]:
     """Screening-log counts for the CONSORT diagram: assessed, outcomes, failure reasons, enrolled."""
+    from participants.allocation import randomized_count
+
     records = list(ScreeningRecord.objects.values_list("outcome", "outcome_reason"))
     by_outcome = {o.value: 0 for o in ScreeningRecord.Outcome}
     reasons: dict[str, int] = {}
@@ -46,7 +48,5 @@ def screening_counts() -> dict[str, object]:
         "by_outcome": by_outcome,
         "failure_reasons": sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0])),
         "enrolled": Participant.objects.count(),
-        "randomized": Participant.objects.exclude(status=Participant.Status.ENROLLED)
-        .exclude(allocation_slot=None)
-        .count(),
+        "randomized": randomized_count(),
     }

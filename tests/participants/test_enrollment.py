@@ -138,6 +138,7 @@ def test_a_declined_person_counts_in_the_screening_log(coordinator) -> None:
     assert counts["by_outcome"]["declined"] == 1
     assert counts["by_outcome"]["screen_failure"] == 1
     assert counts["enrolled"] == 1
+    assert counts["randomized"] == 0
     assert counts["failure_reasons"] == [("Screening HDRS-17 10 < 18", 1)]
 
 

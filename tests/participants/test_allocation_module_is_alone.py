@@ -1,0 +1,39 @@
+"""Only the allocation module reads the allocation: a scan of the source tree."""
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+# Names through which the allocation (sequence or product) could be read.
+ALLOCATION_NAMES = re.compile(
+    r"\b(AllocationSlot|DosePreparation|KetamineReceipt|StockCount|allocation_slot|dose_preparations|dosepreparation)\b"
+)
+ALLOWED = {
+    "participants/allocation.py",  # the allocation module itself
+    "participants/models.py",  # where the tables are declared
+    "participants/views_pharmacy.py",  # unblinded pages: every view passes require_unblinded first
+}
+
+
+def test_no_other_module_names_the_allocation_tables() -> None:
+    offenders = []
+    for path in ROOT.rglob("*"):
+        rel = path.relative_to(ROOT).as_posix()
+        if path.suffix not in {".py", ".html", ".txt"} or rel.startswith((".venv/", "tests/", "var/")):
+            continue
+        if "/migrations/" in rel or rel in ALLOWED:
+            continue
+        for number, line in enumerate(
+            path.read_text(encoding="utf-8", errors="replace").splitlines(), start=1
+        ):
+            if ALLOCATION_NAMES.search(line):
+                offenders.append(f"{rel}:{number}: {line.strip()}")
+    assert offenders == []
+
+
+def test_templates_never_receive_a_sequence_outside_the_unblinded_pages() -> None:
+    unblinded_templates = {"pharmacy_home.html", "preparations.html", "unblinding_list.html"}
+    for path in ROOT.glob("**/templates/**/*.html"):
+        if ".venv" in path.parts or path.name in unblinded_templates:
+            continue
+        assert "sequence" not in path.read_text(encoding="utf-8"), path
