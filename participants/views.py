@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from ketatrial.forms import run_service
 from ketatrial.protocol import (
     COORDINATOR,
     DATA_MANAGER,
@@ -199,20 +200,10 @@ def screening_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def screening_consent(request: HttpRequest, pk: int) -> HttpResponse:
     record = _screening_get(pk)
     form = ConsentForm(request.POST)
-    if form.is_valid():
-        try:
-            services.consent_record(
-                screening=record,
-                version=form.cleaned_data["version"],
-                consented_at=form.cleaned_data["consented_at"],
-                by=request.user,
-                now=timezone.now(),
-            )
-        except ValidationError as exc:
-            form.add_error(None, exc)
-        else:
-            messages.success(request, _("Consent recorded."))
-            return redirect("participants:screening", pk=record.pk)
+    now = timezone.now()
+    if run_service(form, lambda d: services.consent_record(screening=record, by=request.user, now=now, **d)):
+        messages.success(request, _("Consent recorded."))
+        return redirect("participants:screening", pk=record.pk)
     return _screening_page(request, record, consent_form=form)
 
 
@@ -223,23 +214,22 @@ def screening_eligibility(request: HttpRequest, pk: int) -> HttpResponse:
     form = EligibilityForm(
         request.POST, inclusion=record.inclusion_criteria, exclusion=record.exclusion_criteria
     )
-    if form.is_valid():
+
+    def assess(data: dict[str, Any]) -> ScreeningRecord:
         inclusion_met, exclusion_present = form.answers()
-        try:
-            services.screening_assess(
-                screening=record,
-                inclusion_met=inclusion_met,
-                exclusion_present=exclusion_present,
-                hdrs17_total=form.cleaned_data["hdrs17_total"],
-                by=request.user,
-                now=timezone.now(),
-                reason=form.cleaned_data["reason"],
-            )
-        except ValidationError as exc:
-            form.add_error(None, exc)
-        else:
-            messages.success(request, _("Eligibility saved."))
-            return redirect("participants:screening", pk=record.pk)
+        return services.screening_assess(
+            screening=record,
+            inclusion_met=inclusion_met,
+            exclusion_present=exclusion_present,
+            hdrs17_total=data["hdrs17_total"],
+            reason=data["reason"],
+            by=request.user,
+            now=timezone.now(),
+        )
+
+    if run_service(form, assess):
+        messages.success(request, _("Eligibility saved."))
+        return redirect("participants:screening", pk=record.pk)
     return _screening_page(request, record, eligibility_form=form)
 
 
@@ -248,14 +238,9 @@ def screening_eligibility(request: HttpRequest, pk: int) -> HttpResponse:
 def screening_decline(request: HttpRequest, pk: int) -> HttpResponse:
     record = _screening_get(pk)
     form = DeclineForm(request.POST)
-    if form.is_valid():
-        try:
-            services.screening_decline(screening=record, reason=form.cleaned_data["reason"], by=request.user)
-        except ValidationError as exc:
-            form.add_error(None, exc)
-        else:
-            messages.success(request, _("Decline recorded."))
-            return redirect("participants:screening", pk=record.pk)
+    if run_service(form, lambda d: services.screening_decline(screening=record, by=request.user, **d)):
+        messages.success(request, _("Decline recorded."))
+        return redirect("participants:screening", pk=record.pk)
     return _screening_page(request, record, decline_form=form)
 
 
