@@ -16,9 +16,17 @@ from participants.access import view_declaration
 def check_protocol(app_configs: Any = None, **kwargs: Any) -> list[Error]:
     """The protocol overrides file must exist and name only known parameters of the right kind."""
     try:
-        protocol_with_overrides(load_overrides(settings.PROTOCOL_OVERRIDES_FILE))
+        p = protocol_with_overrides(load_overrides(settings.PROTOCOL_OVERRIDES_FILE))
     except (OSError, ValueError, ProtocolError, TypeError) as exc:
         return [Error(f"Protocol overrides are invalid: {exc}", id="ketatrial.E001")]
+    if p.missed_infusion_made_up:
+        return [
+            Error(
+                "missed_infusion_made_up is not implemented: the schedule follows the protocol default "
+                "(a missed infusion is not made up).",
+                id="ketatrial.E004",
+            )
+        ]
     return []
 
 

@@ -18,10 +18,16 @@ from ketatrial.protocol import (
 
 ROLE_WORK: dict[str, tuple[tuple[object, str], ...]] = {
     RATER: (),
-    INFUSION_PHYSICIAN: ((_("Participants"), "participants:list"),),
+    INFUSION_PHYSICIAN: (
+        (_("Calendar"), "infusions:calendar"),
+        (_("Participants"), "participants:list"),
+        (_("Calendar feed (iCal)"), "infusions:feed_settings"),
+    ),
     COORDINATOR: (
         (_("Screening log"), "participants:screening_list"),
         (_("Participants"), "participants:list"),
+        (_("Calendar"), "infusions:calendar"),
+        (_("Calendar feed (iCal)"), "infusions:feed_settings"),
     ),
     PHARMACIST: (
         (_("Allocation and preparations"), "participants:pharmacy"),

@@ -75,6 +75,9 @@ class Protocol:
     alert_heart_rate_below: int = 50
     alert_spo2_below: int = 92
     dissociation_minutes: tuple[int, ...] = (0, 40)
+    infusion_start_clock: str = "09:00"  # usual start, for planned times until an infusion is recorded
+    infusion_chairs_per_day: int = 3
+    scanner_slots_per_day: int = 2
     # Ratings
     baseline_days_before_day1: int = 7
     predose_hours_before_start: float = 2.0

@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -188,6 +189,11 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "ketatrial.tasks.worker_heartbeat", "schedule": 300.0},
+    # 17:00 in Mexico City (CELERY_TIMEZONE): tomorrow's visits to coordinators and physicians.
+    "day-before-reminders": {
+        "task": "infusions.tasks.send_day_before_reminders",
+        "schedule": crontab(hour=17, minute=0),
+    },
 }
 
 # The protocol's study parameters may be overridden from a JSON file without a code edit.

@@ -30,5 +30,6 @@ urlpatterns = [
     path("audit/", views.audit_index, name="audit_index"),
     path("audit/<str:label>/<int:pk>/", views.audit_record, name="audit_record"),
     path("participants/", include("participants.urls")),
+    path("infusions/", include("infusions.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -313,6 +313,17 @@ def allocation_table(user: AbstractBaseUser) -> list[AllocationRow]:
     ]
 
 
+def period_day_patterns(participant: Participant) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Infusion day patterns of both periods for the schedule. Period 2's length follows from the
+    sequence (4 after KP, 8 after PK): the caller must show it only where the protocol's stated
+    hazard allows (never to raters)."""
+    slot = AllocationSlot.objects.filter(participant=participant).first()
+    if slot is None:
+        raise ValidationError(_("This participant is not randomized."))
+    p = protocol()
+    return p.period1_infusion_days, p.period2_infusion_days(slot.sequence)
+
+
 def randomized_count() -> int:
     """How many participants took a slot (a neutral count, for CONSORT)."""
     return AllocationSlot.objects.filter(participant__isnull=False).count()

@@ -25,9 +25,12 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 from pypdf import PdfReader
 
+from infusions import services as infusion_services
+from infusions.models import CalendarToken
 from ketatrial.audit import audited_models
 from ketatrial.protocol import ROLES
 from participants import allocation, services
+from participants.models import Participant
 from participants.randomization import Row, rows_to_csv
 from participants.roles import sync_role_groups
 from tests.conftest import PASSWORD
@@ -36,10 +39,11 @@ from tests.factories import enrolled
 pytestmark = pytest.mark.django_db(transaction=True)
 
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
-PK_RANGE = range(1, 5)
+PK_RANGE = range(1, 4)
 BLINDED = [r for r in ROLES if r != "pharmacist"] + ["pharmacist_one_key"]
 
 _MASKS = [
+    (re.compile(r"/ical/[A-Za-z0-9_-]+\.ics"), "/ical/<token>.ics"),
     (re.compile(r'name="csrfmiddlewaretoken" value="[^"]+"'), 'name="csrfmiddlewaretoken" value="#"'),
     # audit rows carry the real time they were written (simple-history stamps them itself)
     (re.compile(r"\b\d{4}-\d\d-\d\d[ T]\d\d:\d\d(:\d\d(\.\d+)?)?([+-]\d\d:?\d\d|Z)?"), "<datetime>"),
@@ -73,8 +77,13 @@ def _routes() -> list[str]:
                     continue
                 params = re.findall(r"<(\w+):(\w+)>", route)
                 choices = []
-                for kind, _name in params:
-                    if kind == "int":
+                for kind, name in params:
+                    if name == "period":
+                        choices.append(["1", "2"])
+                    elif name == "number":
+                        # Up to 5: period 2 has 4 infusions after KP and 8 after PK.
+                        choices.append([str(i) for i in range(1, 6)])
+                    elif kind == "int":
                         choices.append([str(i) for i in PK_RANGE])
                     elif kind == "slug":
                         choices.append(list(ROLES))
@@ -164,6 +173,12 @@ def build_world(first: str, settings, monkeypatch) -> dict[str, Client]:  # type
     for name in ("Ana", "Bea"):
         person = enrolled(users["coordinator"], now=NOW, name=name)
         allocation.participant_randomize(participant=person, by=users["coordinator"], now=NOW)
+        infusion_services.schedule_set(
+            participant=Participant.objects.get(pk=person.pk),
+            day1=NOW.date(),
+            by=users["coordinator"],
+            now=NOW,
+        )
         allocation.dose_prepare(
             participant=person,
             period=1,
@@ -193,6 +208,11 @@ def capture(client: Client, urls: list[str]) -> dict[str, tuple[int, str]]:
         else:
             body = response.content.decode("utf-8", "replace") + response.get("Content-Disposition", "")
         pages[url] = (response.status_code, normalize(body))
+    # The feed page (visited in the crawl) made the user's token; read the feed it points to.
+    token = CalendarToken.objects.filter(user_id=client.session.get("_auth_user_id")).first()
+    if token is not None:
+        feed = client.get(f"/infusions/ical/{token.token}.ics")
+        pages["ical feed"] = (feed.status_code, normalize(feed.content.decode()))
     return pages
 
 

@@ -1,0 +1,136 @@
+from __future__ import annotations
+
+from typing import Any
+
+from crispy_forms.helper import FormHelper
+from crispy_forms.layout import Submit
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from infusions.dissociation import BPRS_POSITIVE_ITEMS, CADSS_ITEMS
+from infusions.models import AdverseEvent, VitalSigns
+from infusions.services import PRECHECKS
+
+DT = {"type": "datetime-local"}
+
+
+def _helper(label: Any, action: str = "") -> FormHelper:
+    helper = FormHelper()
+    helper.form_action = action
+    helper.add_input(Submit("submit", label))
+    return helper
+
+
+class ScheduleForm(forms.Form):
+    day1 = forms.DateField(label=_("Day 1 (first infusion)"), widget=forms.DateInput(attrs={"type": "date"}))
+    reason = forms.CharField(label=_("Reason (when moving day 1)"), required=False, max_length=300)
+
+    def __init__(self, *args: Any, action: str = "", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.helper = _helper(_("Save day 1"), action)
+
+
+class RescheduleForm(forms.Form):
+    period = forms.IntegerField(widget=forms.HiddenInput)
+    number = forms.IntegerField(widget=forms.HiddenInput)
+    new_date = forms.DateField(label=_("New date"), widget=forms.DateInput(attrs={"type": "date"}))
+    reason = forms.CharField(label=_("Reason (required outside the window)"), required=False, max_length=300)
+
+
+class MissedForm(forms.Form):
+    period = forms.IntegerField(widget=forms.HiddenInput)
+    number = forms.IntegerField(widget=forms.HiddenInput)
+    reason = forms.CharField(label=_("Why was it missed?"), max_length=300)
+
+
+class StartForm(forms.Form):
+    syringe_code = forms.CharField(label=_("Syringe code (scan or type)"), max_length=20)
+    pump_rate_ml_h = forms.DecimalField(label=_("Pump rate (mL/h)"), decimal_places=1, max_digits=6)
+    started_at = forms.DateTimeField(label=_("Start time"), widget=forms.DateTimeInput(attrs=DT))
+
+    def __init__(self, *args: Any, action: str = "", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for key, label in PRECHECKS:
+            self.fields[f"check_{key}"] = forms.BooleanField(label=label, required=False)
+        self.order_fields(
+            [f"check_{k}" for k, _l in PRECHECKS] + ["syringe_code", "pump_rate_ml_h", "started_at"]
+        )
+        self.helper = _helper(_("Start infusion"), action)
+
+    def prechecks(self) -> dict[str, bool]:
+        return {key: bool(self.cleaned_data.get(f"check_{key}")) for key, _l in PRECHECKS}
+
+
+class VitalsForm(forms.Form):
+    minute = forms.TypedChoiceField(label=_("Time point"), coerce=int)
+    measured_at = forms.DateTimeField(label=_("Measured at"), widget=forms.DateTimeInput(attrs=DT))
+    # Range checks live in the service (one place); the browser only keeps the digits.
+    systolic = forms.IntegerField(label=_("Systolic (mmHg)"), required=False)
+    diastolic = forms.IntegerField(label=_("Diastolic (mmHg)"), required=False)
+    heart_rate = forms.IntegerField(label=_("Heart rate (bpm)"), required=False)
+    spo2 = forms.IntegerField(label=_("SpO2 (%)"), required=False)
+
+    def __init__(self, *args: Any, minutes: list[int], action: str = "", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["minute"].choices = [(m, _("before start") if m == -1 else f"{m} min") for m in minutes]
+        self.helper = _helper(_("Record vitals"), action)
+
+
+class AlertActionForm(forms.Form):
+    vitals = forms.IntegerField(widget=forms.HiddenInput)
+    action = forms.ChoiceField(label=_("Action"), choices=VitalSigns.Action.choices, widget=forms.RadioSelect)
+    reason = forms.CharField(label=_("Reason"), required=False, max_length=500)
+
+
+class DissociationForm(forms.Form):
+    minute = forms.TypedChoiceField(
+        label=_("Time point"), coerce=int, choices=[(0, _("before start")), (40, "40 min")]
+    )
+
+    def __init__(self, *args: Any, action: str = "", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for n in range(1, CADSS_ITEMS + 1):
+            self.fields[f"cadss_{n}"] = forms.IntegerField(
+                label=_("CADSS item %d") % n, min_value=0, max_value=4
+            )
+        for name in BPRS_POSITIVE_ITEMS:
+            self.fields[f"bprs_{name}"] = forms.IntegerField(
+                label=_("BPRS: %s") % name.replace("_", " "), min_value=1, max_value=7
+            )
+        self.helper = _helper(_("Record CADSS and BPRS+"), action)
+
+    def items(self) -> tuple[list[int], list[int]]:
+        d = self.cleaned_data
+        return [d[f"cadss_{n}"] for n in range(1, CADSS_ITEMS + 1)], [
+            d[f"bprs_{n}"] for n in BPRS_POSITIVE_ITEMS
+        ]
+
+
+class StopForm(forms.Form):
+    ended_at = forms.DateTimeField(label=_("Stop time"), widget=forms.DateTimeInput(attrs=DT))
+    interruptions = forms.CharField(
+        label=_("Interruptions"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+    def __init__(self, *args: Any, action: str = "", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.helper = _helper(_("Record stop"), action)
+
+
+class DischargeForm(forms.Form):
+    discharged_at = forms.DateTimeField(label=_("Discharge time"), widget=forms.DateTimeInput(attrs=DT))
+
+    def __init__(self, *args: Any, action: str = "", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.helper = _helper(_("Discharge"), action)
+
+
+class AdverseEventForm(forms.ModelForm):
+    class Meta:
+        model = AdverseEvent
+        fields = ["term", "category", "onset", "severity", "serious", "relatedness", "action", "outcome"]
+        widgets = {"onset": forms.DateTimeInput(attrs=DT)}
+
+    def __init__(self, *args: Any, action: str = "", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.helper = _helper(_("Report adverse event"), action)

@@ -1,0 +1,185 @@
+"""Infusion schedule anchors, infusion sessions, vitals, dissociation scales, adverse events."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from ketatrial.audit import ClinicalModel
+from participants.models import Participant
+
+
+class Schedule(ClinicalModel):
+    """Day 1 of period 1 for a randomized participant; the rest is computed (infusions.schedule)."""
+
+    participant = models.OneToOneField(Participant, on_delete=models.PROTECT, related_name="schedule")
+    day1 = models.DateField(_("day 1 (first infusion)"))
+
+    class Meta:
+        verbose_name = _("schedule")
+
+    def __str__(self) -> str:
+        return f"schedule of {self.participant}"
+
+
+class InfusionVisit(ClinicalModel):
+    """One infusion of one participant: rescheduling, missing, and the session at the chair."""
+
+    class Status(models.TextChoices):
+        PLANNED = "planned", _("Planned")
+        IN_PROGRESS = "in_progress", _("In progress")
+        DONE = "done", _("Done")
+        STOPPED = "stopped", _("Stopped early")
+        MISSED = "missed", _("Missed")
+
+    participant = models.ForeignKey(Participant, on_delete=models.PROTECT, related_name="infusion_visits")
+    period = models.PositiveSmallIntegerField(
+        _("period"), validators=[MinValueValidator(1), MaxValueValidator(2)]
+    )
+    number = models.PositiveSmallIntegerField(
+        _("infusion"), validators=[MinValueValidator(1), MaxValueValidator(8)]
+    )
+    status = models.CharField(_("status"), max_length=12, choices=Status.choices, default=Status.PLANNED)
+    planned_date = models.DateField(_("planned date"), null=True, blank=True)
+    schedule_note = models.TextField(_("scheduling note"), blank=True)
+    physician = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    prechecks = models.JSONField(_("pre-infusion checks"), default=dict, blank=True)
+    syringe_code = models.CharField(_("syringe code"), max_length=20, blank=True)
+    pump_rate_ml_h = models.DecimalField(
+        _("pump rate (mL/h)"), max_digits=6, decimal_places=1, null=True, blank=True
+    )
+    started_at = models.DateTimeField(_("start"), null=True, blank=True)
+    ended_at = models.DateTimeField(_("stop"), null=True, blank=True)
+    interruptions = models.TextField(_("interruptions"), blank=True)
+    discharged_at = models.DateTimeField(_("discharge"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["participant", "period", "number"]
+        verbose_name = _("infusion")
+        constraints = [
+            models.UniqueConstraint(fields=["participant", "period", "number"], name="one_visit_per_infusion")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.participant} P{self.period}-{self.number}"
+
+
+class VitalSigns(ClinicalModel):
+    """One set of vitals at a protocol time (minute -1 = before the start)."""
+
+    class Action(models.TextChoices):
+        PAUSE = "pause", _("Pause the infusion")
+        STOP = "stop", _("Stop the infusion")
+        CONTINUE = "continue", _("Continue (reason required)")
+
+    visit = models.ForeignKey(InfusionVisit, on_delete=models.PROTECT, related_name="vitals")
+    minute = models.SmallIntegerField(_("time point (min)"))
+    measured_at = models.DateTimeField(_("measured at"))
+    systolic = models.PositiveSmallIntegerField(_("systolic (mmHg)"))
+    diastolic = models.PositiveSmallIntegerField(_("diastolic (mmHg)"))
+    heart_rate = models.PositiveSmallIntegerField(_("heart rate (bpm)"))
+    spo2 = models.PositiveSmallIntegerField(_("SpO2 (%)"))
+    alerts = models.JSONField(_("alerts"), default=list, blank=True)
+    action = models.CharField(_("action"), max_length=10, choices=Action.choices, blank=True)
+    action_reason = models.TextField(_("reason for the action"), blank=True)
+    action_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    action_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["visit", "minute"]
+        verbose_name = _("vital signs")
+        constraints = [models.UniqueConstraint(fields=["visit", "minute"], name="one_vitals_per_timepoint")]
+
+    def __str__(self) -> str:
+        return f"{self.visit} {self.minute} min"
+
+
+class DissociationRating(ClinicalModel):
+    """CADSS (23 items) and BPRS positive subscale (4 items) at a protocol minute."""
+
+    visit = models.ForeignKey(InfusionVisit, on_delete=models.PROTECT, related_name="dissociation")
+    minute = models.SmallIntegerField(_("time point (min)"))
+    cadss_items = models.JSONField(_("CADSS items"))
+    cadss_total = models.PositiveSmallIntegerField(_("CADSS total"))
+    bprs_items = models.JSONField(_("BPRS+ items"))
+    bprs_total = models.PositiveSmallIntegerField(_("BPRS+ total"))
+    rated_at = models.DateTimeField(_("rated at"))
+
+    class Meta:
+        ordering = ["visit", "minute"]
+        constraints = [
+            models.UniqueConstraint(fields=["visit", "minute"], name="one_dissociation_per_timepoint")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.visit} CADSS/BPRS+ {self.minute} min"
+
+
+class AdverseEvent(ClinicalModel):
+    class Severity(models.TextChoices):
+        MILD = "mild", _("Mild")
+        MODERATE = "moderate", _("Moderate")
+        SEVERE = "severe", _("Severe")
+
+    class Relatedness(models.TextChoices):
+        NOT_RELATED = "not_related", _("Not related")
+        UNLIKELY = "unlikely", _("Unlikely")
+        POSSIBLE = "possible", _("Possible")
+        PROBABLE = "probable", _("Probable")
+        DEFINITE = "definite", _("Definite")
+
+    class Action(models.TextChoices):
+        NONE = "none", _("None")
+        PAUSED = "paused", _("Infusion paused")
+        STOPPED = "stopped", _("Infusion stopped")
+        TREATED = "treated", _("Treated")
+        WITHDRAWN = "withdrawn", _("Participant withdrawn")
+
+    class Outcome(models.TextChoices):
+        RECOVERED = "recovered", _("Recovered")
+        RECOVERING = "recovering", _("Recovering")
+        NOT_RECOVERED = "not_recovered", _("Not recovered")
+        SEQUELAE = "sequelae", _("Recovered with sequelae")
+        FATAL = "fatal", _("Fatal")
+        UNKNOWN = "unknown", _("Unknown")
+
+    participant = models.ForeignKey(Participant, on_delete=models.PROTECT, related_name="adverse_events")
+    visit = models.ForeignKey(
+        InfusionVisit, on_delete=models.PROTECT, null=True, blank=True, related_name="adverse_events"
+    )
+    term = models.CharField(_("term"), max_length=200)
+    category = models.CharField(_("category"), max_length=100)
+    onset = models.DateTimeField(_("onset"))
+    severity = models.CharField(_("severity"), max_length=10, choices=Severity.choices)
+    serious = models.BooleanField(_("serious"), default=False)
+    relatedness = models.CharField(_("relatedness"), max_length=12, choices=Relatedness.choices)
+    action = models.CharField(_("action taken"), max_length=10, choices=Action.choices)
+    outcome = models.CharField(_("outcome"), max_length=14, choices=Outcome.choices)
+    reported_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    reported_at = models.DateTimeField(_("reported at"))
+
+    class Meta:
+        ordering = ["-onset"]
+        verbose_name = _("adverse event")
+
+    def __str__(self) -> str:
+        return self.term
+
+
+class CalendarToken(models.Model):
+    """Secret token for a user's iCal feed (revocable by generating a new one)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="calendar_token"
+    )
+    token = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"calendar token of {self.user}"

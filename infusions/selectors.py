@@ -1,0 +1,164 @@
+"""Reads for calendars, timelines and feeds: neutral labels and the period-2 horizon.
+
+The protocol's stated hazard: the length of period 2 (4 infusions after KP, 8 after PK) reveals
+the sequence. Staff who schedule and give infusions see period 2 one infusion ahead: the
+infusions given or missed, and the next one; what hangs on the last infusion (the ratings after
+it, the follow-up) appears once it has been given. Raters never reach these pages.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from django.utils.translation import gettext as _
+
+from infusions import schedule as sched
+from infusions.models import Schedule
+from infusions.services import TZ, schedule_for
+from participants.models import Participant
+
+
+@dataclass(frozen=True)
+class Event:
+    participant: Participant
+    kind: str
+    label: str
+    start: datetime
+    window_start: datetime | None
+    window_end: datetime | None
+    status: str
+    period: int
+    number: int | None = None
+
+    @property
+    def day(self) -> date:
+        return self.start.astimezone(TZ).date()
+
+
+def _visible_period2(plan: sched.Schedule) -> tuple[set[int], bool]:
+    """Period-2 infusion numbers staff may see, and whether the period is over."""
+    period2 = [i for i in plan.infusions if i.period == 2]
+    visible: set[int] = set()
+    for infusion in period2:
+        visible.add(infusion.number)
+        if infusion.status == sched.PLANNED:
+            return visible, False
+    return visible, True
+
+
+def _infusion_status(infusion: sched.Infusion) -> str:
+    if infusion.status == sched.MISSED:
+        return "missed"
+    if infusion.status == sched.DONE:
+        return "done" if infusion.in_window else "out_of_window"
+    return "planned" if infusion.in_window else "planned_out_of_window"
+
+
+def _timepoint_label(t: sched.Timepoint) -> str:
+    if t.kind == sched.MRS:
+        if "during" in t.code:
+            return _("MRS during the infusion")
+        if "+" in t.code:
+            return _("MRS: 1 week after period 1 / period 2 baseline")
+        return {
+            "baseline": _("MRS baseline"),
+            "24h": _("MRS 24 h after the last infusion"),
+            "1w": _("MRS 1 week after the last infusion"),
+        }[t.code.rsplit("-", 1)[-1]]
+    if t.period == sched.FOLLOW_UP:
+        return _("Follow-up rating, week %s") % t.code.rsplit("-", 1)[-1]
+    parts = []
+    for serves in t.serves:
+        if serves.startswith("pre-dose"):
+            parts.append(_("pre-dose rating"))
+        elif "after last infusion" in serves:
+            parts.append(_("rating %s after the last infusion") % serves.split()[0])
+        else:
+            parts.append(_("rating %s after the first infusion") % serves.split()[0])
+    return " + ".join(parts)
+
+
+def participant_events(participant: Participant, *, now: datetime) -> list[Event]:
+    """Every scheduled event of one participant in order, within the blinded horizon."""
+    plan = schedule_for(participant)
+    if plan is None:
+        return []
+    visible2, period2_over = _visible_period2(plan)
+    events: list[Event] = []
+    for infusion in plan.infusions:
+        if infusion.period == 2 and infusion.number not in visible2:
+            continue
+        events.append(
+            Event(
+                participant,
+                "infusion",
+                _("Period %(p)d, infusion %(n)d") % {"p": infusion.period, "n": infusion.number},
+                infusion.start,
+                datetime.combine(infusion.window_start, datetime.min.time(), tzinfo=TZ),
+                datetime.combine(infusion.window_end, datetime.max.time(), tzinfo=TZ),
+                _infusion_status(infusion),
+                infusion.period,
+                infusion.number,
+            )
+        )
+    for t in [*plan.ratings, *plan.mrs]:
+        anchor_period, anchor_number = t.anchored_to or (1, 1)
+        if anchor_period == 2 and anchor_number not in visible2:
+            continue
+        hangs_on_last = (
+            t.period == sched.FOLLOW_UP
+            or any("last" in s for s in t.serves)
+            or t.code.endswith(("mrs-24h", "mrs-1w"))
+        )
+        if anchor_period == 2 and hangs_on_last and not period2_over:
+            continue
+        status = "due" if now <= t.window_end else "window_passed"
+        events.append(
+            Event(
+                participant,
+                t.kind,
+                _timepoint_label(t),
+                t.due,
+                t.window_start,
+                t.window_end,
+                status,
+                t.period if t.period != sched.FOLLOW_UP else 2,
+            )
+        )
+    return sorted(events, key=lambda e: e.start)
+
+
+def calendar_events(start: date, end: date, *, now: datetime) -> list[Event]:
+    """Events of every scheduled participant between two dates (inclusive)."""
+    participants = Participant.objects.filter(
+        schedule__isnull=False, status=Participant.Status.RANDOMIZED
+    ).select_related("site")
+    events = []
+    for participant in participants:
+        events.extend(e for e in participant_events(participant, now=now) if start <= e.day <= end)
+    return sorted(events, key=lambda e: (e.start, e.participant.code))
+
+
+def capacity(events: list[Event], *, chairs: int, scanner_slots: int) -> dict[date, dict[str, object]]:
+    """Per day: infusions and MRS sessions booked against chairs and scanner slots."""
+    infusions = Counter(e.day for e in events if e.kind == "infusion" and e.status.startswith("planned"))
+    scans = Counter(e.day for e in events if e.kind == sched.MRS)
+    days = set(infusions) | set(scans)
+    return {
+        d: {
+            "infusions": infusions[d],
+            "chairs": chairs,
+            "scans": scans[d],
+            "slots": scanner_slots,
+            "over": infusions[d] > chairs or scans[d] > scanner_slots,
+        }
+        for d in days
+    }
+
+
+def scheduled_participants() -> list[Participant]:
+    return list(
+        Participant.objects.filter(pk__in=Schedule.objects.values("participant")).select_related("site")
+    )

@@ -1,0 +1,470 @@
+"""Writes for schedules and infusion sessions; every one audited and checked against the protocol."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
+from django.db import transaction
+from django.urls import reverse
+from django.utils.translation import gettext as _
+
+from infusions import dissociation
+from infusions import schedule as sched
+from infusions.models import (
+    AdverseEvent,
+    CalendarToken,
+    DissociationRating,
+    InfusionVisit,
+    Schedule,
+    VitalSigns,
+)
+from infusions.vitals import vitals_alerts, vitals_problems
+from ketatrial.audit import clinical_create, clinical_update
+from ketatrial.models import Notification
+from ketatrial.protocol import PRINCIPAL_INVESTIGATOR
+from ketatrial.trial import protocol
+from participants import allocation
+from participants.models import Participant
+from participants.services import require_consent
+
+TZ = ZoneInfo(settings.TIME_ZONE)
+
+
+def start_clock() -> time:
+    hours, minutes = protocol().infusion_start_clock.split(":")
+    return time(int(hours), int(minutes))
+
+
+# --- schedule ----------------------------------------------------------------------------------
+
+
+def _facts(participant: Participant) -> dict[tuple[int, int], sched.InfusionFact]:
+    facts = {}
+    for visit in participant.infusion_visits.all():
+        if visit.status in (InfusionVisit.Status.DONE, InfusionVisit.Status.STOPPED):
+            status = sched.DONE
+        elif visit.status == InfusionVisit.Status.MISSED:
+            status = sched.MISSED
+        else:
+            status = sched.PLANNED
+        facts[(visit.period, visit.number)] = sched.InfusionFact(
+            status=status,
+            planned_date=visit.planned_date,
+            start=visit.started_at if status == sched.DONE else None,
+            end=visit.ended_at if status == sched.DONE else None,
+        )
+    return facts
+
+
+def schedule_for(participant: Participant) -> sched.Schedule | None:
+    """The participant's computed schedule (None until day 1 is set)."""
+    anchor = Schedule.objects.filter(participant=participant).first()
+    if anchor is None:
+        return None
+    return sched.build_schedule(
+        sequence_days=allocation.period_day_patterns(participant),
+        day1=anchor.day1,
+        facts=_facts(participant),
+        p=protocol(),
+        start_clock=start_clock(),
+        tz=TZ,
+    )
+
+
+@transaction.atomic
+def schedule_set(
+    *, participant: Participant, day1: date, by: AbstractBaseUser, now: datetime, reason: str = ""
+) -> Schedule:
+    """Set (or, before any infusion is given, move) day 1 of period 1."""
+    participant = Participant.objects.select_for_update().get(pk=participant.pk)
+    if participant.status != Participant.Status.RANDOMIZED:
+        raise ValidationError(_("Only a randomized participant in follow-up can be scheduled."))
+    require_consent(participant, at=now)
+    p = protocol()
+    if participant.baseline_date and (day1 - participant.baseline_date).days > p.baseline_days_before_day1:
+        raise ValidationError(
+            {
+                "day1": _("Day 1 must be within %(n)d days after the baseline assessment (%(d)s).")
+                % {"n": p.baseline_days_before_day1, "d": participant.baseline_date}
+            }
+        )
+    existing = Schedule.objects.filter(participant=participant).first()
+    if existing is None:
+        return clinical_create(Schedule(participant=participant, day1=day1), by=by, reason="scheduled")
+    if participant.infusion_visits.exclude(status=InfusionVisit.Status.PLANNED).exists():
+        raise ValidationError(_("Infusions were already given or missed: move single infusions instead."))
+    return clinical_update(existing, by=by, reason=reason, changes={"day1": day1})
+
+
+def visit_for(participant: Participant, period: int, number: int, *, by: AbstractBaseUser) -> InfusionVisit:
+    """The visit row of a scheduled infusion, created on first use."""
+    plan = schedule_for(participant)
+    if plan is None:
+        raise ValidationError(_("Set day 1 first."))
+    if not any(i.key == (period, number) for i in plan.infusions):
+        raise ValidationError(_("There is no such infusion in this participant's schedule."))
+    visit = InfusionVisit.objects.filter(participant=participant, period=period, number=number).first()
+    if visit is None:
+        visit = clinical_create(
+            InfusionVisit(participant=participant, period=period, number=number), by=by, reason="opened"
+        )
+    return visit
+
+
+@transaction.atomic
+def infusion_reschedule(
+    *,
+    participant: Participant,
+    period: int,
+    number: int,
+    new_date: date,
+    reason: str,
+    by: AbstractBaseUser,
+    now: datetime,
+) -> InfusionVisit:
+    """Move a planned infusion; outside its window a reason is required; never within 48 h."""
+    Participant.objects.select_for_update().get(pk=participant.pk)
+    visit = visit_for(participant, period, number, by=by)
+    if visit.status != InfusionVisit.Status.PLANNED:
+        raise ValidationError(_("Only a planned infusion can be moved."))
+    plan = schedule_for(participant)
+    assert plan is not None
+    infusion = plan.infusion(period, number)
+    _check_gap(plan, infusion, datetime.combine(new_date, start_clock(), tzinfo=TZ))
+    outside = not infusion.window_start <= new_date <= infusion.window_end
+    if outside and not reason.strip():
+        raise ValidationError(
+            {
+                "reason": _("%(d)s is outside the window %(a)s to %(b)s: give the reason.")
+                % {"d": new_date, "a": infusion.window_start, "b": infusion.window_end}
+            }
+        )
+    note = reason.strip() or _("moved within the window")
+    return clinical_update(
+        visit, by=by, reason=note, changes={"planned_date": new_date, "schedule_note": note}
+    )
+
+
+def _check_gap(plan: sched.Schedule, infusion: sched.Infusion, start: datetime) -> None:
+    p = protocol()
+    ordered = list(plan.infusions)
+    index = ordered.index(infusion)
+    before = next((i for i in reversed(ordered[:index]) if i.status != sched.MISSED), None)
+    after = next((i for i in ordered[index + 1 :] if i.status == sched.DONE), None)
+    gap = timedelta(hours=p.min_hours_between_infusions)
+    if before is not None and start < before.start + gap:
+        raise ValidationError(
+            _("Infusions must be at least %(h)d h apart: the previous one starts %(t)s.")
+            % {
+                "h": p.min_hours_between_infusions,
+                "t": before.start.astimezone(TZ).strftime("%Y-%m-%d %H:%M"),
+            }
+        )
+    if after is not None and after.start < start + gap:
+        raise ValidationError(_("A later infusion was already given less than 48 h after this date."))
+
+
+@transaction.atomic
+def infusion_mark_missed(
+    *, participant: Participant, period: int, number: int, reason: str, by: AbstractBaseUser
+) -> InfusionVisit:
+    """A missed infusion is not made up; the schedule recomputes around it."""
+    if not reason.strip():
+        raise ValidationError({"reason": _("Give the reason.")})
+    visit = visit_for(participant, period, number, by=by)
+    if visit.status != InfusionVisit.Status.PLANNED:
+        raise ValidationError(_("Only a planned infusion can be marked missed."))
+    return clinical_update(
+        visit,
+        by=by,
+        reason=f"missed: {reason.strip()}",
+        changes={"status": InfusionVisit.Status.MISSED, "schedule_note": reason.strip()},
+    )
+
+
+# --- the session at the chair ------------------------------------------------------------------
+
+PRECHECKS = (
+    ("identity", "Identity confirmed (two identifiers)"),
+    ("consent", "Consent current"),
+    ("fasting", "Fasting / no contraindicating intake"),
+    ("no_contraindication", "No new contraindication since the last visit"),
+    ("iv_access", "IV access in place"),
+)
+
+
+@transaction.atomic
+def session_start(
+    *,
+    visit: InfusionVisit,
+    prechecks: dict[str, bool],
+    syringe_code: str,
+    pump_rate_ml_h: Any,
+    started_at: datetime,
+    by: AbstractBaseUser,
+) -> InfusionVisit:
+    """Start an infusion: checks done, the syringe is the one prepared for this infusion, the pump
+    runs at the prepared rate. A mismatch stops here and nothing starts."""
+    visit = InfusionVisit.objects.select_for_update().select_related("participant").get(pk=visit.pk)
+    if visit.status != InfusionVisit.Status.PLANNED:
+        raise ValidationError(_("This infusion is not waiting to start."))
+    require_consent(visit.participant, at=started_at)
+    missing = [label for key, label in PRECHECKS if not prechecks.get(key)]
+    if missing:
+        raise ValidationError(_("Pre-infusion checks not done: %s") % "; ".join(missing))
+    prepared = allocation.blinded_preparation(visit.participant, visit.period, visit.number)
+    if prepared is None:
+        raise ValidationError(_("The pharmacy has not prepared this infusion: do not start."))
+    if syringe_code.strip().upper() != prepared.syringe_code:
+        raise ValidationError(
+            {
+                "syringe_code": _(
+                    "STOP: syringe %(got)s is not the one prepared for this participant and infusion."
+                )
+                % {"got": syringe_code.strip() or "—"}
+            }
+        )
+    if pump_rate_ml_h != prepared.pump_rate_ml_h:
+        raise ValidationError(
+            {"pump_rate_ml_h": _("The pump rate must be %s mL/h, as prepared.") % prepared.pump_rate_ml_h}
+        )
+    plan = schedule_for(visit.participant)
+    assert plan is not None
+    _check_gap(plan, plan.infusion(visit.period, visit.number), started_at)
+    return clinical_update(
+        visit,
+        by=by,
+        reason="infusion started",
+        changes={
+            "status": InfusionVisit.Status.IN_PROGRESS,
+            "prechecks": prechecks,
+            "syringe_code": prepared.syringe_code,
+            "pump_rate_ml_h": pump_rate_ml_h,
+            "started_at": started_at,
+            "physician": by,
+        },
+    )
+
+
+def vitals_minutes() -> list[int]:
+    """-1 stands for 'before the start'."""
+    return [-1, *protocol().vitals_minutes]
+
+
+@transaction.atomic
+def vitals_record(
+    *,
+    visit: InfusionVisit,
+    minute: int,
+    systolic: int | None,
+    diastolic: int | None,
+    heart_rate: int | None,
+    spo2: int | None,
+    measured_at: datetime,
+    by: AbstractBaseUser,
+) -> VitalSigns:
+    """Record one set of vitals; implausible values are refused field by field; thresholds passed
+    are stored as alerts that wait for an action."""
+    if minute not in vitals_minutes():
+        raise ValidationError({"minute": _("Not a protocol time point.")})
+    problems = vitals_problems(systolic=systolic, diastolic=diastolic, heart_rate=heart_rate, spo2=spo2)
+    if problems:
+        raise ValidationError(problems)
+    if visit.status == InfusionVisit.Status.PLANNED and minute != -1:
+        raise ValidationError({"minute": _("Start the infusion before recording vitals during it.")})
+    if VitalSigns.objects.filter(visit=visit, minute=minute).exists():
+        raise ValidationError(
+            {"minute": _("Vitals for this time point are already recorded; correct them instead.")}
+        )
+    assert systolic is not None and diastolic is not None and heart_rate is not None and spo2 is not None
+    alerts = vitals_alerts(
+        systolic=systolic, diastolic=diastolic, heart_rate=heart_rate, spo2=spo2, p=protocol()
+    )
+    return clinical_create(
+        VitalSigns(
+            visit=visit,
+            minute=minute,
+            measured_at=measured_at,
+            systolic=systolic,
+            diastolic=diastolic,
+            heart_rate=heart_rate,
+            spo2=spo2,
+            alerts=[a.rule for a in alerts],
+        ),
+        by=by,
+        reason="recorded",
+    )
+
+
+@transaction.atomic
+def vitals_act(
+    *, vitals: VitalSigns, action: str, reason: str, by: AbstractBaseUser, now: datetime
+) -> VitalSigns:
+    """The action an alert asks for: pause, stop, or continue with a reason. Audited."""
+    vitals = VitalSigns.objects.select_for_update().select_related("visit").get(pk=vitals.pk)
+    if not vitals.alerts:
+        raise ValidationError(_("These vitals raised no alert."))
+    if vitals.action:
+        raise ValidationError(_("An action was already recorded for this alert."))
+    if action not in VitalSigns.Action.values:
+        raise ValidationError({"action": _("Choose pause, stop or continue.")})
+    if action == VitalSigns.Action.CONTINUE and not reason.strip():
+        raise ValidationError({"reason": _("Continuing past an alert needs a reason.")})
+    updated = clinical_update(
+        vitals,
+        by=by,
+        reason=f"alert action: {action}",
+        changes={"action": action, "action_reason": reason.strip(), "action_by": by, "action_at": now},
+    )
+    if action == VitalSigns.Action.STOP and vitals.visit.status == InfusionVisit.Status.IN_PROGRESS:
+        clinical_update(
+            vitals.visit,
+            by=by,
+            reason="stopped after a vital-sign alert",
+            changes={"status": InfusionVisit.Status.STOPPED, "ended_at": now},
+        )
+    return updated
+
+
+def open_alerts(visit: InfusionVisit) -> list[VitalSigns]:
+    return [v for v in visit.vitals.all() if v.alerts and not v.action]
+
+
+@transaction.atomic
+def dissociation_record(
+    *,
+    visit: InfusionVisit,
+    minute: int,
+    cadss_items: list[int],
+    bprs_items: list[int],
+    rated_at: datetime,
+    by: AbstractBaseUser,
+) -> DissociationRating:
+    if minute not in protocol().dissociation_minutes:
+        raise ValidationError({"minute": _("CADSS and BPRS+ are rated before the start (0) and at 40 min.")})
+    try:
+        cadss = dissociation.cadss_total(cadss_items)
+        bprs = dissociation.bprs_positive_total(bprs_items)
+    except dissociation.ScaleError as exc:
+        raise ValidationError(str(exc)) from exc
+    if DissociationRating.objects.filter(visit=visit, minute=minute).exists():
+        raise ValidationError({"minute": _("Already rated at this time point.")})
+    return clinical_create(
+        DissociationRating(
+            visit=visit,
+            minute=minute,
+            cadss_items=list(cadss_items),
+            cadss_total=cadss,
+            bprs_items=list(bprs_items),
+            bprs_total=bprs,
+            rated_at=rated_at,
+        ),
+        by=by,
+        reason="rated",
+    )
+
+
+@transaction.atomic
+def session_stop(
+    *, visit: InfusionVisit, ended_at: datetime, interruptions: str, by: AbstractBaseUser
+) -> InfusionVisit:
+    """Record the end of the infusion; it anchors the 4 h, 24 h and 72 h ratings."""
+    visit = InfusionVisit.objects.select_for_update().get(pk=visit.pk)
+    if visit.status != InfusionVisit.Status.IN_PROGRESS or visit.started_at is None:
+        raise ValidationError(_("This infusion is not running."))
+    if ended_at <= visit.started_at:
+        raise ValidationError({"ended_at": _("The stop time must be after the start.")})
+    if open_alerts(visit):
+        raise ValidationError(_("An alert is waiting for its action."))
+    return clinical_update(
+        visit,
+        by=by,
+        reason="infusion ended",
+        changes={
+            "status": InfusionVisit.Status.DONE,
+            "ended_at": ended_at,
+            "interruptions": interruptions.strip(),
+        },
+    )
+
+
+@transaction.atomic
+def session_discharge(
+    *, visit: InfusionVisit, discharged_at: datetime, by: AbstractBaseUser
+) -> InfusionVisit:
+    """Discharge after at least the protocol's observation time from the end of the infusion."""
+    visit = InfusionVisit.objects.select_for_update().get(pk=visit.pk)
+    if visit.ended_at is None:
+        raise ValidationError(_("Record the end of the infusion first."))
+    minimum = visit.ended_at + timedelta(minutes=protocol().observation_minutes_min)
+    if discharged_at < minimum:
+        raise ValidationError(
+            {
+                "discharged_at": _("Observation must last at least %(m)d min: discharge from %(t)s.")
+                % {"m": protocol().observation_minutes_min, "t": minimum.astimezone(TZ).strftime("%H:%M")}
+            }
+        )
+    if open_alerts(visit):
+        raise ValidationError(_("An alert is waiting for its action."))
+    return clinical_update(visit, by=by, reason="discharged", changes={"discharged_at": discharged_at})
+
+
+def notify(*, recipients: list[AbstractBaseUser], subject: str, body: str, url: str, now: datetime) -> None:
+    """In-app notification and email to each recipient (after the transaction commits)."""
+    for user in recipients:
+        Notification.objects.create(recipient=user, created_at=now, subject=subject, body=body, url=url)
+    emails = [u.email for u in recipients if u.email]
+    if emails:
+        transaction.on_commit(lambda: send_mail(subject, body, None, emails, fail_silently=False))
+
+
+@transaction.atomic
+def adverse_event_record(
+    *,
+    participant: Participant,
+    visit: InfusionVisit | None,
+    by: AbstractBaseUser,
+    now: datetime,
+    **fields: Any,
+) -> AdverseEvent:
+    """Record an adverse event; a serious one notifies every principal investigator at once."""
+    if fields.get("onset") and fields["onset"] > now:
+        raise ValidationError({"onset": _("The onset cannot be in the future.")})
+    event = clinical_create(
+        AdverseEvent(participant=participant, visit=visit, reported_by=by, reported_at=now, **fields),
+        by=by,
+        reason="reported",
+    )
+    if event.serious:
+        pis = list(get_user_model().objects.filter(groups__name=PRINCIPAL_INVESTIGATOR, is_active=True))
+        notify(
+            recipients=pis,
+            subject=_("Serious adverse event: %(p)s") % {"p": participant.code},
+            body=_("%(term)s (%(sev)s), onset %(onset)s. Expedited report required.")
+            % {
+                "term": event.term,
+                "sev": event.get_severity_display(),
+                "onset": event.onset.astimezone(TZ).strftime("%Y-%m-%d %H:%M"),
+            },
+            url=reverse("infusions:adverse_events", args=[participant.pk]),
+            now=now,
+        )
+    return event
+
+
+def calendar_token_for(user: AbstractBaseUser, *, now: datetime, renew: bool = False) -> CalendarToken:
+    token = CalendarToken.objects.filter(user=user).first()
+    if token is None or renew:
+        value = secrets.token_urlsafe(32)
+        token, _created = CalendarToken.objects.update_or_create(
+            user=user, defaults={"token": value, "created_at": now}
+        )
+    return token

@@ -1,0 +1,42 @@
+"""Day-before reminders, sent by Celery beat."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from celery import shared_task
+from django.contrib.auth import get_user_model
+from django.core.mail import send_mail
+from django.utils import timezone
+
+from infusions.selectors import calendar_events
+from ketatrial.protocol import COORDINATOR, INFUSION_PHYSICIAN
+
+
+def reminders_for(day: date) -> dict[str, list[str]]:
+    """Email address -> lines for the events of `day` (neutral labels)."""
+    events = calendar_events(day, day, now=timezone.now())
+    if not events:
+        return {}
+    lines = [
+        f"{e.start.astimezone(timezone.get_current_timezone()):%H:%M} {e.participant.code}: {e.label}"
+        for e in events
+    ]
+    users = (
+        get_user_model()
+        .objects.filter(groups__name__in=[COORDINATOR, INFUSION_PHYSICIAN], is_active=True)
+        .exclude(email="")
+        .distinct()
+    )
+    return {u.email: lines for u in users}
+
+
+@shared_task(acks_late=True)
+def send_day_before_reminders(day: str | None = None) -> int:
+    """Email tomorrow's infusions, ratings and scans to coordinators and infusion physicians."""
+    target = date.fromisoformat(day) if day else timezone.localdate() + timedelta(days=1)
+    sent = 0
+    for email, lines in reminders_for(target).items():
+        send_mail(f"KetaTrial — {target:%Y-%m-%d}", "\n".join(lines), None, [email])
+        sent += 1
+    return sent

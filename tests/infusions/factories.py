@@ -1,0 +1,51 @@
+"""A randomized participant with a schedule and prepared infusions, through the real services."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from django.contrib.auth.models import AbstractBaseUser
+
+from infusions import services
+from participants import allocation
+from participants.models import KetamineReceipt, Participant
+from tests.factories import enrolled
+
+
+def scheduled(
+    *,
+    coordinator: AbstractBaseUser,
+    pharmacist: AbstractBaseUser,
+    checker: AbstractBaseUser,
+    day1: date,
+    now: datetime,
+    prepare: tuple[tuple[int, int], ...] = ((1, 1),),
+) -> Participant:
+    if allocation.allocation_list_active() is None:
+        allocation.allocation_list_generate(by=pharmacist, now=now, n_per_stratum=10, seed=21)
+    receipt = KetamineReceipt.objects.first() or allocation.receipt_record(
+        lot="L1",
+        vials=40,
+        mg_per_vial=Decimal("500"),
+        ml_per_vial=Decimal("10"),
+        expiry_date=day1,
+        by=pharmacist,
+        now=now,
+    )
+    person = enrolled(coordinator, now=now)
+    allocation.participant_randomize(participant=person, by=coordinator, now=now)
+    person = Participant.objects.get(pk=person.pk)
+    services.schedule_set(participant=person, day1=day1, by=coordinator, now=now)
+    for period, number in prepare:
+        allocation.dose_prepare(
+            participant=person,
+            period=period,
+            infusion_number=number,
+            weight_kg=Decimal("70.0"),
+            receipt=receipt,
+            checked_by=checker,
+            by=pharmacist,
+            now=now,
+        )
+    return person
