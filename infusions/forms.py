@@ -83,6 +83,7 @@ class AlertActionForm(forms.Form):
 
 
 class DissociationForm(forms.Form):
+    prefix = "dis"  # the vitals form on the same page also has a "minute" field
     minute = forms.TypedChoiceField(
         label=_("Time point"), coerce=int, choices=[(0, _("before start")), (40, "40 min")]
     )

@@ -273,6 +273,7 @@ def vitals_record(
 ) -> VitalSigns:
     """Record one set of vitals; implausible values are refused field by field; thresholds passed
     are stored as alerts that wait for an action."""
+    visit = InfusionVisit.objects.get(pk=visit.pk)  # the caller's copy may predate the start
     if minute not in vitals_minutes():
         raise ValidationError({"minute": _("Not a protocol time point.")})
     problems = vitals_problems(systolic=systolic, diastolic=diastolic, heart_rate=heart_rate, spo2=spo2)

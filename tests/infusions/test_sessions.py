@@ -302,3 +302,27 @@ def test_day_before_reminders_go_to_coordinators_and_physicians(person, team) ->
     sent = send_day_before_reminders(DAY1.isoformat())
     assert sent == 2
     assert any("Period 1, infusion 1" in m.body for m in mail.outbox)
+
+
+def test_cadss_and_bprs_are_recorded_from_the_session_page(person, team, client_for) -> None:
+    _start(person, team)
+    data = {"dis-minute": "40", **{f"dis-cadss_{n}": "1" for n in range(1, 24)}}
+    data.update(
+        {
+            f"dis-bprs_{name}": "2"
+            for name in (
+                "suspiciousness",
+                "hallucinatory_behaviour",
+                "unusual_thought_content",
+                "conceptual_disorganization",
+            )
+        }
+    )
+    client = client_for(team["physician"])
+    url = reverse("infusions:session_dissociation", args=[person.pk, 1, 1])
+    assert client.post(url, {**data, "dis-cadss_5": "5"}).status_code == 400
+    assert client.post(url, data).status_code == 302
+    rating = person.infusion_visits.get(period=1, number=1).dissociation.get()
+    assert (rating.minute, rating.cadss_total, rating.bprs_total) == (40, 23, 8)
+    page = client.get(reverse("infusions:session", args=[person.pk, 1, 1])).content.decode()
+    assert page.count('id="id_minute"') == 1 and 'id="id_dis-minute"' in page

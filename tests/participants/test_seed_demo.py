@@ -20,9 +20,17 @@ def test_seed_demo_makes_one_user_per_role_and_a_small_trial(db, capsys, setting
     assert outcomes.count("declined") == 1 and outcomes.count("screen_failure") == 2
     assert Participant.objects.count() == 5
     assert AllocationSlot.objects.filter(participant__isnull=False).count() == 4
-    assert DosePreparation.objects.count() == 4
+    from infusions.models import InfusionVisit
+
+    done = InfusionVisit.objects.filter(status="done")
+    assert DosePreparation.objects.count() == done.count() > 20
+    assert InfusionVisit.objects.filter(status="missed").count() == 1
+    assert done.filter(period=2).exists(), "someone is in period 2"
+    assert Participant.objects.filter(status="randomized", infusion_visits__isnull=True).exists(), (
+        "someone about to start"
+    )
     first = Participant.objects.order_by("number").first()
-    assert first.history.count() == 3 and first.history.first().history_change_reason
+    assert first.history.first().history_change_reason == "Weight re-measured on the calibrated scale"
 
 
 def test_seed_demo_refuses_to_run_without_the_unblinded_pharmacist(db, settings) -> None:

@@ -15,8 +15,9 @@ from django.utils import timezone
 from ketatrial.protocol import PHARMACIST, ROLES
 from ketatrial.trial import protocol
 from participants import allocation, services
-from participants.models import ScreeningRecord
+from participants.models import Participant, ScreeningRecord
 
+DEMO_START_DAYS_AGO = (100, 45, 20, 3, 12, 30, 8, 25)
 DEMO_PASSWORD = "Ketamina-demo-2026"  # demo only; printed so a newcomer can sign in
 # (name, weight kg, height cm, screening HDRS-17, what happens)
 DEMO_PEOPLE = (
@@ -87,7 +88,9 @@ class Command(BaseCommand):
             now=now - timedelta(days=39),
         )
         for i, (name, weight, height, hdrs, fate) in enumerate(DEMO_PEOPLE):
-            start = now - timedelta(days=35 - 3 * i)
+            # Screened at staggered dates so the randomized ones stand at different points of the
+            # crossover: late in follow-up, in period 2, in period 1, about to start.
+            start = now - timedelta(days=DEMO_START_DAYS_AGO[i])
             record = services.screening_start(
                 site=services.site_get_or_create_default(), by=coordinator, now=start
             )
@@ -134,15 +137,13 @@ class Command(BaseCommand):
             allocation.participant_randomize(
                 participant=participant, by=coordinator, now=start + timedelta(days=2)
             )
-            allocation.dose_prepare(
-                participant=participant,
-                period=1,
-                infusion_number=1,
-                weight_kg=Decimal(weight),
-                receipt=receipt,
-                checked_by=users["pharmacist2"],
-                by=pharmacist,
-                now=start + timedelta(days=3),
+            self._infusions(
+                participant,
+                users,
+                receipt,
+                day1=(start + timedelta(days=4)).date(),
+                now=now,
+                miss=(1, 3) if i == 2 else None,
             )
         first = services.site_get_or_create_default().participant_set.order_by("number").first()
         if first is not None:
@@ -159,3 +160,75 @@ class Command(BaseCommand):
             by=pharmacist,
             now=now,
         )
+
+    def _infusions(
+        self,
+        participant: Any,
+        users: dict[str, Any],
+        receipt: Any,
+        *,
+        day1: Any,
+        now: Any,
+        miss: tuple[int, int] | None,
+    ) -> None:
+        """Schedule from day 1 and give every infusion due before now through the real services."""
+        from infusions import services as infusions
+
+        coordinator, pharmacist, physician = (
+            users["coordinator"],
+            users[PHARMACIST],
+            users["infusion_physician"],
+        )
+        participant = Participant.objects.get(pk=participant.pk)
+        infusions.schedule_set(participant=participant, day1=day1, by=coordinator, now=now)
+        checks = {key: True for key, _label in infusions.PRECHECKS}
+        while True:
+            plan = infusions.schedule_for(participant)
+            upcoming = next((i for i in plan.infusions if i.status == "planned"), None)
+            if upcoming is None or upcoming.start > now - timedelta(hours=3):
+                return
+            if miss == upcoming.key:
+                infusions.infusion_mark_missed(
+                    participant=participant,
+                    period=upcoming.period,
+                    number=upcoming.number,
+                    reason="Fever the day before",
+                    by=coordinator,
+                )
+                continue
+            prep = allocation.dose_prepare(
+                participant=participant,
+                period=upcoming.period,
+                infusion_number=upcoming.number,
+                weight_kg=participant.baseline_weight_kg,
+                receipt=receipt,
+                checked_by=users["pharmacist2"],
+                by=pharmacist,
+                now=upcoming.start - timedelta(hours=1),
+            )
+            visit = infusions.visit_for(participant, upcoming.period, upcoming.number, by=physician)
+            infusions.session_start(
+                visit=visit,
+                prechecks=checks,
+                syringe_code=prep.syringe_code,
+                pump_rate_ml_h=prep.pump_rate_ml_h,
+                started_at=upcoming.start,
+                by=physician,
+            )
+            for minute, systolic in ((-1, 124), (0, 126), (20, 142), (40, 136)):
+                infusions.vitals_record(
+                    visit=visit,
+                    minute=minute,
+                    systolic=systolic,
+                    diastolic=82,
+                    heart_rate=74,
+                    spo2=97,
+                    measured_at=upcoming.start + timedelta(minutes=max(minute, 0)),
+                    by=physician,
+                )
+            infusions.session_stop(
+                visit=visit, ended_at=upcoming.start + timedelta(minutes=41), interruptions="", by=physician
+            )
+            infusions.session_discharge(
+                visit=visit, discharged_at=upcoming.start + timedelta(minutes=110), by=physician
+            )
