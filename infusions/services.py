@@ -15,6 +15,7 @@ from django.core.mail import send_mail
 from django.db import transaction
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from infusions import dissociation
 from infusions import schedule as sched
@@ -193,11 +194,11 @@ def infusion_mark_missed(
 # --- the session at the chair ------------------------------------------------------------------
 
 PRECHECKS = (
-    ("identity", "Identity confirmed (two identifiers)"),
-    ("consent", "Consent current"),
-    ("fasting", "Fasting / no contraindicating intake"),
-    ("no_contraindication", "No new contraindication since the last visit"),
-    ("iv_access", "IV access in place"),
+    ("identity", gettext_lazy("Identity confirmed (two identifiers)")),
+    ("consent", gettext_lazy("Consent current")),
+    ("fasting", gettext_lazy("Fasting / no contraindicating intake")),
+    ("no_contraindication", gettext_lazy("No new contraindication since the last visit")),
+    ("iv_access", gettext_lazy("IV access in place")),
 )
 
 
@@ -217,7 +218,7 @@ def session_start(
     if visit.status != InfusionVisit.Status.PLANNED:
         raise ValidationError(_("This infusion is not waiting to start."))
     require_consent(visit.participant, at=started_at)
-    missing = [label for key, label in PRECHECKS if not prechecks.get(key)]
+    missing = [str(label) for key, label in PRECHECKS if not prechecks.get(key)]
     if missing:
         raise ValidationError(_("Pre-infusion checks not done: %s") % "; ".join(missing))
     prepared = allocation.blinded_preparation(visit.participant, visit.period, visit.number)

@@ -7,28 +7,30 @@ from datetime import date, timedelta
 from celery import shared_task
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from infusions.selectors import calendar_events
 from ketatrial.protocol import COORDINATOR, INFUSION_PHYSICIAN
 
 
 def reminders_for(day: date) -> dict[str, list[str]]:
-    """Email address -> lines for the events of `day` (neutral labels)."""
-    events = calendar_events(day, day, now=timezone.now())
-    if not events:
-        return {}
-    lines = [
-        f"{e.start.astimezone(timezone.get_current_timezone()):%H:%M} {e.participant.code}: {e.label}"
-        for e in events
-    ]
+    """Email address -> lines for the events of `day`, in each recipient's language."""
     users = (
         get_user_model()
         .objects.filter(groups__name__in=[COORDINATOR, INFUSION_PHYSICIAN], is_active=True)
         .exclude(email="")
+        .select_related("profile")
         .distinct()
     )
-    return {u.email: lines for u in users}
+    reminders: dict[str, list[str]] = {}
+    for user in users:
+        language = getattr(getattr(user, "profile", None), "language", None) or "es"
+        with translation.override(language):
+            events = calendar_events(day, day, now=timezone.now())
+            lines = [f"{timezone.localtime(e.start):%H:%M} {e.participant.code}: {e.label}" for e in events]
+        if lines:
+            reminders[user.email] = lines
+    return reminders
 
 
 @shared_task(acks_late=True)

@@ -10,7 +10,7 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -361,9 +361,12 @@ def ical_feed(request: HttpRequest, token: str) -> HttpResponse:
     ):
         raise not_found()
     today = timezone.localdate()
-    events = selectors.calendar_events(
-        today - timedelta(days=30), today + timedelta(days=120), now=timezone.now()
-    )
-    response = HttpResponse(ical.feed(events, user=record.user), content_type="text/calendar; charset=utf-8")
+    language = getattr(getattr(record.user, "profile", None), "language", None) or "es"
+    with translation.override(language):  # the feed speaks its owner's language
+        events = selectors.calendar_events(
+            today - timedelta(days=30), today + timedelta(days=120), now=timezone.now()
+        )
+        body = ical.feed(events, user=record.user)
+    response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
     response["Content-Disposition"] = 'inline; filename="ketatrial.ics"'
     return response
