@@ -13,11 +13,22 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from infusions import schedule as sched
 from infusions.models import Schedule
 from infusions.services import TZ, schedule_for
 from participants.models import Participant
+
+STATUS_LABELS = {
+    "planned": gettext_lazy("planned"),
+    "planned_out_of_window": gettext_lazy("planned out of window"),
+    "done": gettext_lazy("done"),
+    "out_of_window": gettext_lazy("done out of window"),
+    "missed": gettext_lazy("missed"),
+    "due": gettext_lazy("due"),
+    "window_passed": gettext_lazy("window passed"),
+}
 
 
 @dataclass(frozen=True)
@@ -31,6 +42,10 @@ class Event:
     status: str
     period: int
     number: int | None = None
+
+    @property
+    def status_label(self) -> str:
+        return str(STATUS_LABELS.get(self.status, self.status))
 
     @property
     def day(self) -> date:

@@ -91,6 +91,9 @@ def timeline(request: HttpRequest, pk: int) -> HttpResponse:
             "schedule_form": ScheduleForm(action=reverse("infusions:schedule_set", args=[pk])),
             "has_schedule": hasattr(participant, "schedule"),
             "can_schedule": COORDINATOR in {g.name for g in request.user.groups.all()},
+            "can_move_day1": not participant.infusion_visits.exclude(
+                status=InfusionVisit.Status.PLANNED
+            ).exists(),
         },
     )
 
