@@ -98,53 +98,52 @@ def timeline(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@role_required(COORDINATOR)
-@require_POST
-def schedule_set(request: HttpRequest, pk: int) -> HttpResponse:
+def _timeline_action(request: HttpRequest, pk: int, form_class: type, call: Any, ok: str) -> HttpResponse:
+    """Run a coordinator's schedule action from the timeline; a refusal comes back as a message."""
     participant = participant_get_for_user(request.user, pk)
-    form = ScheduleForm(request.POST)
-    if run_service(
-        form,
-        lambda d: services.schedule_set(participant=participant, by=request.user, now=timezone.now(), **d),
-    ):
-        messages.success(request, _("Schedule saved."))
+    form = form_class(request.POST)
+    if run_service(form, lambda d: call(participant, d)):
+        messages.success(request, ok)
     else:
         for error in form.errors.values():
             messages.error(request, " ".join(error))
     return redirect("infusions:timeline", pk=pk)
+
+
+@role_required(COORDINATOR)
+@require_POST
+def schedule_set(request: HttpRequest, pk: int) -> HttpResponse:
+    return _timeline_action(
+        request,
+        pk,
+        ScheduleForm,
+        lambda p, d: services.schedule_set(participant=p, by=request.user, now=timezone.now(), **d),
+        _("Schedule saved."),
+    )
 
 
 @role_required(COORDINATOR)
 @require_POST
 def reschedule(request: HttpRequest, pk: int) -> HttpResponse:
-    participant = participant_get_for_user(request.user, pk)
-    form = RescheduleForm(request.POST)
-    if run_service(
-        form,
-        lambda d: services.infusion_reschedule(
-            participant=participant, by=request.user, now=timezone.now(), **d
-        ),
-    ):
-        messages.success(request, _("Infusion moved."))
-    else:
-        for error in form.errors.values():
-            messages.error(request, " ".join(error))
-    return redirect("infusions:timeline", pk=pk)
+    return _timeline_action(
+        request,
+        pk,
+        RescheduleForm,
+        lambda p, d: services.infusion_reschedule(participant=p, by=request.user, now=timezone.now(), **d),
+        _("Infusion moved."),
+    )
 
 
 @role_required(COORDINATOR)
 @require_POST
 def mark_missed(request: HttpRequest, pk: int) -> HttpResponse:
-    participant = participant_get_for_user(request.user, pk)
-    form = MissedForm(request.POST)
-    if run_service(
-        form, lambda d: services.infusion_mark_missed(participant=participant, by=request.user, **d)
-    ):
-        messages.success(request, _("Infusion marked as missed; it is not made up."))
-    else:
-        for error in form.errors.values():
-            messages.error(request, " ".join(error))
-    return redirect("infusions:timeline", pk=pk)
+    return _timeline_action(
+        request,
+        pk,
+        MissedForm,
+        lambda p, d: services.infusion_mark_missed(participant=p, by=request.user, **d),
+        _("Infusion marked as missed; it is not made up."),
+    )
 
 
 def _session_context(request: HttpRequest, visit: InfusionVisit, **bound: Any) -> dict[str, Any]:
