@@ -71,7 +71,7 @@ def _infusion_status(infusion: sched.Infusion) -> str:
     return "planned" if infusion.in_window else "planned_out_of_window"
 
 
-def _timepoint_label(t: sched.Timepoint) -> str:
+def timepoint_label(t: sched.Timepoint) -> str:
     if t.kind == sched.MRS:
         if "during" in t.code:
             return _("MRS during the infusion")
@@ -134,7 +134,7 @@ def participant_events(participant: Participant, *, now: datetime) -> list[Event
             Event(
                 participant,
                 t.kind,
-                _timepoint_label(t),
+                timepoint_label(t),
                 t.due,
                 t.window_start,
                 t.window_end,

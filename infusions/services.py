@@ -8,10 +8,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.core.mail import send_mail
 from django.db import transaction
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -29,8 +27,7 @@ from infusions.models import (
 )
 from infusions.vitals import vitals_alerts, vitals_problems
 from ketatrial.audit import clinical_create, clinical_update
-from ketatrial.models import Notification
-from ketatrial.protocol import PRINCIPAL_INVESTIGATOR
+from ketatrial.notifications import notify, principal_investigators
 from ketatrial.trial import protocol
 from participants import allocation
 from participants.models import Participant
@@ -419,15 +416,6 @@ def session_discharge(
     return clinical_update(visit, by=by, reason="discharged", changes={"discharged_at": discharged_at})
 
 
-def notify(*, recipients: list[AbstractBaseUser], subject: str, body: str, url: str, now: datetime) -> None:
-    """In-app notification and email to each recipient (after the transaction commits)."""
-    for user in recipients:
-        Notification.objects.create(recipient=user, created_at=now, subject=subject, body=body, url=url)
-    emails = [u.email for u in recipients if u.email]
-    if emails:
-        transaction.on_commit(lambda: send_mail(subject, body, None, emails, fail_silently=False))
-
-
 @transaction.atomic
 def adverse_event_record(
     *,
@@ -446,9 +434,8 @@ def adverse_event_record(
         reason="reported",
     )
     if event.serious:
-        pis = list(get_user_model().objects.filter(groups__name=PRINCIPAL_INVESTIGATOR, is_active=True))
         notify(
-            recipients=pis,
+            recipients=principal_investigators(),
             subject=_("Serious adverse event: %(p)s") % {"p": participant.code},
             body=_("%(term)s (%(sev)s), onset %(onset)s. Expedited report required.")
             % {

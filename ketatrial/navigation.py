@@ -17,7 +17,7 @@ from ketatrial.protocol import (
 )
 
 ROLE_WORK: dict[str, tuple[tuple[object, str], ...]] = {
-    RATER: (),
+    RATER: ((_("Assessment tasks"), "clinimetry:tasks"),),
     INFUSION_PHYSICIAN: (
         (_("Calendar"), "infusions:calendar"),
         (_("Participants"), "participants:list"),

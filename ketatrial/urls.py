@@ -31,5 +31,6 @@ urlpatterns = [
     path("audit/<str:label>/<int:pk>/", views.audit_record, name="audit_record"),
     path("participants/", include("participants.urls")),
     path("infusions/", include("infusions.urls")),
+    path("ratings/", include("clinimetry.urls")),
     path("admin/", admin.site.urls),
 ]

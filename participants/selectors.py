@@ -14,7 +14,7 @@ User = get_user_model()
 
 def participant_list_for_user(user: AbstractBaseUser) -> QuerySet[Participant]:
     """Participants the user may see in blinded views (none for roles without the capability)."""
-    if not has_capability(user, "view_participants"):
+    if not (has_capability(user, "view_participants") or has_capability(user, "rate_participants")):
         return Participant.objects.none()
     return Participant.objects.select_related("site")
 

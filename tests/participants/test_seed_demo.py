@@ -29,6 +29,11 @@ def test_seed_demo_makes_one_user_per_role_and_a_small_trial(db, capsys, setting
     assert Participant.objects.filter(status="randomized", infusion_visits__isnull=True).exists(), (
         "someone about to start"
     )
+    from clinimetry.models import Assessment, Relapse
+
+    assert Assessment.objects.filter(task_code="baseline").count() == 6  # three rated people x 2 scales
+    assert Relapse.objects.count() == 1, "a responder relapses in follow-up"
+    assert Assessment.objects.filter(instrument="madrs", total__lte=15).exclude(task_code="baseline").exists()
     first = Participant.objects.order_by("number").first()
     assert first.history.first().history_change_reason == "Weight re-measured on the calibrated scale"
 

@@ -18,7 +18,16 @@ from participants import allocation, services
 from participants.models import Participant, ScreeningRecord
 
 DEMO_START_DAYS_AGO = (100, 45, 20, 3, 12, 30, 8, 25)
-DEMO_PASSWORD = "Ketamina-demo-2026"  # demo only; printed so a newcomer can sign in
+DEMO_PASSWORD = "Ketamina-demo-2026"
+# MADRS course per randomized person: (baseline, after the first infusion, period 2, follow-up
+# weeks -> total). Person 1 responds then relapses in follow-up; person 2 responds and stays well;
+# person 3 does not respond.
+DEMO_COURSES: tuple[tuple[int, int, int, dict[int, int]], ...] = (
+    (32, 12, 10, {1: 9, 2: 11, 3: 14, 4: 23, 5: 25, 6: 27}),
+    (30, 14, 12, {}),
+    (28, 25, 24, {}),
+    (34, 30, 30, {}),
+)  # demo only; printed so a newcomer can sign in
 # (name, weight kg, height cm, screening HDRS-17, what happens)
 DEMO_PEOPLE = (
     ("María Hernández", "72.5", "168.0", 26, "randomized"),
@@ -145,6 +154,7 @@ class Command(BaseCommand):
                 now=now,
                 miss=(1, 3) if i == 2 else None,
             )
+            self._ratings(participant, users["rater"], DEMO_COURSES[i], now=now)
         first = services.site_get_or_create_default().participant_set.order_by("number").first()
         if first is not None:
             services.participant_update(
@@ -232,3 +242,57 @@ class Command(BaseCommand):
             infusions.session_discharge(
                 visit=visit, discharged_at=upcoming.start + timedelta(minutes=110), by=physician
             )
+
+    def _ratings(
+        self, participant: Any, rater: Any, course: tuple[int, int, int, dict[int, int]], *, now: Any
+    ) -> None:
+        """MADRS and HDRS-17 at every task already due, following the person's course."""
+        from clinimetry import services as ratings
+
+        baseline, early, period2, follow_up = course
+        participant = Participant.objects.get(pk=participant.pk)
+        for code in [t.code for t in ratings.all_tasks(participant)]:
+            # Recomputed each time: a relapse found on the way replaces the remaining follow-up.
+            task = next((t for t in ratings.all_tasks(participant) if t.code == code), None)
+            if task is None or task.due > now - timedelta(hours=1) or task.complete:
+                continue
+            when = task.due
+            if task.code == "baseline":
+                madrs = baseline
+            elif task.code.startswith("fu-week-"):
+                madrs = follow_up.get(int(task.code.rsplit("-", 1)[1]), early - 2)
+            elif task.code == "end-of-study":
+                madrs = 26
+            else:
+                madrs = period2 if task.period == 2 else early
+            for instrument, total in (("madrs", madrs), ("hdrs17", round(madrs * 0.8))):
+                ratings.assessment_save(
+                    participant=participant,
+                    instrument=instrument,
+                    task_code=task.code,
+                    items=_spread(instrument, total),
+                    rated_at=when,
+                    recall_period="past_week" if task.code == "baseline" else "past_24h",
+                    interview_guide="none",
+                    mode="in_person",
+                    by=rater,
+                    now=when,  # entered at the visit, as it happened
+                )
+
+
+def _spread(instrument: str, total: int) -> dict[str, int | None]:
+    """Item scores adding up to `total`, filling items in order (the suicide items kept low)."""
+    from clinimetry import scoring
+
+    maxima = (
+        {k: v for k, v in scoring.HDRS17_MAX.items() if k != "16"} | {"16A": 2}
+        if instrument == scoring.HDRS17
+        else dict.fromkeys(scoring.MADRS_ITEMS, scoring.MADRS_MAX_ITEM)
+    )
+    low = {"3": 1} if instrument == scoring.HDRS17 else {"10": 2}
+    items: dict[str, int | None] = {}
+    remaining = total
+    for code, maximum in maxima.items():
+        items[code] = min(low.get(code, maximum), remaining)
+        remaining -= items[code]
+    return items

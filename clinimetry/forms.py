@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from clinimetry.items import item_table
+from clinimetry.models import Assessment, RelapseEvent
+
+
+class AssessmentForm(forms.Form):
+    """Items as radio choices of their valid scores only; a tampered value is refused beside it."""
+
+    rated_at = forms.DateTimeField(
+        label=gettext_lazy("Date and time of the interview"),
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+    )
+    recall_period = forms.ChoiceField(label=gettext_lazy("Recall period"), choices=Assessment.Recall.choices)
+    interview_guide = forms.ChoiceField(
+        label=gettext_lazy("Interview guide"), choices=Assessment.Guide.choices
+    )
+    mode = forms.ChoiceField(
+        label=gettext_lazy("Mode"), choices=Assessment.Mode.choices, widget=forms.RadioSelect
+    )
+    reason = forms.CharField(label=gettext_lazy("Reason for the correction"), required=False, max_length=500)
+
+    def __init__(self, *args: Any, instrument: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.instrument = instrument
+        self.item_names: list[str] = []
+        for code, (name, _es, guide) in item_table(instrument).items():
+            field_name = f"item_{code}"
+            self.fields[field_name] = forms.TypedChoiceField(
+                label=f"{code}. {_(name)}",
+                choices=[(score, f"{score} — {_(text)}") for score, (text, _t) in guide.items()],
+                coerce=int,
+                empty_value=None,
+                required=False,
+                widget=forms.RadioSelect,
+            )
+            self.item_names.append(field_name)
+
+    def items_field_list(self) -> list[forms.BoundField]:
+        return [self[name] for name in self.item_names]
+
+    def items(self) -> dict[str, int | None]:
+        return {name.removeprefix("item_"): self.cleaned_data.get(name) for name in self.item_names}
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if (
+            self.instrument == "hdrs17"
+            and data.get("item_16A") is not None
+            and data.get("item_16B") is not None
+        ):
+            self.add_error("item_16B", _("Rate item 16 once: by history (16A) or by measured weight (16B)."))
+        return data
+
+
+class SignForm(forms.Form):
+    password = forms.CharField(
+        label=gettext_lazy("Your password (electronic signature)"), widget=forms.PasswordInput
+    )
+
+
+class RelapseEventForm(forms.Form):
+    kind = forms.ChoiceField(label=gettext_lazy("Event"), choices=RelapseEvent.Kind.choices)
+    occurred_at = forms.DateTimeField(
+        label=gettext_lazy("Date"), widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
+    note = forms.CharField(label=gettext_lazy("Note"), required=False, max_length=500)

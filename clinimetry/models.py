@@ -1,0 +1,97 @@
+"""HDRS-17 and MADRS assessments, relapse events and relapses."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from ketatrial.audit import ClinicalModel
+from participants.models import Participant
+
+
+class Assessment(ClinicalModel):
+    """One rating of one instrument at one task (a task may serve two protocol timepoints)."""
+
+    class Instrument(models.TextChoices):
+        HDRS17 = "hdrs17", "HDRS-17"
+        MADRS = "madrs", "MADRS"
+
+    class Recall(models.TextChoices):
+        PAST_WEEK = "past_week", _("Past week")
+        PAST_24H = "past_24h", _("Past 24 hours")
+        SINCE_LAST = "since_last", _("Since the last rating")
+
+    class Guide(models.TextChoices):
+        SIGH_D = "sigh_d", "SIGH-D"
+        SIGMA = "sigma", "SIGMA"
+        GRID_HAMD = "grid_hamd", "GRID-HAMD"
+        NONE = "none", _("None")
+
+    class Mode(models.TextChoices):
+        IN_PERSON = "in_person", _("In person")
+        REMOTE = "remote", _("Remote")
+
+    participant = models.ForeignKey(Participant, on_delete=models.PROTECT, related_name="assessments")
+    instrument = models.CharField(_("instrument"), max_length=8, choices=Instrument.choices)
+    task_code = models.CharField(_("task"), max_length=60)
+    serves = models.JSONField(_("timepoints served"), default=list)
+    period = models.PositiveSmallIntegerField(_("period"))  # 0 baseline, 1, 2, 3 follow-up / end of study
+    rated_at = models.DateTimeField(_("rated at"))
+    rater = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    recall_period = models.CharField(_("recall period"), max_length=12, choices=Recall.choices)
+    interview_guide = models.CharField(_("interview guide"), max_length=10, choices=Guide.choices)
+    mode = models.CharField(_("mode"), max_length=10, choices=Mode.choices)
+    items = models.JSONField(_("items"))
+    total = models.PositiveSmallIntegerField(_("total"), null=True, blank=True)
+    prorated = models.BooleanField(_("prorated"), default=False)
+    missing_items = models.JSONField(_("missing items"), default=list, blank=True)
+    out_of_window = models.BooleanField(_("out of window"), default=False)
+    safety_flag = models.BooleanField(_("suicide-risk flag"), default=False)
+    signed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    signed_at = models.DateTimeField(_("signed at"), null=True, blank=True)
+    signature_meaning = models.CharField(_("meaning of the signature"), max_length=200, blank=True)
+    signature_voided_at = models.DateTimeField(_("signature voided at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["participant", "rated_at"]
+        verbose_name = _("assessment")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["participant", "instrument", "task_code"], name="one_assessment_per_task"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.participant} {self.get_instrument_display()} {self.task_code}"
+
+
+class RelapseEvent(ClinicalModel):
+    """A relapse event of the protocol: hospitalization, suicide attempt, new treatment."""
+
+    class Kind(models.TextChoices):
+        HOSPITALIZATION = "hospitalization", _("Hospitalization")
+        SUICIDE_ATTEMPT = "suicide_attempt", _("Suicide attempt")
+        NEW_TREATMENT = "new_treatment", _("New antidepressant treatment")
+
+    participant = models.ForeignKey(Participant, on_delete=models.PROTECT, related_name="relapse_events")
+    kind = models.CharField(_("event"), max_length=20, choices=Kind.choices)
+    occurred_at = models.DateTimeField(_("date"))
+    note = models.TextField(_("note"), blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.participant} {self.kind}"
+
+
+class Relapse(ClinicalModel):
+    """Relapse found by the protocol rule; ends weekly follow-up; an end-of-study visit is due."""
+
+    participant = models.OneToOneField(Participant, on_delete=models.PROTECT, related_name="relapse")
+    relapse_date = models.DateTimeField(_("relapse date"))
+    rule = models.CharField(_("rule"), max_length=200)
+    detected_at = models.DateTimeField(_("detected at"))
+
+    def __str__(self) -> str:
+        return f"relapse of {self.participant}"

@@ -1,0 +1,188 @@
+"""Rater pages: task list, HDRS-17 and MADRS entry, signature, participant ratings and chart.
+No infusion data reaches these pages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from clinimetry import charts, services
+from clinimetry.forms import AssessmentForm, RelapseEventForm, SignForm
+from clinimetry.items import item_table
+from clinimetry.models import Assessment
+from ketatrial.forms import run_service
+from ketatrial.protocol import DATA_MANAGER, MONITOR, PRINCIPAL_INVESTIGATOR, RATER
+from participants.access import not_found, role_required
+from participants.models import Participant
+from participants.selectors import participant_get_for_user
+
+READERS = (RATER, PRINCIPAL_INVESTIGATOR, MONITOR, DATA_MANAGER)
+
+
+@role_required(RATER)
+def tasks(request: HttpRequest) -> HttpResponse:
+    participants = list(
+        Participant.objects.filter(
+            status__in=[Participant.Status.ENROLLED, Participant.Status.RANDOMIZED]
+        ).select_related("site", "screening")
+    )
+    return render(
+        request,
+        "clinimetry/tasks.html",
+        {"tasks": services.due_tasks(participants, now=timezone.now()), "now": timezone.now()},
+    )
+
+
+@role_required(*READERS)
+def participant(request: HttpRequest, pk: int) -> HttpResponse:
+    person = participant_get_for_user(request.user, pk)
+    points = services.chart_points(person)
+    return render(
+        request,
+        "clinimetry/participant.html",
+        {
+            "participant": person,
+            "rows": services.derived_rows(person),
+            "chart": charts.totals_svg(points),
+            "relapse": getattr(person, "relapse", None),
+            "relapse_form": RelapseEventForm(),
+            "is_rater": RATER in {g.name for g in request.user.groups.all()},
+        },
+    )
+
+
+def _task(person: Participant, code: str) -> services.RatingTask:
+    try:
+        return services.task_get(person, code)
+    except ValidationError:
+        raise not_found() from None
+
+
+@role_required(RATER)
+def rate(request: HttpRequest, pk: int, instrument: str, code: str) -> HttpResponse:
+    if instrument not in services.INSTRUMENTS:
+        raise not_found()
+    person = participant_get_for_user(request.user, pk)
+    task = _task(person, code)
+    existing = Assessment.objects.filter(participant=person, instrument=instrument, task_code=code).first()
+    initial: dict[str, Any] = {
+        "rated_at": timezone.localtime().strftime("%Y-%m-%dT%H:%M"),
+        "recall_period": "past_week",
+        "interview_guide": "sigh_d" if instrument == "hdrs17" else "sigma",
+        "mode": "in_person",
+    }
+    if existing is not None:
+        initial.update({f"item_{k}": v for k, v in existing.items.items()})
+        initial.update(
+            {
+                "rated_at": timezone.localtime(existing.rated_at).strftime("%Y-%m-%dT%H:%M"),
+                "recall_period": existing.recall_period,
+                "interview_guide": existing.interview_guide,
+                "mode": existing.mode,
+            }
+        )
+    form = AssessmentForm(request.POST or None, instrument=instrument, initial=initial)
+    if request.method == "POST":
+        saved = run_service(
+            form,
+            lambda d: services.assessment_save(
+                participant=person,
+                instrument=instrument,
+                task_code=code,
+                items=form.items(),
+                rated_at=d["rated_at"],
+                recall_period=d["recall_period"],
+                interview_guide=d["interview_guide"],
+                mode=d["mode"],
+                by=request.user,
+                now=timezone.now(),
+                reason=d["reason"],
+            ),
+        )
+        if saved is not None:
+            if saved.safety_flag:
+                return redirect("clinimetry:safety", pk=saved.pk)
+            messages.success(
+                request, _("Rating saved: total %s.") % (saved.total if saved.total is not None else "—")
+            )
+            return redirect(reverse("clinimetry:assessment", args=[saved.pk]))
+    maxima = {f"item_{code_}": max(guide) for code_, (_n, _e, guide) in item_table(instrument).items()}
+    return render(
+        request,
+        "clinimetry/rate.html",
+        {
+            "form": form,
+            "participant": person,
+            "task": task,
+            "instrument": instrument,
+            "existing": existing,
+            "maxima": maxima,
+        },
+        status=400 if form.errors else 200,
+    )
+
+
+@role_required(*READERS)
+def assessment(request: HttpRequest, pk: int) -> HttpResponse:
+    item = Assessment.objects.select_related("participant", "rater", "signed_by").filter(pk=pk).first()
+    if item is None:
+        raise not_found()
+    participant_get_for_user(request.user, item.participant_id)
+    form = SignForm()
+    return render(
+        request,
+        "clinimetry/assessment.html",
+        {"a": item, "sign_form": form, "can_sign": item.rater_id == request.user.pk and not item.signed_at},
+    )
+
+
+@role_required(RATER)
+@require_POST
+def sign(request: HttpRequest, pk: int) -> HttpResponse:
+    item = Assessment.objects.filter(pk=pk, rater=request.user).first()
+    if item is None:
+        raise not_found()
+    form = SignForm(request.POST)
+    if run_service(
+        form,
+        lambda d: services.assessment_sign(
+            assessment=item, password=d["password"], by=request.user, now=timezone.now()
+        ),
+    ):
+        messages.success(request, _("Signed."))
+        return redirect("clinimetry:assessment", pk=pk)
+    return render(
+        request, "clinimetry/assessment.html", {"a": item, "sign_form": form, "can_sign": True}, status=400
+    )
+
+
+@role_required(RATER)
+def safety(request: HttpRequest, pk: int) -> HttpResponse:
+    item = Assessment.objects.filter(pk=pk, rater=request.user).select_related("participant").first()
+    if item is None:
+        raise not_found()
+    return render(request, "clinimetry/safety.html", {"a": item})
+
+
+@role_required(RATER, PRINCIPAL_INVESTIGATOR)
+@require_POST
+def relapse_event(request: HttpRequest, pk: int) -> HttpResponse:
+    person = participant_get_for_user(request.user, pk)
+    form = RelapseEventForm(request.POST)
+    if run_service(
+        form,
+        lambda d: services.relapse_event_record(participant=person, by=request.user, now=timezone.now(), **d),
+    ):
+        messages.success(request, _("Relapse event recorded."))
+    else:
+        for errors in form.errors.values():
+            messages.error(request, " ".join(errors))
+    return redirect("clinimetry:participant", pk=pk)

@@ -1,0 +1,247 @@
+"""Rating entry, corrections, signatures, safety alerts, relapse, the rater's task list."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from clinimetry import services
+from clinimetry.models import Assessment, Relapse
+from ketatrial.models import Notification
+from tests.conftest import PASSWORD
+from tests.factories import enrolled
+from tests.infusions.factories import scheduled
+
+MX = ZoneInfo("America/Mexico_City")
+
+HDRS_BASE = {str(n): 2 for n in range(1, 18) if n != 16} | {"16A": 1}  # 16 items x 2 + 1 = 33
+MADRS_BASE = {str(n): 3 for n in range(1, 11)}  # 30
+
+
+def _form(items: dict[str, int], **extra: str) -> dict[str, str]:
+    data = {f"item_{k}": str(v) for k, v in items.items()}
+    data.update(
+        {
+            "rated_at": timezone.localtime().strftime("%Y-%m-%dT%H:%M"),
+            "recall_period": "past_week",
+            "interview_guide": "sigh_d",
+            "mode": "in_person",
+        }
+    )
+    data.update(extra)
+    return data
+
+
+def _save(person, rater, instrument, code, items, when=None, reason=""):  # type: ignore[no-untyped-def]
+    return services.assessment_save(
+        participant=person,
+        instrument=instrument,
+        task_code=code,
+        items=items,
+        rated_at=when or timezone.now(),
+        recall_period="past_week",
+        interview_guide="none",
+        mode="in_person",
+        by=rater,
+        now=timezone.now(),
+        reason=reason,
+    )
+
+
+def test_a_baseline_rating_is_scored_and_stored(rater, coordinator, client_for) -> None:
+    person = enrolled(coordinator)
+    response = client_for(rater).post(
+        reverse("clinimetry:rate", args=[person.pk, "hdrs17", "baseline"]), _form(HDRS_BASE)
+    )
+    assert response.status_code == 302
+    a = Assessment.objects.get(participant=person, instrument="hdrs17")
+    assert (a.total, a.prorated, a.items["16A"]) == (33, False, 1)
+
+
+@pytest.mark.parametrize(
+    ("instrument", "tamper", "field"),
+    [
+        ("hdrs17", {"item_4": "3"}, "item_4"),
+        ("madrs", {"item_2": "7"}, "item_2"),
+        ("madrs", {"item_10": "-1"}, "item_10"),
+        ("hdrs17", {"item_16B": "2"}, "item_16B"),
+        ("hdrs17", {"item_1": "x"}, "item_1"),
+    ],
+)
+def test_out_of_range_or_tampered_posts_are_refused_beside_the_field_and_the_entry_is_kept(
+    rater, coordinator, client_for, instrument, tamper, field
+) -> None:
+    person = enrolled(coordinator)
+    base = HDRS_BASE if instrument == "hdrs17" else MADRS_BASE
+    data = _form(base, **tamper)
+    response = client_for(rater).post(
+        reverse("clinimetry:rate", args=[person.pk, instrument, "baseline"]), data, HTTP_ACCEPT_LANGUAGE="en"
+    )
+    html = response.content.decode()
+    assert response.status_code == 400
+    block = html[html.index(f'data-field="{field}"') :]
+    block = block[: block.index("</fieldset>")]
+    assert "invalid-feedback" in block
+    kept = "item_3" if field != "item_3" else "item_5"
+    assert f'name="{kept}" id="id_{kept}_{int(data[kept])}" value="{data[kept]}" checked' in html
+    assert not Assessment.objects.exists()
+
+
+def test_a_correction_needs_a_reason_and_voids_the_signature(rater, coordinator) -> None:
+    person = enrolled(coordinator)
+    a = _save(person, rater, "madrs", "baseline", MADRS_BASE)
+    with pytest.raises(ValidationError):
+        services.assessment_sign(assessment=a, password="wrong", by=rater, now=timezone.now())
+    services.assessment_sign(assessment=a, password=PASSWORD, by=rater, now=timezone.now())
+    a.refresh_from_db()
+    assert a.signed_by == rater and "confirm" in a.signature_meaning
+    with pytest.raises(ValidationError):
+        _save(person, rater, "madrs", "baseline", {**MADRS_BASE, "1": 4})
+    _save(person, rater, "madrs", "baseline", {**MADRS_BASE, "1": 4}, reason="Item 1 re-scored after review")
+    a.refresh_from_db()
+    assert a.total == 31 and a.signed_at is None and a.signature_voided_at is not None
+    assert a.history.first().history_change_reason.startswith("Item 1 re-scored")
+
+
+def test_a_suicide_risk_item_alerts_the_principal_investigator_and_prompts_the_rater(
+    rater, coordinator, principal_investigator, client_for
+) -> None:
+    person = enrolled(coordinator)
+    response = client_for(rater).post(
+        reverse("clinimetry:rate", args=[person.pk, "madrs", "baseline"]), _form({**MADRS_BASE, "10": 4})
+    )
+    assert response.status_code == 302 and "/safety/" in response.url
+    page = client_for(rater).get(response.url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "suicide-risk procedure" in page
+    assert Notification.objects.filter(
+        recipient=principal_investigator, subject__contains=person.code
+    ).exists()
+
+
+def test_a_scheduled_participant_relapses_through_saved_ratings(
+    rater, coordinator, pharmacist, make_user, settings
+) -> None:
+    settings.UNBLINDED_USERNAMES = ["pharmacist", "pharmacist2"]
+    checker = make_user("pharmacist2", "pharmacist")
+    now = timezone.now()
+    person = scheduled(
+        coordinator=coordinator,
+        pharmacist=pharmacist,
+        checker=checker,
+        day1=(now - timedelta(days=20)).date(),
+        now=now - timedelta(days=22),
+        prepare=(),
+    )
+    tasks = [
+        t
+        for t in services.all_tasks(person)
+        if t.code in ("baseline", "p1-4h-inf1", "p1-24h-inf1", "p1-predose-3")
+    ]
+    assert [t.code for t in tasks] == ["baseline", "p1-4h-inf1", "p1-24h-inf1", "p1-predose-3"]
+    totals = {"baseline": 30, "p1-4h-inf1": 12, "p1-24h-inf1": 24, "p1-predose-3": 26}
+    for task in tasks:
+        items = {str(n): 0 for n in range(1, 11)}
+        remaining = totals[task.code]
+        for n in range(1, 11):
+            items[str(n)] = min(6, remaining)
+            remaining -= items[str(n)]
+        _save(person, rater, "madrs", task.code, items, when=min(task.due, now - timedelta(minutes=1)))
+    relapse = Relapse.objects.get(participant=person)
+    assert relapse.relapse_date == min(tasks[2].due, now - timedelta(minutes=1))
+    codes = [t.code for t in services.all_tasks(person)]
+    assert "end-of-study" in codes
+    assert not any(
+        c.startswith("fu-week") and t.due > relapse.detected_at
+        for c, t in zip(codes, services.all_tasks(person), strict=True)
+    )
+
+
+def test_the_rater_task_list_shows_due_tasks_and_no_infusion_data(
+    rater, coordinator, pharmacist, make_user, settings, client_for
+) -> None:
+    settings.UNBLINDED_USERNAMES = ["pharmacist", "pharmacist2"]
+    checker = make_user("pharmacist2", "pharmacist")
+    now = timezone.now()
+    person = scheduled(
+        coordinator=coordinator,
+        pharmacist=pharmacist,
+        checker=checker,
+        day1=now.date(),
+        now=now - timedelta(days=1),
+    )
+    html = client_for(rater).get(reverse("clinimetry:tasks"), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert person.code in html and "pre-dose rating" in html
+    for word in ("infusion 1", "Period 2", "syringe", "mL/h", "KP", "PK", "etamin", "lacebo", "vital"):
+        assert word not in html, word
+    assert "follow-up" not in html.lower()  # future tasks stay hidden
+
+
+def _participants(n: int, coordinator) -> list:  # type: ignore[no-untyped-def]
+    return [enrolled(coordinator, now=timezone.now() - timedelta(days=1)) for _ in range(n)]
+
+
+def test_the_form_page_and_its_submission_make_the_same_number_of_queries_with_10_or_1000_participants(
+    rater, coordinator, client_for
+) -> None:
+    from participants.models import Participant
+
+    client = client_for(rater)
+    counts = []
+    for total in (10, 1000):
+        existing = Participant.objects.count()
+        if total > existing:
+            template = Participant.objects.select_related("screening").first()
+            if template is None:
+                _participants(1, coordinator)
+                template = Participant.objects.select_related("screening").first()
+            _bulk(template, total - Participant.objects.count())
+        target = _participants(1, coordinator)[0]
+        url = reverse("clinimetry:rate", args=[target.pk, "madrs", "baseline"])
+        with CaptureQueriesContext(connection) as get_q:
+            assert client.get(url).status_code == 200
+        with CaptureQueriesContext(connection) as post_q:
+            assert client.post(url, _form(MADRS_BASE)).status_code == 302
+        counts.append((len(get_q), len(post_q)))
+    assert counts[0] == counts[1], counts
+
+
+def _bulk(template, n: int) -> None:  # type: ignore[no-untyped-def]
+    """Many participants cheaply (the rows the pages must not scale with)."""
+    from participants.models import Participant, ScreeningRecord
+
+    base = ScreeningRecord.objects.count()
+    screenings = ScreeningRecord.objects.bulk_create(
+        [
+            ScreeningRecord(
+                site=template.site,
+                number=base + i + 1000,
+                code=f"S-BULK-{base + i}",
+                screened_at=template.enrolled_at,
+                protocol_version="1.0",
+                outcome="eligible",
+            )
+            for i in range(n)
+        ]
+    )
+    top = Participant.objects.order_by("-number").first().number
+    Participant.objects.bulk_create(
+        [
+            Participant(
+                site=template.site,
+                screening=s,
+                number=top + i + 1,
+                code=f"BULK-{top + i + 1}",
+                enrolled_at=template.enrolled_at,
+                baseline_weight_kg=70,
+                height_cm=170,
+            )
+            for i, s in enumerate(screenings)
+        ]
+    )
