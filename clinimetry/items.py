@@ -167,7 +167,7 @@ HDRS17_ITEMS: dict[str, tuple[str, str, dict[int, tuple[str, str]]]] = {
         {
             0: (gettext_noop("Absent"), "Ausente"),
             1: (gettext_noop("Mild"), "Leve"),
-            2: (gettext_noop("Moderate"), "Moderada"),
+            2: (gettext_noop("Moderate (clearly present)"), "Moderada (claramente presente)"),
             3: (gettext_noop("Severe"), "Grave"),
             4: (gettext_noop("Incapacitating"), "Incapacitante"),
         },
