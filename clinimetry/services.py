@@ -11,6 +11,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from clinimetry import scoring
 from clinimetry.models import Assessment, Relapse, RelapseEvent
@@ -324,6 +325,16 @@ def relapse_evaluate(*, participant: Participant, by: AbstractBaseUser, now: dat
     )
 
 
+SEVERITY_LABELS = {
+    "none": gettext_lazy("none"),
+    "normal": gettext_lazy("normal"),
+    "mild": gettext_lazy("mild"),
+    "moderate": gettext_lazy("moderate"),
+    "severe": gettext_lazy("severe"),
+    "very severe": gettext_lazy("very severe"),
+}
+
+
 @dataclass(frozen=True)
 class Derived:
     assessment: Assessment
@@ -350,7 +361,7 @@ def derived_rows(participant: Participant) -> list[Derived]:
                 scoring.is_remission(
                     a.instrument, a.total, hdrs_max=p.remission_hdrs17_max, madrs_max=p.remission_madrs_max
                 ),
-                scoring.severity(a.instrument, a.total),
+                str(SEVERITY_LABELS.get(scoring.severity(a.instrument, a.total) or "", "")),
             )
         )
     return rows

@@ -84,7 +84,7 @@ def timepoint_label(t: sched.Timepoint) -> str:
         }[t.code.rsplit("-", 1)[-1]]
     if t.period == sched.FOLLOW_UP:
         return _("Follow-up rating, week %s") % t.code.rsplit("-", 1)[-1]
-    parts = []
+    parts = [_("Period %d:") % t.period]
     for serves in t.serves:
         if serves.startswith("pre-dose"):
             parts.append(_("pre-dose rating"))
@@ -92,7 +92,7 @@ def timepoint_label(t: sched.Timepoint) -> str:
             parts.append(_("rating %s after the last infusion") % serves.split()[0])
         else:
             parts.append(_("rating %s after the first infusion") % serves.split()[0])
-    return " + ".join(parts)
+    return parts[0] + " " + " + ".join(parts[1:])
 
 
 def participant_events(participant: Participant, *, now: datetime) -> list[Event]:

@@ -257,8 +257,8 @@ class Command(BaseCommand):
             if task is None or task.due > now - timedelta(hours=1) or task.complete:
                 continue
             when = task.due
-            if task.code == "baseline":
-                madrs = baseline
+            if task.code in ("baseline", "p1-predose-1"):
+                madrs = baseline  # before the first infusion
             elif task.code.startswith("fu-week-"):
                 madrs = follow_up.get(int(task.code.rsplit("-", 1)[1]), early - 2)
             elif task.code == "end-of-study":
