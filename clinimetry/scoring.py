@@ -60,6 +60,11 @@ class Score:
     prorated: bool
 
 
+def _is_int(value: object) -> bool:
+    """A whole-number score; bools and floats are refused even when they equal an integer."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def hdrs17_item16(items: Mapping[str, int | None]) -> tuple[str | None, int | None]:
     """Which of 16A/16B was rated and the points it scores (3 = not assessed scores 0)."""
     a, b = items.get("16A"), items.get("16B")
@@ -68,7 +73,7 @@ def hdrs17_item16(items: Mapping[str, int | None]) -> tuple[str | None, int | No
     if a is None and b is None:
         return None, None
     which, value = ("16A", a) if a is not None else ("16B", b)
-    if value not in HDRS16_CHOICES:
+    if not _is_int(value) or value not in HDRS16_CHOICES:
         raise ScoringError({which: f"must be 0, 1, 2 or 3 (not assessed), not {value}"})
     return which, 0 if value == HDRS16_NOT_ASSESSED else value
 
@@ -80,15 +85,15 @@ def validate_hdrs17(items: Mapping[str, int | None]) -> dict[str, int | None]:
     points: dict[str, int | None] = {}
     for item, maximum in HDRS17_MAX.items():
         if item == "16":
+            try:
+                _which, points["16"] = hdrs17_item16(items)
+            except ScoringError as exc:
+                errors.update(exc.errors)
             continue
         value = items.get(item)
-        if value is not None and not (isinstance(value, int) and 0 <= value <= maximum):
+        if value is not None and not (_is_int(value) and 0 <= value <= maximum):
             errors[item] = f"must be 0-{maximum}, not {value}"
         points[item] = value
-    try:
-        _which, points["16"] = hdrs17_item16(items)
-    except ScoringError as exc:
-        errors.update(exc.errors)
     if errors:
         raise ScoringError(errors)
     return points
@@ -98,7 +103,7 @@ def validate_madrs(items: Mapping[str, int | None]) -> dict[str, int | None]:
     errors = {k: "not a MADRS item" for k in items if k not in MADRS_ITEMS}
     for item in MADRS_ITEMS:
         value = items.get(item)
-        if value is not None and not (isinstance(value, int) and 0 <= value <= MADRS_MAX_ITEM):
+        if value is not None and not (_is_int(value) and 0 <= value <= MADRS_MAX_ITEM):
             errors[item] = f"must be 0-{MADRS_MAX_ITEM}, not {value}"
     if errors:
         raise ScoringError(errors)

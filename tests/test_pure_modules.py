@@ -5,7 +5,17 @@ import sys
 
 import pytest
 
-PURE_MODULES = ["ketatrial.protocol"]
+PURE_MODULES = [
+    "ketatrial.protocol",
+    "participants.randomization",
+    "participants.eligibility",
+    "infusions.dosing",
+    "infusions.schedule",
+    "infusions.vitals",
+    "infusions.dissociation",
+    "clinimetry.scoring",
+    "clinimetry.items",
+]
 
 
 @pytest.mark.parametrize("module", PURE_MODULES)
