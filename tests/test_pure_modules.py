@@ -15,6 +15,11 @@ PURE_MODULES = [
     "infusions.dissociation",
     "clinimetry.scoring",
     "clinimetry.items",
+    "spectroscopy.io",
+    "spectroscopy.processing",
+    "spectroscopy.fitting",
+    "spectroscopy.synthetic",
+    "spectroscopy.pipeline",
 ]
 
 
