@@ -40,6 +40,7 @@ ROLE_WORK: dict[str, tuple[tuple[object, str], ...]] = {
         (_("Audit trail"), "audit_index"),
         (_("Participants"), "participants:list"),
         (_("System status"), "system_status"),
+        (_("MRS quality"), "spectroscopy:qc"),
     ),
     PRINCIPAL_INVESTIGATOR: (
         (_("Participants"), "participants:list"),

@@ -196,6 +196,10 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# MRS uploads are streamed to disk under MEDIA_ROOT; larger files are refused.
+MRS_MAX_UPLOAD_BYTES = env_int("MRS_MAX_UPLOAD_MB", 2048) * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440  # bigger uploads go to a temporary file, not memory
+
 # The protocol's study parameters may be overridden from a JSON file without a code edit.
 PROTOCOL_OVERRIDES_FILE = env_str("PROTOCOL_OVERRIDES_FILE")
 

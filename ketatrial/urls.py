@@ -32,5 +32,6 @@ urlpatterns = [
     path("participants/", include("participants.urls")),
     path("infusions/", include("infusions.urls")),
     path("ratings/", include("clinimetry.urls")),
+    path("mrs/", include("spectroscopy.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from decimal import Decimal
 
@@ -173,7 +174,7 @@ def test_the_coordinator_gets_number_and_kit_but_never_the_sequence(
     html = response.content.decode()
     slot = AllocationSlot.objects.get(participant=participant)
     assert "R-001" in html and slot.kit_code in html
-    assert "KP" not in html and "PK" not in html
+    assert not re.search(r"\b(KP|PK)\b", html)  # word-bounded: random tokens may hold the letters
     assert "etamin" not in html and "lacebo" not in html
 
 
@@ -432,10 +433,12 @@ def test_emergency_unblinding_shows_the_sequence_to_the_requester_only(
         allocation.sequence_for(other_pi, kp)
     page = client_for(principal_investigator).get(reverse("participants:unblinding_list")).content.decode()
     assert "<strong>KP</strong>" in page
-    assert "KP" not in client_for(other_pi).get(reverse("participants:unblinding_list")).content.decode()
+    assert not re.search(
+        r"\bKP\b", client_for(other_pi).get(reverse("participants:unblinding_list")).content.decode()
+    )
     detail = client_for(coordinator).get(reverse("participants:detail", args=[kp.pk])).content.decode()
     assert "emergency unblinded" in detail.lower() or "desenmascarado" in detail.lower()
-    assert "KP" not in detail
+    assert not re.search(r"\b(KP|PK)\b", detail)
     req.refresh_from_db()
     assert req.executed_by == unblinded and req.people_informed == "Dr. PI by phone"
     assert req.history.count() == 2

@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from spectroscopy.models import MRSUpload
+
+
+class UploadForm(forms.Form):
+    session_code = forms.ChoiceField(label=_("MRS session"))
+    kind = forms.ChoiceField(label=_("What the file is"), choices=MRSUpload.Kind.choices)
+    file = forms.FileField(label=_("File (NIfTI-MRS)"))
+
+    def __init__(self, *args: Any, sessions: list[tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["session_code"].choices = sessions
+
+
+class QuantifyForm(forms.Form):
+    upload = forms.IntegerField(widget=forms.HiddenInput)
+    water = forms.IntegerField(required=False, widget=forms.HiddenInput)

@@ -1,0 +1,82 @@
+"""MRS uploads (originals kept unchanged) and immutable quantification results."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from ketatrial.audit import ClinicalModel
+from participants.models import Participant
+
+
+class MRSUpload(ClinicalModel):
+    class Kind(models.TextChoices):
+        MEGA = "mega", _("MEGA-PRESS metabolite series")
+        MEGA_WATER = "mega_water", _("MEGA-PRESS water reference")
+        PRESS = "press", _("Short-TE PRESS series")
+        PRESS_WATER = "press_water", _("Short-TE PRESS water reference")
+        TISSUE = "tissue", _("Tissue fractions or GM/WM/CSF maps")
+
+    class Status(models.TextChoices):
+        ACCEPTED = "accepted", _("Accepted")
+        REFUSED = "refused", _("Refused")
+
+    participant = models.ForeignKey(Participant, on_delete=models.PROTECT, related_name="mrs_uploads")
+    session_code = models.CharField(_("MRS session"), max_length=60)
+    kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices)
+    original_name = models.CharField(_("file name"), max_length=255)
+    stored_path = models.CharField(max_length=500)
+    working_path = models.CharField(max_length=500, blank=True)
+    sha256 = models.CharField(_("SHA-256"), max_length=64)
+    size_bytes = models.BigIntegerField(_("size (bytes)"))
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices)
+    refusal_reason = models.TextField(_("reason refused"), blank=True)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    uploaded_at = models.DateTimeField(_("uploaded at"))
+
+    class Meta:
+        ordering = ["participant", "session_code", "uploaded_at"]
+        verbose_name = _("MRS upload")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["participant", "sha256"], name="one_upload_per_file_and_participant"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.participant} {self.session_code} {self.kind}"
+
+
+class MRSResult(models.Model):
+    """One immutable result per (metabolite upload, pipeline version); reprocessing adds a row."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    upload = models.ForeignKey(MRSUpload, on_delete=models.PROTECT, related_name="results")
+    water = models.ForeignKey(MRSUpload, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    pipeline_version = models.CharField(max_length=20)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    error = models.TextField(blank=True)
+    values = models.JSONField(default=dict, blank=True)
+    constants = models.JSONField(default=dict, blank=True)
+    figure = models.JSONField(default=dict, blank=True)
+    queued_at = models.DateTimeField()
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-queued_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["upload", "pipeline_version"], name="one_result_per_upload_and_version"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"result {self.pk} of {self.upload} ({self.pipeline_version})"

@@ -1,0 +1,210 @@
+"""MRS uploads and results: originals kept byte for byte, results immutable per pipeline version."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import shutil
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
+
+from ketatrial.audit import clinical_create
+from ketatrial.trial import protocol
+from participants.models import Participant
+from spectroscopy.io import MRSFormatError, read_nifti_mrs
+from spectroscopy.models import MRSResult, MRSUpload
+from spectroscopy.pipeline import PIPELINE_VERSION, QCLimits, quantify
+
+CHUNK = 1024 * 1024
+NIFTI_SUFFIXES = (".nii", ".nii.gz")
+
+
+def _store_stream(source: IO[bytes], target: Path, limit: int) -> tuple[str, int]:
+    """Copy in chunks (never the whole file in memory), hashing as it goes."""
+    digest = hashlib.sha256()
+    size = 0
+    with target.open("wb") as out:
+        for chunk in iter(lambda: source.read(CHUNK), b""):
+            size += len(chunk)
+            if size > limit:
+                raise ValidationError(
+                    _("The file is larger than the limit of %d MB.") % (limit // (1024 * 1024))
+                )
+            digest.update(chunk)
+            out.write(chunk)
+    return digest.hexdigest(), size
+
+
+def _working_copy(original: Path) -> Path:
+    """An uncompressed copy for fast reading; the original stays as uploaded."""
+    if original.name.endswith(".nii.gz"):
+        working = original.parent / (original.name[: -len(".nii.gz")] + ".work.nii")
+        with gzip.open(original, "rb") as src, working.open("wb") as dst:
+            shutil.copyfileobj(src, dst, CHUNK)
+        return working
+    return original
+
+
+def _validate(path: Path, kind: str) -> str:
+    """'' when the file is usable for its kind, else the reason (for the person who uploaded)."""
+    if kind == MRSUpload.Kind.TISSUE:
+        return ""
+    if not path.name.lower().endswith(NIFTI_SUFFIXES):
+        return _(
+            "Only NIfTI-MRS (.nii, .nii.gz) is read here; vendor files (TWIX, RDA, DICOM, SDAT/SPAR, P-file) "
+            "must be converted with spec2nii first."
+        )
+    try:
+        data = read_nifti_mrs(path, require_edit=kind == MRSUpload.Kind.MEGA)
+    except MRSFormatError as exc:
+        return str(exc)
+    if kind == MRSUpload.Kind.MEGA and data.fids.shape[0] != 2:
+        return (
+            _("A MEGA-PRESS series needs exactly two edit conditions (ON and OFF); this one has %d.")
+            % data.fids.shape[0]
+        )
+    return ""
+
+
+@transaction.atomic
+def upload_store(
+    *,
+    participant: Participant,
+    session_code: str,
+    kind: str,
+    source: IO[bytes],
+    original_name: str,
+    by: AbstractBaseUser,
+    now: datetime,
+) -> tuple[MRSUpload, bool]:
+    """Keep the original unchanged (with its SHA-256), check it, and record it accepted or refused
+    with the reason. A file already uploaded for this participant is recognised: (upload, False)."""
+    if kind not in MRSUpload.Kind.values:
+        raise ValidationError({"kind": _("Choose what the file is.")})
+    folder = Path(settings.MEDIA_ROOT) / "mrs" / participant.code / session_code
+    folder.mkdir(parents=True, exist_ok=True)
+    safe_name = Path(original_name).name or "upload"
+    partial = folder / f".incoming-{now.timestamp():.6f}-{safe_name}"
+    try:
+        sha, size = _store_stream(source, partial, settings.MRS_MAX_UPLOAD_BYTES)
+    except ValidationError:
+        partial.unlink(missing_ok=True)
+        raise
+    existing = MRSUpload.objects.filter(participant=participant, sha256=sha).first()
+    if existing is not None:
+        partial.unlink(missing_ok=True)
+        return existing, False
+    target = folder / f"{sha[:12]}-{safe_name}"
+    partial.replace(target)
+    reason = _validate(target, kind)
+    working = ""
+    if not reason and kind != MRSUpload.Kind.TISSUE:
+        working = str(_working_copy(target))
+    upload = MRSUpload(
+        participant=participant,
+        session_code=session_code,
+        kind=kind,
+        original_name=safe_name,
+        stored_path=str(target),
+        working_path=working,
+        sha256=sha,
+        size_bytes=size,
+        status=MRSUpload.Status.REFUSED if reason else MRSUpload.Status.ACCEPTED,
+        refusal_reason=reason,
+        uploaded_by=by,
+        uploaded_at=now,
+    )
+    try:
+        with transaction.atomic():
+            return clinical_create(upload, by=by, reason="uploaded"), True
+    except IntegrityError:  # the same file arrived twice at once: the other request stored it
+        return MRSUpload.objects.get(participant=participant, sha256=sha), False
+
+
+@transaction.atomic
+def result_queue(
+    *, upload: MRSUpload, water: MRSUpload | None, now: datetime, version: str = PIPELINE_VERSION
+) -> tuple[MRSResult, bool]:
+    """One result per (upload, pipeline version): queue it once, after the transaction commits."""
+    if upload.status != MRSUpload.Status.ACCEPTED or upload.kind != MRSUpload.Kind.MEGA:
+        raise ValidationError(_("Only an accepted MEGA-PRESS series can be quantified."))
+    result, created = MRSResult.objects.get_or_create(
+        upload=upload, pipeline_version=version, defaults={"water": water, "queued_at": now}
+    )
+    if created:
+        from spectroscopy.tasks import quantify_result
+
+        transaction.on_commit(lambda: quantify_result.delay(result.pk))
+    return result, created
+
+
+def _figure(result: Any) -> dict[str, Any]:
+    """Downsampled arrays for the figures (DIFF with fit, residual, baseline; OFF; drift)."""
+    fit = result.diff_fit
+    off_band = (result.ppm >= 1.8) & (result.ppm <= 4.2)
+    return {
+        "diff": {
+            "ppm": fit.ppm.round(4).tolist(),
+            "data": np.real(result.diff[(result.ppm >= 2.79) & (result.ppm <= 4.10)]).round(3).tolist(),
+            "model": fit.model.round(3).tolist(),
+            "baseline": fit.baseline.round(3).tolist(),
+            "residual": fit.residual.round(3).tolist(),
+        },
+        "off": {
+            "ppm": result.ppm[off_band].round(4).tolist(),
+            "data": np.real(result.off[off_band]).round(3).tolist(),
+        },
+        "drift_hz": np.asarray(result.drift_hz).round(3).tolist(),
+    }
+
+
+def result_run(result_id: int, *, now: datetime) -> MRSResult:
+    """Run the pipeline for a queued result; a finished result is never run again."""
+    with transaction.atomic():
+        result = (
+            MRSResult.objects.select_for_update(of=("self",))
+            .select_related("upload", "water")
+            .get(pk=result_id)
+        )
+        if result.status == MRSResult.Status.DONE:
+            return result
+        result.status, result.started_at, result.attempts = MRSResult.Status.RUNNING, now, result.attempts + 1
+        result.save(update_fields=["status", "started_at", "attempts"])
+    p = protocol()
+    limits = QCLimits(
+        p.mrs_fwhm_max_hz,
+        p.mrs_gaba_fit_error_max_pct,
+        p.mrs_rejected_transients_max_pct,
+        p.mrs_drift_range_max_hz,
+    )
+    try:
+        metab = read_nifti_mrs(result.upload.working_path or result.upload.stored_path, require_edit=True)
+        water = (
+            read_nifti_mrs(result.water.working_path or result.water.stored_path) if result.water else None
+        )
+        output = quantify(metab, water, limits=limits)
+    except (MRSFormatError, ValueError, np.linalg.LinAlgError) as exc:
+        MRSResult.objects.filter(pk=result_id).update(
+            status=MRSResult.Status.FAILED, error=str(exc), finished_at=now
+        )
+        return MRSResult.objects.get(pk=result_id)
+    clean = {
+        k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in output.values.items()
+    }
+    MRSResult.objects.filter(pk=result_id).update(
+        status=MRSResult.Status.DONE,
+        values=clean,
+        constants={**output.constants, "qc_limits": limits.__dict__},
+        figure=_figure(output),
+        finished_at=now,
+        error="",
+    )
+    return MRSResult.objects.get(pk=result_id)

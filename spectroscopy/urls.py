@@ -1,0 +1,14 @@
+from django.urls import path
+
+from spectroscopy import views
+
+app_name = "spectroscopy"
+
+urlpatterns = [
+    path("participant/<int:pk>/", views.participant_mrs, name="participant"),
+    path("participant/<int:pk>/upload/", views.upload, name="upload"),
+    path("participant/<int:pk>/quantify/<int:upload_pk>/", views.quantify, name="quantify"),
+    path("result/<int:pk>/", views.result_page, name="result"),
+    path("result/<int:pk>/report.pdf", views.result_pdf, name="report"),
+    path("qc/", views.qc_dashboard, name="qc"),
+]

@@ -1,0 +1,159 @@
+"""MRS pages: uploads and results per participant (blinded-safe), result with figures and PDF,
+quality dashboard for the data manager."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from infusions import selectors as infusion_selectors
+from ketatrial.protocol import COORDINATOR, DATA_MANAGER, MONITOR, PRINCIPAL_INVESTIGATOR
+from participants.access import not_found, role_required
+from participants.selectors import participant_get_for_user
+from spectroscopy import figures, services
+from spectroscopy.forms import UploadForm
+from spectroscopy.models import MRSResult, MRSUpload
+
+READERS = (COORDINATOR, PRINCIPAL_INVESTIGATOR, DATA_MANAGER, MONITOR)
+
+
+def _sessions(participant) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
+    events = infusion_selectors.participant_events(participant, now=timezone.now())
+    sessions = [
+        (f"mrs-{e.start:%Y%m%d}-{e.period}", f"{e.label} ({e.start:%Y-%m-%d})")
+        for e in events
+        if e.kind == "mrs"
+    ]
+    return sessions or [("unscheduled", _("Unscheduled session"))]
+
+
+@role_required(*READERS)
+def participant_mrs(request: HttpRequest, pk: int) -> HttpResponse:
+    participant = participant_get_for_user(request.user, pk)
+    form = UploadForm(sessions=_sessions(participant))
+    uploads = participant.mrs_uploads.prefetch_related("results").order_by("session_code", "uploaded_at")
+    return render(
+        request,
+        "spectroscopy/participant.html",
+        {"participant": participant, "form": form, "uploads": uploads},
+    )
+
+
+@role_required(COORDINATOR)
+@require_POST
+def upload(request: HttpRequest, pk: int) -> HttpResponse:
+    participant = participant_get_for_user(request.user, pk)
+    form = UploadForm(request.POST, request.FILES, sessions=_sessions(participant))
+    if form.is_valid():
+        incoming = form.cleaned_data["file"]
+        try:
+            record, created = services.upload_store(
+                participant=participant,
+                session_code=form.cleaned_data["session_code"],
+                kind=form.cleaned_data["kind"],
+                source=incoming,
+                original_name=incoming.name,
+                by=request.user,
+                now=timezone.now(),
+            )
+        except ValidationError as exc:
+            form.add_error("file", exc)
+        else:
+            if not created:
+                messages.info(
+                    request,
+                    _("This file was already uploaded on %s; nothing was added.")
+                    % record.uploaded_at.strftime("%Y-%m-%d"),
+                )
+            elif record.status == MRSUpload.Status.REFUSED:
+                messages.error(request, _("The file was kept but refused: %s") % record.refusal_reason)
+            else:
+                messages.success(request, _("File accepted."))
+            return redirect("spectroscopy:participant", pk=pk)
+    uploads = participant.mrs_uploads.prefetch_related("results")
+    return render(
+        request,
+        "spectroscopy/participant.html",
+        {"participant": participant, "form": form, "uploads": uploads},
+        status=400,
+    )
+
+
+@role_required(COORDINATOR)
+@require_POST
+def quantify(request: HttpRequest, pk: int, upload_pk: int) -> HttpResponse:
+    participant = participant_get_for_user(request.user, pk)
+    metab = participant.mrs_uploads.filter(pk=upload_pk).first()
+    if metab is None:
+        raise not_found()
+    water = (
+        participant.mrs_uploads.filter(
+            session_code=metab.session_code, kind=MRSUpload.Kind.MEGA_WATER, status=MRSUpload.Status.ACCEPTED
+        )
+        .order_by("-uploaded_at")
+        .first()
+    )
+    try:
+        _result, created = services.result_queue(upload=metab, water=water, now=timezone.now())
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(
+            request,
+            _("Quantification queued.")
+            if created
+            else _("This series is already quantified with this pipeline version."),
+        )
+    return redirect("spectroscopy:participant", pk=pk)
+
+
+def _result(request: HttpRequest, pk: int) -> MRSResult:
+    result = MRSResult.objects.select_related("upload", "upload__participant", "water").filter(pk=pk).first()
+    if result is None:
+        raise not_found()
+    participant_get_for_user(request.user, result.upload.participant_id)
+    return result
+
+
+def _result_context(result: MRSResult) -> dict[str, object]:
+    return {
+        "r": result,
+        "values": sorted(result.values.items()),
+        "diff_svg": figures.diff_svg(result.figure),
+        "off_svg": figures.off_svg(result.figure),
+        "drift_svg": figures.drift_svg(result.figure),
+    }
+
+
+@role_required(*READERS)
+def result_page(request: HttpRequest, pk: int) -> HttpResponse:
+    return render(request, "spectroscopy/result.html", _result_context(_result(request, pk)))
+
+
+@role_required(*READERS)
+def result_pdf(request: HttpRequest, pk: int) -> HttpResponse:
+    result = _result(request, pk)
+    if result.status != MRSResult.Status.DONE:
+        raise not_found()
+    html = render_to_string("spectroscopy/report.html", _result_context(result), request=request)
+    from weasyprint import HTML  # imported here: the rest of the site runs without Pango
+
+    response = HttpResponse(HTML(string=html).write_pdf(), content_type="application/pdf")
+    response["Content-Disposition"] = (
+        f'inline; filename="mrs-{result.upload.participant.code}-{result.upload.session_code}-v{result.pipeline_version}.pdf"'
+    )
+    return response
+
+
+@role_required(DATA_MANAGER)
+def qc_dashboard(request: HttpRequest) -> HttpResponse:
+    results = MRSResult.objects.filter(
+        status__in=[MRSResult.Status.DONE, MRSResult.Status.FAILED]
+    ).select_related("upload", "upload__participant")
+    return render(request, "spectroscopy/qc.html", {"results": results})
