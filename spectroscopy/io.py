@@ -83,7 +83,9 @@ def read_nifti_mrs(path: str | Path, *, require_edit: bool = False) -> MRSData:
     try:
         data = np.asanyarray(image.dataobj)
     except Exception as exc:  # truncated files fail when the data are read
-        raise MRSFormatError(f"the data cannot be read (truncated file?): {exc}") from exc
+        raise MRSFormatError(
+            "the data cannot be read (truncated file?): " + " ".join(str(exc).split())
+        ) from exc
     if not np.iscomplexobj(data):
         raise MRSFormatError("the data are not complex: this is not an MRS time-domain series")
     if data.ndim < 4:
@@ -96,7 +98,9 @@ def read_nifti_mrs(path: str | Path, *, require_edit: bool = False) -> MRSData:
     if not dwell > 0:
         raise MRSFormatError("the dwell time (pixdim[4]) is missing")
     spatial = data.reshape(data.shape[3:])  # (points, dim5, dim6, dim7)
-    tags = [header.get(f"dim_{n}") for n in range(5, 5 + spatial.ndim - 1)]
+    # Untagged dimensions take the NIfTI-MRS defaults: dim_5 coils, dim_6 dynamics, dim_7 indirect.
+    defaults = {5: "DIM_COIL", 6: "DIM_DYN", 7: "DIM_INDIRECT_0"}
+    tags = [header.get(f"dim_{n}", defaults[n]) for n in range(5, 5 + spatial.ndim - 1)]
     unknown = [t for t in tags if t not in KNOWN_TAGS]
     if unknown:
         raise MRSFormatError(f"unknown dimension tag(s) {unknown}; expected e.g. DIM_COIL, DIM_DYN, DIM_EDIT")
@@ -127,12 +131,19 @@ def read_nifti_mrs(path: str | Path, *, require_edit: bool = False) -> MRSData:
             if isinstance(header["SpectrometerFrequency"], list)
             else header["SpectrometerFrequency"]
         ),
-        nucleus=str((header.get("ResonantNucleus") or ["1H"])[0]),
+        nucleus=_first(header.get("ResonantNucleus"), "1H"),
         echo_time_s=header.get("EchoTime"),
         repetition_time_s=header.get("RepetitionTime"),
         edit_conditions=conditions,
         header=header,
     )
+
+
+def _first(value: Any, default: str) -> str:
+    """A header value given as a list (the standard) or as a bare string."""
+    if isinstance(value, (list, tuple)):
+        return str(value[0]) if value else default
+    return str(value) if value else default
 
 
 def order_tag(tags: list[Any], tag: str) -> int:

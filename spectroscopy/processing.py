@@ -124,8 +124,10 @@ def outliers(
     mse = np.mean((spec - median) ** 2, axis=1)
     centre = np.median(mse)
     mad = 1.4826 * np.median(np.abs(mse - centre))
-    if mad == 0:
-        return np.zeros(len(mse), dtype=bool)
+    if mad == 0:  # most transients identical (noise-free data): fall back on the mean deviation
+        mad = 1.4826 * np.mean(np.abs(mse - centre))
+        if mad == 0:
+            return np.zeros(len(mse), dtype=bool)
     return (mse - centre) / mad > z_max
 
 

@@ -61,6 +61,7 @@ class Command(BaseCommand):
             water = read_nifti_mrs(options["water"]) if options.get("water") else None
             result = quantify(metab, water, limits=limits)
         except (MRSFormatError, ValueError, OSError) as exc:
-            sys.stderr.write(f"mrs_quantify: {options['metab']}: {exc}\n")
+            message = " ".join(str(exc).split())  # one line, whatever the library wrote
+            sys.stderr.write(f"mrs_quantify: {options['metab']}: {message}\n")
             sys.exit(2)
         self.stdout.write(json.dumps({k: _clean(result.values.get(k)) for k in KEYS}))
