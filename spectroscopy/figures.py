@@ -61,12 +61,11 @@ def off_svg(figure: dict[str, Any]) -> str:
     if not d:
         return ""
     x_range = (min(d["ppm"]), max(d["ppm"]))
-    return _frame(
-        "OFF spectrum (tCr 3.0, tCho 3.2, NAA 2.0 ppm)",
-        x_range,
-        [_polyline(d["ppm"], d["data"], x_range, (min(d["data"]), max(d["data"])), "#222")],
-        "ppm",
-    )
+    y_range = (min(d["data"]), max(d["data"]))
+    body = [_polyline(d["ppm"], d["data"], x_range, y_range, "#222")]
+    if d.get("fit"):
+        body.append(_polyline(d["fit_ppm"], d["fit"], x_range, y_range, "#c0392b"))
+    return _frame("OFF: data (black), tCr and tCho fit (red); NAA 2.0 ppm", x_range, body, "ppm")
 
 
 def drift_svg(figure: dict[str, Any]) -> str:

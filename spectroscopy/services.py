@@ -161,6 +161,8 @@ def _figure(result: Any) -> dict[str, Any]:
         "off": {
             "ppm": result.ppm[off_band].round(4).tolist(),
             "data": np.real(result.off[off_band]).round(3).tolist(),
+            "fit_ppm": result.off_fit.ppm.round(4).tolist(),
+            "fit": result.off_fit.model.round(3).tolist(),
         },
         "drift_hz": np.asarray(result.drift_hz).round(3).tolist(),
     }

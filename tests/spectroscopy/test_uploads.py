@@ -129,7 +129,7 @@ def test_quantification_is_queued_once_per_pipeline_version_and_keeps_old_result
     assert (
         first.status == "done" and 0.05 < first.values["gaba_plus_cr"] < 0.2 and first.values["gaba_plus_iu"]
     )
-    assert first.figure["diff"]["model"]
+    assert first.figure["diff"]["model"] and first.figure["off"]["fit"] and first.figure["drift_hz"]
     rerun = services.result_run(first.pk, now=timezone.now())
     assert rerun.finished_at == first.finished_at  # a finished result is never run again
     newer, _ = services.result_queue(upload=metab, water=water, now=timezone.now(), version="9.9.9")
