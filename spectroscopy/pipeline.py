@@ -22,6 +22,16 @@ class QCLimits:
     drift_range_max_hz: float = 10.0
 
 
+def limits_from_protocol(p: Any) -> QCLimits:
+    """The quality limits in force (study parameters of the protocol definition)."""
+    return QCLimits(
+        p.mrs_fwhm_max_hz,
+        p.mrs_gaba_fit_error_max_pct,
+        p.mrs_rejected_transients_max_pct,
+        p.mrs_drift_range_max_hz,
+    )
+
+
 @dataclass
 class Result:
     values: dict[str, Any]

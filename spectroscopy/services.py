@@ -21,7 +21,7 @@ from ketatrial.trial import protocol
 from participants.models import Participant
 from spectroscopy.io import MRSFormatError, read_nifti_mrs
 from spectroscopy.models import MRSResult, MRSUpload
-from spectroscopy.pipeline import PIPELINE_VERSION, QCLimits, quantify
+from spectroscopy.pipeline import PIPELINE_VERSION, limits_from_protocol, quantify
 
 CHUNK = 1024 * 1024
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
@@ -181,12 +181,7 @@ def result_run(result_id: int, *, now: datetime) -> MRSResult:
         result.status, result.started_at, result.attempts = MRSResult.Status.RUNNING, now, result.attempts + 1
         result.save(update_fields=["status", "started_at", "attempts"])
     p = protocol()
-    limits = QCLimits(
-        p.mrs_fwhm_max_hz,
-        p.mrs_gaba_fit_error_max_pct,
-        p.mrs_rejected_transients_max_pct,
-        p.mrs_drift_range_max_hz,
-    )
+    limits = limits_from_protocol(p)
     try:
         metab = read_nifti_mrs(result.upload.working_path or result.upload.stored_path, require_edit=True)
         water = (

@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand
 
 from ketatrial.trial import protocol
 from spectroscopy.io import MRSFormatError, read_nifti_mrs
-from spectroscopy.pipeline import QCLimits, quantify
+from spectroscopy.pipeline import limits_from_protocol, quantify
 
 KEYS = (
     "gaba_plus_cr",
@@ -50,12 +50,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         p = protocol()
-        limits = QCLimits(
-            p.mrs_fwhm_max_hz,
-            p.mrs_gaba_fit_error_max_pct,
-            p.mrs_rejected_transients_max_pct,
-            p.mrs_drift_range_max_hz,
-        )
+        limits = limits_from_protocol(p)
         try:
             metab = read_nifti_mrs(options["metab"], require_edit=True)
             water = read_nifti_mrs(options["water"]) if options.get("water") else None
