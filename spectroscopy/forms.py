@@ -21,3 +21,15 @@ class UploadForm(forms.Form):
 class QuantifyForm(forms.Form):
     upload = forms.IntegerField(widget=forms.HiddenInput)
     water = forms.IntegerField(required=False, widget=forms.HiddenInput)
+
+
+class TissueForm(forms.Form):
+    session_code = forms.ChoiceField(label=_("MRS session"))
+    f_gm = forms.DecimalField(label=_("Grey matter fraction"), min_value=0, max_value=1, decimal_places=4)
+    f_wm = forms.DecimalField(label=_("White matter fraction"), min_value=0, max_value=1, decimal_places=4)
+    f_csf = forms.DecimalField(label=_("CSF fraction"), min_value=0, max_value=1, decimal_places=4)
+    reason = forms.CharField(label=_("Reason (when correcting)"), required=False, max_length=300)
+
+    def __init__(self, *args: Any, sessions: list[tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["session_code"].choices = sessions

@@ -80,3 +80,34 @@ class MRSResult(models.Model):
 
     def __str__(self) -> str:
         return f"result {self.pk} of {self.upload} ({self.pipeline_version})"
+
+
+class TissueFractions(ClinicalModel):
+    """GM, WM and CSF volume fractions of the voxel of one MRS session (entered from the
+    segmentation report)."""
+
+    participant = models.ForeignKey(Participant, on_delete=models.PROTECT, related_name="tissue_fractions")
+    session_code = models.CharField(_("MRS session"), max_length=60)
+    f_gm = models.DecimalField(_("grey matter fraction"), max_digits=5, decimal_places=4)
+    f_wm = models.DecimalField(_("white matter fraction"), max_digits=5, decimal_places=4)
+    f_csf = models.DecimalField(_("CSF fraction"), max_digits=5, decimal_places=4)
+    source = models.CharField(_("source"), max_length=200, default="entered")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["participant", "session_code"], name="one_tissue_record_per_session"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"tissue of {self.participant} {self.session_code}"
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        values = (self.f_gm, self.f_wm, self.f_csf)
+        if any(v is None or v < 0 or v > 1 for v in values):
+            raise ValidationError(_("Each fraction lies between 0 and 1."))
+        if abs(float(sum(values)) - 1) > 0.02:
+            raise ValidationError(_("The fractions must add up to 1 (now %s).") % sum(values))

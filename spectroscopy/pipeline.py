@@ -42,6 +42,7 @@ class Result:
     off_fit: fitting.Fit
     drift_hz: np.ndarray
     constants: dict[str, Any]
+    water_area: float | None = None
 
 
 def _on_off(metab: MRSData) -> tuple[int, int]:
@@ -138,6 +139,7 @@ def quantify(metab: MRSData, water: MRSData | None = None, *, limits: QCLimits |
             values[key], constants[name] = fitting.institutional_units(
                 name, area, water_fit.areas["water"], te_s=te, tr_s=tr, te_water_s=te_w, tr_water_s=tr_w
             )
+    water_area = None if water_fid is None else water_fit.areas["water"]
     flags = []
     if values["cr_fwhm_hz"] > limits.fwhm_max_hz:
         flags.append(f"tCr FWHM {values['cr_fwhm_hz']:.1f} Hz > {limits.fwhm_max_hz:g} Hz")
@@ -158,4 +160,14 @@ def quantify(metab: MRSData, water: MRSData | None = None, *, limits: QCLimits |
     values["pipeline_version"] = PIPELINE_VERSION
     values["elapsed_s"] = round(time.perf_counter() - started, 4)
     values = {k: (float(v) if isinstance(v, np.floating) else v) for k, v in values.items()}
-    return Result(values, ppm, diff_spec, off_spec * np.exp(-1j * phase), diff_fit, off_fit, drift, constants)
+    return Result(
+        values,
+        ppm,
+        diff_spec,
+        off_spec * np.exp(-1j * phase),
+        diff_fit,
+        off_fit,
+        drift,
+        constants,
+        water_area,
+    )

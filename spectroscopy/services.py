@@ -19,8 +19,9 @@ from django.utils.translation import gettext as _
 from ketatrial.audit import clinical_create
 from ketatrial.trial import protocol
 from participants.models import Participant
+from spectroscopy import fitting
 from spectroscopy.io import MRSFormatError, read_nifti_mrs
-from spectroscopy.models import MRSResult, MRSUpload
+from spectroscopy.models import MRSResult, MRSUpload, TissueFractions
 from spectroscopy.pipeline import PIPELINE_VERSION, limits_from_protocol, quantify
 
 CHUNK = 1024 * 1024
@@ -193,15 +194,74 @@ def result_run(result_id: int, *, now: datetime) -> MRSResult:
             status=MRSResult.Status.FAILED, error=str(exc), finished_at=now
         )
         return MRSResult.objects.get(pk=result_id)
-    clean = {
-        k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in output.values.items()
-    }
+    values = dict(output.values)
+    constants: dict[str, Any] = {**output.constants, "qc_limits": limits.__dict__}
+    # Areas kept so tissue corrections can follow fractions entered later (see tissue_values).
+    values.update(
+        gaba_plus_area=output.diff_fit.areas["gaba"],
+        glx_area=output.diff_fit.areas["glx"],
+        water_area=output.water_area,
+    )
+    clean = {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in values.items()}
     MRSResult.objects.filter(pk=result_id).update(
         status=MRSResult.Status.DONE,
         values=clean,
-        constants={**output.constants, "qc_limits": limits.__dict__},
+        constants=constants,
         figure=_figure(output),
         finished_at=now,
         error="",
     )
     return MRSResult.objects.get(pk=result_id)
+
+
+@transaction.atomic
+def tissue_record(
+    *,
+    participant: Participant,
+    session_code: str,
+    f_gm: Any,
+    f_wm: Any,
+    f_csf: Any,
+    by: AbstractBaseUser,
+    reason: str = "",
+) -> TissueFractions:
+    """Enter (or correct, with a reason) the voxel's tissue fractions of a session."""
+    from ketatrial.audit import clinical_update
+
+    existing = TissueFractions.objects.filter(participant=participant, session_code=session_code).first()
+    if existing is None:
+        record = TissueFractions(
+            participant=participant, session_code=session_code, f_gm=f_gm, f_wm=f_wm, f_csf=f_csf
+        )
+        return clinical_create(record, by=by, reason="entered")
+    return clinical_update(
+        existing, by=by, reason=reason, changes={"f_gm": f_gm, "f_wm": f_wm, "f_csf": f_csf}
+    )
+
+
+def tissue_values(result: MRSResult) -> dict[str, float]:
+    """CSF-, Gasparovic- and Harris-corrected concentrations from the session's tissue fractions
+    (computed from the stored areas and constants, so fractions entered later apply at once)."""
+    tissue = TissueFractions.objects.filter(
+        participant_id=result.upload.participant_id, session_code=result.upload.session_code
+    ).first()
+    if tissue is None or result.status != MRSResult.Status.DONE or not result.values.get("water_area"):
+        return {}
+    fractions = {"f_gm": float(tissue.f_gm), "f_wm": float(tissue.f_wm), "f_csf": float(tissue.f_csf)}
+    out: dict[str, float] = dict(fractions)
+    for key, name in (("gaba_plus", "gaba"), ("glx", "glx")):
+        c = result.constants[name]
+        corrected = fitting.tissue_corrected(
+            name,
+            result.values[f"{key}_area"],
+            result.values["water_area"],
+            **fractions,
+            te_s=c["te_s"],
+            tr_s=c["tr_s"],
+            te_water_s=c["te_water_s"],
+            tr_water_s=c["tr_water_s"],
+        )
+        out[f"{key}_iu_csf"] = fitting.csf_corrected(result.values[f"{key}_iu"], fractions["f_csf"])
+        out[f"{key}_iu_molal"] = corrected["molal"]
+        out[f"{key}_iu_alpha"] = corrected["alpha"]
+    return out

@@ -13,11 +13,12 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from infusions import selectors as infusion_selectors
+from ketatrial.forms import run_service
 from ketatrial.protocol import COORDINATOR, DATA_MANAGER, MONITOR, PRINCIPAL_INVESTIGATOR
 from participants.access import not_found, role_required
 from participants.selectors import participant_get_for_user
 from spectroscopy import figures, services
-from spectroscopy.forms import UploadForm
+from spectroscopy.forms import TissueForm, UploadForm
 from spectroscopy.models import MRSResult, MRSUpload
 
 READERS = (COORDINATOR, PRINCIPAL_INVESTIGATOR, DATA_MANAGER, MONITOR)
@@ -36,13 +37,31 @@ def _sessions(participant) -> list[tuple[str, str]]:  # type: ignore[no-untyped-
 @role_required(*READERS)
 def participant_mrs(request: HttpRequest, pk: int) -> HttpResponse:
     participant = participant_get_for_user(request.user, pk)
-    form = UploadForm(sessions=_sessions(participant))
-    uploads = participant.mrs_uploads.prefetch_related("results").order_by("session_code", "uploaded_at")
-    return render(
-        request,
-        "spectroscopy/participant.html",
-        {"participant": participant, "form": form, "uploads": uploads},
-    )
+    return render(request, "spectroscopy/participant.html", _page(participant))
+
+
+def _page(participant, **bound: object) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    sessions = _sessions(participant)
+    return {
+        "participant": participant,
+        "form": bound.get("form") or UploadForm(sessions=sessions),
+        "tissue_form": bound.get("tissue_form") or TissueForm(sessions=sessions),
+        "uploads": participant.mrs_uploads.prefetch_related("results").order_by(
+            "session_code", "uploaded_at"
+        ),
+        "tissues": participant.tissue_fractions.order_by("session_code"),
+    }
+
+
+@role_required(COORDINATOR)
+@require_POST
+def tissue(request: HttpRequest, pk: int) -> HttpResponse:
+    participant = participant_get_for_user(request.user, pk)
+    form = TissueForm(request.POST, sessions=_sessions(participant))
+    if run_service(form, lambda d: services.tissue_record(participant=participant, by=request.user, **d)):
+        messages.success(request, _("Tissue fractions saved."))
+        return redirect("spectroscopy:participant", pk=pk)
+    return render(request, "spectroscopy/participant.html", _page(participant, tissue_form=form), status=400)
 
 
 @role_required(COORDINATOR)
@@ -76,13 +95,7 @@ def upload(request: HttpRequest, pk: int) -> HttpResponse:
             else:
                 messages.success(request, _("File accepted."))
             return redirect("spectroscopy:participant", pk=pk)
-    uploads = participant.mrs_uploads.prefetch_related("results")
-    return render(
-        request,
-        "spectroscopy/participant.html",
-        {"participant": participant, "form": form, "uploads": uploads},
-        status=400,
-    )
+    return render(request, "spectroscopy/participant.html", _page(participant, form=form), status=400)
 
 
 @role_required(COORDINATOR)
@@ -125,6 +138,7 @@ def _result_context(result: MRSResult) -> dict[str, object]:
     return {
         "r": result,
         "values": sorted(result.values.items()),
+        "tissue": sorted(services.tissue_values(result).items()),
         "diff_svg": figures.diff_svg(result.figure),
         "off_svg": figures.off_svg(result.figure),
         "drift_svg": figures.drift_svg(result.figure),
