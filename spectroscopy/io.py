@@ -182,3 +182,35 @@ def write_nifti_mrs(
     )
     nib.save(image, str(path))
     return path
+
+
+def voxel_tissue_fractions(
+    mrs_path: str | Path, gm_path: str | Path, wm_path: str | Path, csf_path: str | Path
+) -> dict[str, float]:
+    """GM, WM and CSF fractions of the spectroscopy voxel from probability maps (e.g. SPM or FSL
+    FAST segmentations of the T1 image). The voxel is the NIfTI-MRS affine's unit cube; every map
+    voxel whose centre falls inside it counts, and the three mean probabilities are normalised to
+    add up to 1."""
+    mrs = nib.load(str(mrs_path))
+    inverse = np.linalg.inv(mrs.affine)
+    means = {}
+    for name, path in (("f_gm", gm_path), ("f_wm", wm_path), ("f_csf", csf_path)):
+        try:
+            tissue_map = nib.load(str(path))
+        except Exception as exc:  # nibabel raises many types for non-NIfTI input
+            raise MRSFormatError(f"{Path(path).name} is not a NIfTI probability map") from exc
+        data = np.asanyarray(tissue_map.dataobj, dtype=np.float64)
+        if data.ndim != 3:
+            raise MRSFormatError(f"{Path(path).name} is not a 3-D probability map")
+        ijk = np.indices(data.shape).reshape(3, -1)
+        world = tissue_map.affine @ np.vstack([ijk, np.ones(ijk.shape[1])])
+        in_voxel = np.all(np.abs((inverse @ world)[:3]) <= 0.5, axis=0)
+        if not in_voxel.any():
+            raise MRSFormatError(
+                f"{Path(path).name} does not overlap the spectroscopy voxel: check that it belongs to this session"
+            )
+        means[name] = float(np.clip(data.reshape(-1)[in_voxel], 0, 1).mean())
+    total = sum(means.values())
+    if total <= 0:
+        raise MRSFormatError("the maps hold no tissue inside the spectroscopy voxel")
+    return {name: value / total for name, value in means.items()}

@@ -16,7 +16,9 @@ class MRSUpload(ClinicalModel):
         MEGA_WATER = "mega_water", _("MEGA-PRESS water reference")
         PRESS = "press", _("Short-TE PRESS series")
         PRESS_WATER = "press_water", _("Short-TE PRESS water reference")
-        TISSUE = "tissue", _("Tissue fractions or GM/WM/CSF maps")
+        GM_MAP = "gm_map", _("Grey matter probability map")
+        WM_MAP = "wm_map", _("White matter probability map")
+        CSF_MAP = "csf_map", _("CSF probability map")
 
     class Status(models.TextChoices):
         ACCEPTED = "accepted", _("Accepted")

@@ -6,9 +6,11 @@ import gzip
 import hashlib
 import shutil
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
 
+import nibabel as nib
 import numpy as np
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -20,12 +22,13 @@ from ketatrial.audit import clinical_create
 from ketatrial.trial import protocol
 from participants.models import Participant
 from spectroscopy import fitting
-from spectroscopy.io import MRSFormatError, read_nifti_mrs
+from spectroscopy.io import MRSFormatError, read_nifti_mrs, voxel_tissue_fractions
 from spectroscopy.models import MRSResult, MRSUpload, TissueFractions
 from spectroscopy.pipeline import PIPELINE_VERSION, limits_from_protocol, quantify
 
 CHUNK = 1024 * 1024
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
+MAP_KINDS = (MRSUpload.Kind.GM_MAP, MRSUpload.Kind.WM_MAP, MRSUpload.Kind.CSF_MAP)
 
 
 def _store_stream(source: IO[bytes], target: Path, limit: int) -> tuple[str, int]:
@@ -56,8 +59,12 @@ def _working_copy(original: Path) -> Path:
 
 def _validate(path: Path, kind: str) -> str:
     """'' when the file is usable for its kind, else the reason (for the person who uploaded)."""
-    if kind == MRSUpload.Kind.TISSUE:
-        return ""
+    if kind in MAP_KINDS:
+        try:
+            image = nib.load(str(path))
+        except Exception:  # nibabel raises many types for non-NIfTI input
+            return _("A probability map must be a NIfTI image.")
+        return "" if len(image.shape) == 3 else _("A probability map must be a 3-D image.")
     if not path.name.lower().endswith(NIFTI_SUFFIXES):
         return _(
             "Only NIfTI-MRS (.nii, .nii.gz) is read here; vendor files (TWIX, RDA, DICOM, SDAT/SPAR, P-file) "
@@ -107,7 +114,7 @@ def upload_store(
     partial.replace(target)
     reason = _validate(target, kind)
     working = ""
-    if not reason and kind != MRSUpload.Kind.TISSUE:
+    if not reason and kind not in MAP_KINDS:
         working = str(_working_copy(target))
     upload = MRSUpload(
         participant=participant,
@@ -125,9 +132,46 @@ def upload_store(
     )
     try:
         with transaction.atomic():
-            return clinical_create(upload, by=by, reason="uploaded"), True
+            upload = clinical_create(upload, by=by, reason="uploaded")
     except IntegrityError:  # the same file arrived twice at once: the other request stored it
         return MRSUpload.objects.get(participant=participant, sha256=sha), False
+    _tissue_from_maps(participant, session_code, by=by)
+    return upload, True
+
+
+def _tissue_from_maps(participant: Participant, session_code: str, *, by: AbstractBaseUser) -> None:
+    """Once the session has its MEGA series and the three maps, and no fractions yet, compute them."""
+    accepted = MRSUpload.objects.filter(
+        participant=participant, session_code=session_code, status=MRSUpload.Status.ACCEPTED
+    )
+    latest = {
+        kind: accepted.filter(kind=kind).order_by("-uploaded_at").first()
+        for kind in (MRSUpload.Kind.MEGA, *MAP_KINDS)
+    }
+    if (
+        None in latest.values()
+        or TissueFractions.objects.filter(participant=participant, session_code=session_code).exists()
+    ):
+        return
+    try:
+        fractions = voxel_tissue_fractions(
+            latest[MRSUpload.Kind.MEGA].stored_path,
+            latest[MRSUpload.Kind.GM_MAP].stored_path,
+            latest[MRSUpload.Kind.WM_MAP].stored_path,
+            latest[MRSUpload.Kind.CSF_MAP].stored_path,
+        )
+    except MRSFormatError:
+        return  # the page shows that no fractions exist; they can be entered by hand
+    clinical_create(
+        TissueFractions(
+            participant=participant,
+            session_code=session_code,
+            source="probability maps",
+            **{k: Decimal(f"{v:.4f}") for k, v in fractions.items()},
+        ),
+        by=by,
+        reason="computed from probability maps",
+    )
 
 
 @transaction.atomic
