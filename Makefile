@@ -21,6 +21,7 @@ run: $(STAMP)
 	mkdir -p var
 	DEBUG=1 $(BIN)/python manage.py migrate --noinput
 	DEBUG=1 $(BIN)/python manage.py seed_demo
+	DEBUG=1 $(BIN)/python manage.py check --database default --fail-level ERROR
 	DEBUG=1 $(BIN)/python manage.py runserver 127.0.0.1:8000
 
 # Tests use DATABASE_URL / CELERY_BROKER_URL when set (CI: PostgreSQL and Redis), else SQLite.
