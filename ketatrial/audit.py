@@ -42,6 +42,8 @@ class ClinicalModel(models.Model):
         if not self._state.adding and not (getattr(self, "_change_reason", "") or "").strip():
             raise ReasonRequired(_("A reason is required to change a saved record."))
         super().save(*args, **kwargs)
+        # A reason covers one write: the next save of this object needs its own.
+        self._change_reason = ""
 
 
 def clinical_create(instance: M, *, by: AbstractBaseUser | None, reason: str = "") -> M:

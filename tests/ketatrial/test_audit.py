@@ -126,3 +126,12 @@ def test_sql_update_or_delete_on_an_audit_table_fails_on_postgresql(statement, m
             "SELECT count(*) FROM participants_historicalparticipant WHERE history_change_reason = 'rewritten'"
         )
         assert cursor.fetchone()[0] == 0
+
+
+def test_a_reason_covers_one_write_only(participant, coordinator) -> None:
+    updated = services.participant_update(
+        participant=participant, by=coordinator, reason="Re-weighed", baseline_weight_kg=Decimal("69.0")
+    )
+    updated.height_cm = Decimal("171.0")
+    with pytest.raises(ReasonRequired):
+        updated.save()
