@@ -75,6 +75,11 @@ def all_tasks(participant: Participant) -> list[RatingTask]:
     ]
     relapse = _relapse(participant)
     for t in plan.ratings if plan else ():
+        # A task anchored to the end of an infusion appears once that end is recorded: the
+        # planned end of a period's last infusion would announce that it is the last one.
+        is_predose = "predose" in t.code.split("+")[0]
+        if not t.anchor_recorded and not is_predose and t.code not in done:
+            continue
         # Follow-up ends when the relapse is found: later weekly tasks go, unless already begun
         # (the other scale of the visit that revealed the relapse is still to be entered).
         if (
@@ -117,6 +122,20 @@ def task_get(participant: Participant, code: str) -> RatingTask:
     for task in all_tasks(participant):
         if task.code == code:
             return task
+    raise ValidationError(_("No such rating task for this participant."))
+
+
+def task_for_rater(participant: Participant, code: str, *, now: datetime) -> RatingTask:
+    """A task the rater may open: one the task list shows now, or one already begun (to finish
+    or correct it). Any other code answers like a missing one, so guessing codes of later
+    timepoints reveals nothing about the schedule."""
+    begun = set(participant.assessments.values_list("task_code", flat=True))
+    for task in all_tasks(participant):
+        if task.code != code:
+            continue
+        if code in begun or task in due_tasks([participant], now=now):
+            return task
+        break
     raise ValidationError(_("No such rating task for this participant."))
 
 

@@ -61,7 +61,7 @@ def participant(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _task(person: Participant, code: str) -> services.RatingTask:
     try:
-        return services.task_get(person, code)
+        return services.task_for_rater(person, code, now=timezone.now())
     except ValidationError:
         raise not_found() from None
 

@@ -89,10 +89,15 @@ def timepoint_label(t: sched.Timepoint) -> str:
         if serves.startswith("pre-dose"):
             parts.append(_("pre-dose rating"))
         elif "after last infusion" in serves:
-            parts.append(_("rating %s after the last infusion") % serves.split()[0])
+            # Not "the last": the words would announce the end of period 2 to a rater.
+            parts.append(_("rating %s after the infusion") % serves.split()[0])
         else:
             parts.append(_("rating %s after the first infusion") % serves.split()[0])
     return parts[0] + " " + " + ".join(parts[1:])
+
+
+def _last_key(plan: sched.Schedule, period: int) -> tuple[int, int]:
+    return [i for i in plan.infusions if i.period == period][-1].key
 
 
 def participant_events(participant: Participant, *, now: datetime) -> list[Event]:
@@ -126,6 +131,8 @@ def participant_events(participant: Participant, *, now: datetime) -> list[Event
             t.period == sched.FOLLOW_UP
             or any("last" in s for s in t.serves)
             or t.code.endswith(("mrs-24h", "mrs-1w"))
+            # The scan during the last infusion would mark that infusion as the last one.
+            or (t.code.endswith("mrs-during") and t.anchored_to == _last_key(plan, 2))
         )
         if anchor_period == 2 and hangs_on_last and not period2_over:
             continue

@@ -102,6 +102,8 @@ def _timeline_action(request: HttpRequest, pk: int, form_class: type, call: Any,
     """Run a coordinator's schedule action from the timeline; a refusal comes back as a message."""
     participant = participant_get_for_user(request.user, pk)
     form = form_class(request.POST)
+    if form.is_valid() and "period" in form.cleaned_data:
+        _require_visible(participant, form.cleaned_data["period"], form.cleaned_data["number"])
     if run_service(form, lambda d: call(participant, d)):
         messages.success(request, ok)
     else:
@@ -176,15 +178,20 @@ def _session_context(request: HttpRequest, visit: InfusionVisit, **bound: Any) -
     }
 
 
-def _visit(request: HttpRequest, pk: int, period: int, number: int) -> InfusionVisit:
-    participant = participant_get_for_user(request.user, pk)
+def _require_visible(participant: Any, period: Any, number: Any) -> None:
+    """Beyond the period-2 horizon an infusion answers like a missing one, whatever the request."""
     visible = {
         (e.period, e.number)
         for e in selectors.participant_events(participant, now=timezone.now())
         if e.kind == "infusion"
     }
     if (period, number) not in visible:
-        raise not_found()  # beyond the period-2 horizon answers like a missing infusion
+        raise not_found()
+
+
+def _visit(request: HttpRequest, pk: int, period: int, number: int) -> InfusionVisit:
+    participant = participant_get_for_user(request.user, pk)
+    _require_visible(participant, period, number)
     try:
         return services.visit_for(participant, period, number, by=request.user)
     except Exception:  # noqa: BLE001 — not in this participant's schedule: the same 404 as a missing one

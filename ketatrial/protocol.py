@@ -128,7 +128,16 @@ class Protocol:
     # Roles: no person may hold both roles of a pair.
     strata: tuple[str, ...] = ("",)
     allocation_block_sizes: tuple[int, ...] = (2, 4)
-    incompatible_roles: tuple[tuple[str, str], ...] = ((RATER, PHARMACIST),)
+    # The rater must stay blind to the allocation (pharmacist) and to the infusion calendar and
+    # records, whose period-2 length reveals the sequence (every role that sees them).
+    incompatible_roles: tuple[tuple[str, str], ...] = (
+        (RATER, PHARMACIST),
+        (RATER, COORDINATOR),
+        (RATER, INFUSION_PHYSICIAN),
+        (RATER, DATA_MANAGER),
+        (RATER, PRINCIPAL_INVESTIGATOR),
+        (RATER, MONITOR),
+    )
     unblinded_roles: tuple[str, ...] = (PHARMACIST,)
     # Raters never see these, because the period-2 calendar reveals the sequence.
     hidden_from_raters: tuple[str, ...] = (

@@ -241,6 +241,9 @@ class AllocationSlot(ClinicalModel):
 class UnblindingRequest(ClinicalModel):
     """Emergency unblinding: requested by the principal investigator, executed by the pharmacist."""
 
+    # Its history ("who was told") stays out of the audit pages.
+    audit_restricted = True
+
     participant = models.ForeignKey(Participant, on_delete=models.PROTECT, related_name="unblinding_requests")
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     requested_at = models.DateTimeField(_("requested at"))

@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from axes.utils import reset as axes_reset
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, Group
 from django.contrib.auth.password_validation import validate_password
@@ -338,6 +339,10 @@ def user_create(
 ) -> AbstractBaseUser:
     """Create a user with roles; password validated, role rules enforced, change logged."""
     roles_validate(roles)
+    if by is not None and username in settings.UNBLINDED_USERNAMES:
+        # The settings list is one of the two unblinding keys: an account taking a listed name
+        # is made by the system administrator, never from the application.
+        raise ValidationError({"username": _("This username is reserved.")})
     if User.objects.filter(username__iexact=username).exists():
         raise ValidationError({"username": _("This username is taken.")})
     user = User(username=username, first_name=first_name, last_name=last_name, email=email)

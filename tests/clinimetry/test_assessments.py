@@ -138,8 +138,8 @@ def test_a_scheduled_participant_relapses_through_saved_ratings(
         checker=checker,
         day1=(now - timedelta(days=20)).date(),
         now=now - timedelta(days=22),
-        prepare=(),
     )
+    _give_first_infusion(person, pharmacist)
     tasks = [
         t
         for t in services.all_tasks(person)
@@ -246,4 +246,77 @@ def _bulk(template, n: int) -> None:  # type: ignore[no-untyped-def]
             )
             for i, s in enumerate(screenings)
         ]
+    )
+
+
+def test_a_rater_cannot_open_a_task_that_is_not_due_so_guessing_codes_reveals_nothing(
+    rater, coordinator, pharmacist, make_user, settings, client_for
+) -> None:
+    settings.UNBLINDED_USERNAMES = ["pharmacist", "pharmacist2"]
+    checker = make_user("pharmacist2", "pharmacist")
+    now = timezone.now()
+    person = scheduled(
+        coordinator=coordinator,
+        pharmacist=pharmacist,
+        checker=checker,
+        day1=now.date(),
+        now=now - timedelta(days=1),
+    )
+    client = client_for(rater)
+    for code in ("p2-predose-5", "p2-predose-3", "fu-week-1", "p2-4h-inf4", "p1-4h-inf1"):
+        assert client.get(reverse("clinimetry:rate", args=[person.pk, "madrs", code])).status_code == 404, (
+            code
+        )
+    assert (
+        client.get(reverse("clinimetry:rate", args=[person.pk, "madrs", "p1-predose-1"])).status_code == 200
+    )
+
+
+def test_post_infusion_tasks_wait_for_the_recorded_end_of_their_infusion(
+    coordinator, pharmacist, make_user, settings
+) -> None:
+    settings.UNBLINDED_USERNAMES = ["pharmacist", "pharmacist2"]
+    checker = make_user("pharmacist2", "pharmacist")
+    now = timezone.now()
+    person = scheduled(
+        coordinator=coordinator,
+        pharmacist=pharmacist,
+        checker=checker,
+        day1=now.date(),
+        now=now - timedelta(days=1),
+    )
+    codes = [t.code for t in services.all_tasks(person)]
+    assert (
+        "p1-predose-1" in codes
+        and "p1-4h-inf1" not in codes
+        and not any(c.startswith("fu-week") for c in codes)
+    )
+
+
+def _give_first_infusion(person, physician_source):  # type: ignore[no-untyped-def]
+    """Record infusion 1 of period 1 at its planned start (ratings after it hang on its end)."""
+    from decimal import Decimal
+
+    from infusions import services as infusions
+    from participants.models import DosePreparation
+
+    physician = type(physician_source).objects.create_user("doc-tmp", password="x" * 12)
+    from django.contrib.auth.models import Group
+
+    physician.groups.add(Group.objects.get(name="infusion_physician"))
+    plan = infusions.schedule_for(person)
+    start = plan.infusion(1, 1).start
+    visit = infusions.visit_for(person, 1, 1, by=physician)
+    code = DosePreparation.objects.get(participant=person, period=1, infusion_number=1).syringe_code
+    checks = {key: True for key, _label in infusions.PRECHECKS}
+    infusions.session_start(
+        visit=visit,
+        prechecks=checks,
+        syringe_code=code,
+        pump_rate_ml_h=Decimal("75.0"),
+        started_at=start,
+        by=physician,
+    )
+    infusions.session_stop(
+        visit=visit, ended_at=start + timedelta(minutes=40), interruptions="", by=physician
     )

@@ -328,3 +328,22 @@ def test_cadss_and_bprs_are_recorded_from_the_session_page(person, team, client_
     assert (rating.minute, rating.cadss_total, rating.bprs_total) == (40, 23, 8)
     page = client.get(reverse("infusions:session", args=[person.pk, 1, 1])).content.decode()
     assert page.count('id="id_minute"') == 1 and 'id="id_dis-minute"' in page
+
+
+def test_moving_or_missing_an_infusion_beyond_the_horizon_answers_like_a_missing_one(
+    person, team, client_for
+) -> None:
+    client = client_for(team["coordinator"])
+    for name, data in (
+        ("infusions:reschedule", {"period": "2", "number": "6", "new_date": "2030-01-01", "reason": "x"}),
+        ("infusions:missed", {"period": "2", "number": "3", "reason": "x"}),
+    ):
+        assert client.post(reverse(name, args=[person.pk]), data).status_code == 404, name
+    assert not person.infusion_visits.filter(period=2).exists()
+
+
+def test_the_scan_during_the_last_period_two_infusion_stays_hidden_until_the_period_ends(
+    person, team
+) -> None:
+    events = selectors.participant_events(person, now=NOW)
+    assert not any(e.kind == "mrs" and e.period == 2 and "during" in e.label.lower() for e in events)

@@ -223,7 +223,13 @@ def differences(world1: dict[str, tuple[int, str]], world2: dict[str, tuple[int,
 @pytest.fixture
 def two_worlds(settings, monkeypatch) -> Callable[..., tuple[dict, dict]]:  # type: ignore[no-untyped-def]
     def run(roles: list[str] | None = None) -> tuple[dict, dict]:
-        urls = _routes()
+        # Rating codes a rater could guess, beyond what the task list shows.
+        guessed = [
+            f"/ratings/participant/{pk}/rate/madrs/{code}/"
+            for pk in (1, 2)
+            for code in ("p2-predose-5", "p2-4h-inf4", "p2-4h-inf8", "fu-week-1", "p1-predose-1")
+        ]
+        urls = _routes() + guessed
         worlds = []
         for first in ("KP", "PK"):
             clients = build_world(first, settings, monkeypatch)

@@ -35,7 +35,7 @@ def test_a_role_change_needs_a_reason_and_is_logged(rater, data_manager) -> None
     with pytest.raises(ValidationError):
         services.user_set_roles(
             user=rater,
-            roles={"rater", "monitor"},
+            roles={"rater", "statistician"},
             active=True,
             reason="",
             by=data_manager,
@@ -43,14 +43,14 @@ def test_a_role_change_needs_a_reason_and_is_logged(rater, data_manager) -> None
         )
     services.user_set_roles(
         user=rater,
-        roles={"rater", "monitor"},
+        roles={"rater", "statistician"},
         active=True,
         reason="Covers monitoring",
         by=data_manager,
         now=timezone.now(),
     )
     change = UserRoleChange.objects.filter(user=rater).first()
-    assert change.old_roles == ["rater"] and change.new_roles == ["monitor", "rater"]
+    assert change.old_roles == ["rater"] and change.new_roles == ["rater", "statistician"]
     assert change.changed_by == data_manager and change.reason == "Covers monitoring"
 
 
@@ -132,3 +132,29 @@ def test_the_language_switch_refuses_an_outside_redirect(rater, client_for) -> N
         reverse("set_language"), {"language": "en", "next": "https://evil.example/"}
     )
     assert response.url == "/"
+
+
+@pytest.mark.parametrize(
+    "other", ["coordinator", "infusion_physician", "data_manager", "principal_investigator", "monitor"]
+)
+def test_a_rater_holds_no_role_that_sees_the_infusion_calendar(make_user, other) -> None:
+    with pytest.raises(ValidationError, match="rater must stay blinded"):
+        make_user("both", "rater", other)
+
+
+def test_the_application_does_not_create_an_account_with_an_unblinded_username(
+    data_manager, settings
+) -> None:
+    settings.UNBLINDED_USERNAMES = ["pharma.chief"]
+    with pytest.raises(ValidationError, match="reserved"):
+        services.user_create(
+            username="pharma.chief",
+            password="Ketamina-segura-77",
+            first_name="P",
+            last_name="C",
+            email="p@example.org",
+            roles={"pharmacist"},
+            language="en",
+            by=data_manager,
+            now=timezone.now(),
+        )
