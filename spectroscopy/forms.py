@@ -11,7 +11,14 @@ from spectroscopy.models import MRSUpload
 class UploadForm(forms.Form):
     session_code = forms.ChoiceField(label=_("MRS session"))
     kind = forms.ChoiceField(label=_("What the file is"), choices=MRSUpload.Kind.choices)
-    file = forms.FileField(label=_("File (NIfTI-MRS)"))
+    file = forms.FileField(
+        label=_("File"),
+        help_text=_(
+            "NIfTI-MRS, or a vendor file converted with spec2nii: Siemens .dat, .rda, .dcm, .ima; "
+            "Philips .sdat; GE .7."
+        ),
+    )
+    companion = forms.FileField(label=_("SPAR header (Philips .sdat only)"), required=False)
 
     def __init__(self, *args: Any, sessions: list[tuple[str, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

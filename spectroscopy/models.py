@@ -30,6 +30,13 @@ class MRSUpload(ClinicalModel):
     original_name = models.CharField(_("file name"), max_length=255)
     stored_path = models.CharField(max_length=500)
     working_path = models.CharField(max_length=500, blank=True)
+    # Philips SDAT comes with its SPAR header: kept beside it, with its own hash.
+    companion_name = models.CharField(_("header file"), max_length=255, blank=True)
+    companion_path = models.CharField(max_length=500, blank=True)
+    companion_sha256 = models.CharField(max_length=64, blank=True)
+    # Vendor files: the NIfTI-MRS spec2nii made from the original, and how.
+    converted_path = models.CharField(max_length=500, blank=True)
+    conversion = models.CharField(_("conversion"), max_length=200, blank=True)
     sha256 = models.CharField(_("SHA-256"), max_length=64)
     size_bytes = models.BigIntegerField(_("size (bytes)"))
     status = models.CharField(_("status"), max_length=10, choices=Status.choices)
@@ -48,6 +55,11 @@ class MRSUpload(ClinicalModel):
 
     def __str__(self) -> str:
         return f"{self.participant} {self.session_code} {self.kind}"
+
+    @property
+    def nifti_path(self) -> str:
+        """The NIfTI-MRS of this upload: the original, or what spec2nii converted it into."""
+        return self.converted_path or self.stored_path
 
 
 class MRSResult(models.Model):

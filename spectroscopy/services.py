@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from ketatrial.audit import clinical_create
 from ketatrial.trial import protocol
 from participants.models import Participant
-from spectroscopy import fitting
+from spectroscopy import convert, fitting
 from spectroscopy.io import MRSFormatError, read_nifti_mrs, voxel_tissue_fractions
 from spectroscopy.models import MRSResult, MRSUpload, TissueFractions
 from spectroscopy.pipeline import PIPELINE_VERSION, limits_from_protocol, quantify
@@ -67,8 +67,8 @@ def _validate(path: Path, kind: str) -> str:
         return "" if len(image.shape) == 3 else _("A probability map must be a 3-D image.")
     if not path.name.lower().endswith(NIFTI_SUFFIXES):
         return _(
-            "Only NIfTI-MRS (.nii, .nii.gz) is read here; vendor files (TWIX, RDA, DICOM, SDAT/SPAR, P-file) "
-            "must be converted with spec2nii first."
+            "This is neither NIfTI-MRS (.nii, .nii.gz) nor a vendor format that spec2nii converts here "
+            "(Siemens .dat/.rda/.dcm/.ima, Philips .sdat with .spar, GE .7)."
         )
     try:
         data = read_nifti_mrs(path, require_edit=kind == MRSUpload.Kind.MEGA)
@@ -92,11 +92,16 @@ def upload_store(
     original_name: str,
     by: AbstractBaseUser,
     now: datetime,
+    companion: IO[bytes] | None = None,
+    companion_name: str = "",
 ) -> tuple[MRSUpload, bool]:
-    """Keep the original unchanged (with its SHA-256), check it, and record it accepted or refused
-    with the reason. A file already uploaded for this participant is recognised: (upload, False)."""
+    """Keep the original unchanged (with its SHA-256), convert a vendor file with spec2nii, check
+    it, and record it accepted or refused with the reason. A file already uploaded for this
+    participant is recognised: (upload, False). `companion` is a Philips SDAT's SPAR header."""
     if kind not in MRSUpload.Kind.values:
         raise ValidationError({"kind": _("Choose what the file is.")})
+    if companion is not None and not Path(original_name).name.lower().endswith(".sdat"):
+        raise ValidationError({"companion": _("A header file goes only with a Philips .sdat file.")})
     folder = Path(settings.MEDIA_ROOT) / "mrs" / participant.code / session_code
     folder.mkdir(parents=True, exist_ok=True)
     safe_name = Path(original_name).name or "upload"
@@ -112,10 +117,24 @@ def upload_store(
         return existing, False
     target = folder / f"{sha[:12]}-{safe_name}"
     partial.replace(target)
-    reason = _validate(target, kind)
-    working = ""
+    extra = _store_companion(companion, companion_name, folder, prefix=sha[:12]) if companion else {}
+    reason, working = "", ""
+    if convert.is_vendor(safe_name) and kind not in MAP_KINDS:
+        try:
+            converted = convert.convert(
+                target,
+                folder,
+                companion=extra.get("companion_path"),
+                edited=kind == MRSUpload.Kind.MEGA,
+            )
+        except MRSFormatError as exc:
+            reason = str(exc)
+        else:
+            extra.update(converted_path=str(converted.output), conversion=converted.command)
+    if not reason:
+        reason = _validate(Path(extra.get("converted_path", target)), kind)
     if not reason and kind not in MAP_KINDS:
-        working = str(_working_copy(target))
+        working = str(_working_copy(Path(extra.get("converted_path", target))))
     upload = MRSUpload(
         participant=participant,
         session_code=session_code,
@@ -129,6 +148,7 @@ def upload_store(
         refusal_reason=reason,
         uploaded_by=by,
         uploaded_at=now,
+        **extra,
     )
     try:
         with transaction.atomic():
@@ -137,6 +157,13 @@ def upload_store(
         return MRSUpload.objects.get(participant=participant, sha256=sha), False
     _tissue_from_maps(participant, session_code, by=by)
     return upload, True
+
+
+def _store_companion(source: IO[bytes], name: str, folder: Path, *, prefix: str) -> dict[str, str]:
+    safe = Path(name).name or "header"
+    target = folder / f"{prefix}-{safe}"
+    sha, _size = _store_stream(source, target, settings.MRS_MAX_UPLOAD_BYTES)
+    return {"companion_name": safe, "companion_path": str(target), "companion_sha256": sha}
 
 
 def _tissue_from_maps(participant: Participant, session_code: str, *, by: AbstractBaseUser) -> None:
@@ -155,7 +182,7 @@ def _tissue_from_maps(participant: Participant, session_code: str, *, by: Abstra
         return
     try:
         fractions = voxel_tissue_fractions(
-            latest[MRSUpload.Kind.MEGA].stored_path,
+            latest[MRSUpload.Kind.MEGA].nifti_path,
             latest[MRSUpload.Kind.GM_MAP].stored_path,
             latest[MRSUpload.Kind.WM_MAP].stored_path,
             latest[MRSUpload.Kind.CSF_MAP].stored_path,
@@ -228,10 +255,8 @@ def result_run(result_id: int, *, now: datetime) -> MRSResult:
     p = protocol()
     limits = limits_from_protocol(p)
     try:
-        metab = read_nifti_mrs(result.upload.working_path or result.upload.stored_path, require_edit=True)
-        water = (
-            read_nifti_mrs(result.water.working_path or result.water.stored_path) if result.water else None
-        )
+        metab = read_nifti_mrs(result.upload.working_path or result.upload.nifti_path, require_edit=True)
+        water = read_nifti_mrs(result.water.working_path or result.water.nifti_path) if result.water else None
         output = quantify(metab, water, limits=limits)
     except (MRSFormatError, ValueError, np.linalg.LinAlgError) as exc:
         MRSResult.objects.filter(pk=result_id).update(

@@ -10,6 +10,7 @@ DIFF = (ON - OFF) / 2 = E holds the edited GABA+ and Glx; SUM = base + E.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -143,3 +144,50 @@ def mega_scan(
         "water_area": true_area(water_amplitude, dwell_s, mhz),
     }
     return Scan(metab, water, dwell_s, mhz, truth, drift)
+
+
+def write_philips_sdat(
+    sdat: str | Path,
+    spar: str | Path,
+    fids: np.ndarray,
+    *,
+    dwell_s: float,
+    mhz: float,
+    te_ms: float = 68.0,
+    tr_ms: float = 2000.0,
+) -> None:
+    """Philips SDAT/SPAR pair (tests only): `fids` is (rows, points); VAX F floats, left-handed as
+    the scanner stores them (spec2nii conjugates on reading)."""
+    rows, samples = fids.shape
+    stored = np.conj(fids).astype(np.complex64)
+    pairs = np.empty(rows * samples * 2, dtype=np.float32)
+    pairs[0::2], pairs[1::2] = stored.real.ravel(), stored.imag.ravel()
+    # VAX F = IEEE single scaled by 4 (exponent bias 128, hidden bit 0.1), 16-bit words swapped.
+    words = (pairs * 4).astype(">f4").view(np.uint8).reshape(-1, 2)[:, ::-1]
+    Path(sdat).write_bytes(words.tobytes())
+    header = {
+        "examination_name": "'synthetic'",
+        "scan_id": "'MEGA'",
+        "scan_date": "2026.11.26 10:00:00",
+        "patient_name": "'Synthetic^Person'",
+        "patient_birth_date": "'19800101'",
+        "patient_position": '"head_first"',
+        "patient_orientation": '"supine"',
+        "samples": samples,
+        "rows": rows,
+        "synthesizer_frequency": int(round(mhz * 1e6)),
+        "offset_frequency": 0,
+        "sample_frequency": int(round(1 / dwell_s)),
+        "echo_nr": 1,
+        "mix_number": 1,
+        "nucleus": '"1H"',
+        "t0_mu1_direction": 0,
+        "echo_time": te_ms,
+        "repetition_time": tr_ms,
+        "averages": 1,
+        "volume_selection_enable": '"no"',
+        "spectrum_inversion_time": 0,
+    }
+    Path(spar).write_text(
+        "!-- synthetic SPAR written by KetaTrial tests\n" + "".join(f"{k} : {v}\n" for k, v in header.items())
+    )

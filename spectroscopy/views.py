@@ -78,11 +78,16 @@ def upload(request: HttpRequest, pk: int) -> HttpResponse:
                 kind=form.cleaned_data["kind"],
                 source=incoming,
                 original_name=incoming.name,
+                companion=form.cleaned_data.get("companion"),
+                companion_name=getattr(form.cleaned_data.get("companion"), "name", ""),
                 by=request.user,
                 now=timezone.now(),
             )
         except ValidationError as exc:
-            form.add_error("file", exc)
+            if hasattr(exc, "error_dict"):
+                form.add_error(None, exc)
+            else:
+                form.add_error("file", exc)
         else:
             if not created:
                 messages.info(
