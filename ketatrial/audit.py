@@ -32,6 +32,8 @@ class ClinicalModel(models.Model):
 
     # Set True on a model whose history may not be shown in the audit pages (the allocation).
     audit_restricted = False
+    # Set True on the few records written while the database is locked (the lock itself).
+    lock_exempt = False
 
     history = HistoricalRecords(inherit=True)
 
@@ -41,6 +43,13 @@ class ClinicalModel(models.Model):
     def save(self, *args: Any, **kwargs: Any) -> None:
         if not self._state.adding and not (getattr(self, "_change_reason", "") or "").strip():
             raise ReasonRequired(_("A reason is required to change a saved record."))
+        if not self.lock_exempt:
+            from outcomes.services import database_locked
+
+            if database_locked():
+                raise ValidationError(
+                    _("The database is locked: no clinical record can be added or changed.")
+                )
         super().save(*args, **kwargs)
         # A reason covers one write: the next save of this object needs its own.
         self._change_reason = ""

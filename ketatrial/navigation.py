@@ -34,19 +34,34 @@ ROLE_WORK: dict[str, tuple[tuple[object, str], ...]] = {
         (_("Drug accountability"), "participants:accountability"),
         (_("Participants"), "participants:list"),
     ),
-    STATISTICIAN: (),
+    STATISTICIAN: (
+        (_("Exports"), "outcomes:exports"),
+        (_("Analyses"), "outcomes:analyses"),
+        (_("Database lock"), "outcomes:lock"),
+        (_("CONSORT flow diagram"), "outcomes:consort"),
+    ),
     DATA_MANAGER: (
         (_("Users and roles"), "participants:users"),
         (_("Audit trail"), "audit_index"),
         (_("Participants"), "participants:list"),
         (_("System status"), "system_status"),
         (_("MRS quality"), "spectroscopy:qc"),
+        (_("Database lock"), "outcomes:lock"),
+        (_("Exports"), "outcomes:exports"),
+        (_("Analyses"), "outcomes:analyses"),
     ),
     PRINCIPAL_INVESTIGATOR: (
         (_("Participants"), "participants:list"),
         (_("Emergency unblinding requests"), "participants:unblinding_list"),
+        (_("Database lock"), "outcomes:lock"),
+        (_("Analyses"), "outcomes:analyses"),
+        (_("CONSORT flow diagram"), "outcomes:consort"),
     ),
-    MONITOR: ((_("Participants"), "participants:list"),),
+    MONITOR: (
+        (_("Participants"), "participants:list"),
+        (_("Analyses"), "outcomes:analyses"),
+        (_("CONSORT flow diagram"), "outcomes:consort"),
+    ),
 }
 
 

@@ -63,6 +63,10 @@ INSTALLED_APPS = [
     "infusions",
     "clinimetry",
     "spectroscopy",
+    "outcomes",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
 ]
 
 MIDDLEWARE = [
@@ -190,6 +194,8 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "ketatrial.tasks.worker_heartbeat", "schedule": 300.0},
     # 17:00 in Mexico City (CELERY_TIMEZONE): tomorrow's visits to coordinators and physicians.
+    # 02:30 in Mexico City: the blinded monitoring (and, after release, the efficacy analyses).
+    "nightly-analyses": {"task": "outcomes.tasks.run_analyses", "schedule": crontab(hour=2, minute=30)},
     "day-before-reminders": {
         "task": "infusions.tasks.send_day_before_reminders",
         "schedule": crontab(hour=17, minute=0),
@@ -236,4 +242,22 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"axes": {"level": "WARNING"}},
+}
+
+# Read-only statistician API: token (or session) authentication, JSON only, OpenAPI 3 schema.
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "KetaTrial statistician API",
+    "DESCRIPTION": "Read-only study data with the exports' blinding rules.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
 }

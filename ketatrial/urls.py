@@ -33,5 +33,7 @@ urlpatterns = [
     path("infusions/", include("infusions.urls")),
     path("ratings/", include("clinimetry.urls")),
     path("mrs/", include("spectroscopy.urls")),
+    path("outcomes/", include("outcomes.urls")),
+    path("api/v1/", include("outcomes.api_urls")),
     path("admin/", admin.site.urls),
 ]

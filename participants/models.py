@@ -354,3 +354,25 @@ class StockCount(ClinicalModel):
     @property
     def discrepancy(self) -> int:
         return self.vials_counted - self.vials_expected
+
+
+class SequenceKey(ClinicalModel):
+    """Which code letter (A or B) stands for KP in blinded statistician exports. Drawn at random
+    once, read only by the allocation module, sealed until the statistician releases it after
+    the database lock."""
+
+    audit_restricted = True
+    lock_exempt = True
+
+    kp_letter = models.CharField(max_length=1, choices=[("A", "A"), ("B", "B")])
+    created_at = models.DateTimeField()
+    released_at = models.DateTimeField(null=True, blank=True)
+    released_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("sequence key")
+
+    def __str__(self) -> str:
+        return "sequence key"

@@ -1,0 +1,185 @@
+"""Run the analyses on the database and store them with the data hash and the code version."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from statistics import median
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from django.contrib.auth import get_user_model
+
+from clinimetry.services import all_tasks
+from infusions import schedule as sched
+from infusions.services import schedule_for
+from outcomes import analyses
+from outcomes import dataset as ds
+from outcomes.models import AnalysisRun
+from outcomes.services import code_version
+from participants import allocation
+from participants.models import Participant, ScreeningRecord
+from spectroscopy.models import MRSResult
+
+
+def _clean(value: Any) -> Any:
+    """JSON-safe: NaN and infinities become None, numpy scalars plain numbers."""
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if isinstance(value, (np.floating, float)):
+        return None if not math.isfinite(float(value)) else float(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    return value
+
+
+def monitoring(*, now: datetime) -> tuple[dict[str, Any], str]:
+    """Pooled over both arms, limited to baseline and period 1 (same shape in both sequences)."""
+    data = ds.build(None, ds.NO_SEQUENCE, now=now)
+    screening = ScreeningRecord.objects.values_list("outcome", flat=True)
+    people = list(Participant.objects.select_related("site"))
+    randomized = [p for p in people if p.status != Participant.Status.ENROLLED]
+    by_month: dict[str, int] = {}
+    for p in people:
+        key = f"{p.enrolled_at:%Y-%m}"
+        by_month[key] = by_month.get(key, 0) + 1
+    infusions_due = infusions_done = infusions_missed = out_of_window = 0
+    tasks_due = tasks_done = 0
+    for person in randomized:
+        plan = schedule_for(person)
+        if plan is None:
+            continue
+        for inf in plan.infusions:
+            if inf.period != 1 or inf.start > now:
+                continue
+            infusions_due += 1
+            infusions_done += inf.status == sched.DONE
+            infusions_missed += inf.status == sched.MISSED
+            out_of_window += inf.status == sched.DONE and not inf.in_window
+        for task in all_tasks(person):
+            if task.period <= 1 and task.window_end < now:
+                tasks_due += 1
+                tasks_done += task.complete
+    long = data.long
+    results = list(MRSResult.objects.filter(status__in=[MRSResult.Status.DONE, MRSResult.Status.FAILED]))
+    done = [r for r in results if r.status == MRSResult.Status.DONE]
+
+    def med(key: str) -> float | None:
+        values = [r.values.get(key) for r in done if isinstance(r.values.get(key), (int, float))]
+        return median(values) if values else None
+
+    report = {
+        "scope": "pooled over both arms; baseline and period 1 only",
+        "enrollment": {
+            "screened": len(screening),
+            "screen_failed": sum(o == ScreeningRecord.Outcome.SCREEN_FAILURE for o in screening),
+            "enrolled": len(people),
+            "randomized": len(randomized),
+            "by_month": dict(sorted(by_month.items())),
+        },
+        "visits": {
+            "period1_infusions_due": infusions_due,
+            "given": infusions_done,
+            "missed": infusions_missed,
+            "given_out_of_window": out_of_window,
+            "adherence_pct": 100 * infusions_done / infusions_due if infusions_due else None,
+        },
+        "ratings": {
+            "tasks_due": tasks_due,
+            "tasks_complete": tasks_done,
+            "missing_pct": 100 * (tasks_due - tasks_done) / tasks_due if tasks_due else None,
+            "ratings": int(len(long)),
+            "out_of_window_pct": float(100 * long["out_of_window"].mean()) if len(long) else None,
+            "unsigned": int((~long["signed"].astype(bool)).sum()) if len(long) else 0,
+        },
+        "mrs": {
+            "results": len(results),
+            "failed": len(results) - len(done),
+            "qc_pass_pct": 100 * sum(bool(r.values.get("qc_pass")) for r in done) / len(done)
+            if done
+            else None,
+            "median_cr_fwhm_hz": med("cr_fwhm_hz"),
+            "median_gaba_plus_fit_error_pct": med("gaba_plus_fit_error_pct"),
+        },
+    }
+    return _clean(report), data.data_hash
+
+
+def survival_frame(data: ds.DataSet) -> pd.DataFrame:
+    """Participants in follow-up: days from the end of the last study infusion to relapse or to
+    the last follow-up rating (censored)."""
+    from clinimetry.models import Relapse
+
+    seq = data.participants.set_index("participant")["sequence"]
+    relapses = {r.participant.code: r.relapse_date for r in Relapse.objects.select_related("participant")}
+    follow = data.long[data.long["period"] == sched.FOLLOW_UP]
+    rows = []
+    for person in Participant.objects.filter(code__in=set(follow["participant"])):
+        plan = schedule_for(person)
+        given = [i for i in plan.infusions if i.status == sched.DONE] if plan else []
+        if not given:
+            continue
+        origin = max(i.end for i in given)
+        if person.code in relapses:
+            days, event = (relapses[person.code] - origin).total_seconds() / 86400, True
+        else:
+            last = pd.to_datetime(follow.loc[follow["participant"] == person.code, "rated_at"]).max()
+            days, event = (last.to_pydatetime() - origin).total_seconds() / 86400, False
+        rows.append(
+            {"participant": person.code, "sequence": seq.get(person.code), "days": days, "relapsed": event}
+        )
+    return pd.DataFrame(rows, columns=["participant", "sequence", "days", "relapsed"])
+
+
+def efficacy(*, now: datetime) -> tuple[dict[str, Any], str]:
+    data = ds.build(None, ds.UNBLINDED, now=now)
+    primary = analyses.primary(data.long, data.participants)
+    responders = set(primary["madrs"]["responders"])
+    seq = data.participants.set_index("participant")["sequence"].dropna().to_dict()
+    groups = {
+        "responder_madrs": {code: ("responder" if code in responders else "non-responder") for code in seq},
+        "sequence": seq,
+    }
+    report = {
+        "primary": primary,
+        "mixed_model": analyses.mixed_model(data.long, data.participants),
+        "relapse": analyses.relapse(survival_frame(data)),
+        "mrs_change": analyses.mrs_change(data.mrs, groups),
+    }
+    return _clean(report), data.data_hash
+
+
+def analyses_run(*, trigger: str, user_id: int | None, now: datetime) -> list[AnalysisRun]:
+    user = get_user_model().objects.filter(pk=user_id).first() if user_id else None
+    runs = []
+    report, digest = monitoring(now=now)
+    runs.append(
+        AnalysisRun.objects.create(
+            kind=AnalysisRun.Kind.MONITORING,
+            run_at=now,
+            trigger=trigger,
+            requested_by=user,
+            data_hash=digest,
+            code_version=code_version(),
+            results=report,
+        )
+    )
+    if allocation.sequence_key_released():
+        report, digest = efficacy(now=now)
+        runs.append(
+            AnalysisRun.objects.create(
+                kind=AnalysisRun.Kind.EFFICACY,
+                run_at=now,
+                trigger=trigger,
+                requested_by=user,
+                data_hash=digest,
+                code_version=code_version(),
+                results=report,
+            )
+        )
+    return runs

@@ -1,0 +1,173 @@
+"""The codebook: every exported variable with its label, type, allowed values and source, built
+from the models, the scales and the protocol definition in force."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from clinimetry import scoring
+from clinimetry.models import Assessment
+from ketatrial.protocol import Protocol
+from outcomes import dataset as ds
+from participants.models import Participant
+
+
+@dataclass(frozen=True)
+class Variable:
+    name: str
+    label: str
+    kind: str  # string, integer, number, boolean, datetime
+    values: dict[int | str, str] = field(default_factory=dict)
+    source: str = ""
+
+
+YES_NO = {0: "no", 1: "yes"}
+
+
+def variables(p: Protocol, blinding: str) -> dict[str, Variable]:
+    """Every variable of every table, by name (the same name means the same thing everywhere)."""
+    statuses = {k: str(v) for k, v in Participant.Status.choices}
+    v = [
+        Variable("participant", "Participant ID", "string", source="participants.Participant.code"),
+        Variable("site", "Site code", "string", source="participants.Site.code"),
+        Variable("status", "Participant status", "string", statuses, "participants.Participant.status"),
+        Variable("enrolled_at", "Enrollment date-time (America/Mexico_City)", "datetime"),
+        Variable("randomization_number", "Randomization number (neutral)", "string"),
+        Variable("baseline_weight_kg", "Baseline weight (kg)", "number"),
+        Variable("disposition_date", "Disposition date", "datetime"),
+        Variable(
+            "relapse_date", "Relapse date (first qualifying rating)", "datetime", source="clinimetry.Relapse"
+        ),
+        Variable(
+            "period",
+            "Study period",
+            "integer",
+            {0: "baseline", 1: "period 1", 2: "period 2", 3: "follow-up / end of study"},
+        ),
+        Variable(
+            "timepoint",
+            "Schedule timepoint code (rating task or MRS session)",
+            "string",
+            source="infusions.schedule",
+        ),
+        Variable("timepoints_served", "Protocol timepoints this rating serves", "string"),
+        Variable(
+            "instrument", "Instrument", "string", {k: str(lab) for k, lab in Assessment.Instrument.choices}
+        ),
+        Variable("rated_at", "Rating date-time (America/Mexico_City)", "datetime"),
+        Variable(
+            "recall_period", "Recall period", "string", {k: str(lab) for k, lab in Assessment.Recall.choices}
+        ),
+        Variable("mode", "Interview mode", "string", {k: str(lab) for k, lab in Assessment.Mode.choices}),
+    ]
+    for key, column in zip(ds.HDRS_ITEMS, ds.ITEM_COLUMNS, strict=True):
+        hdrs_max = scoring.HDRS17_MAX.get(key, 3)
+        madrs = f"; MADRS item {key} (0-{scoring.MADRS_MAX_ITEM})" if key in scoring.MADRS_ITEMS else ""
+        v.append(Variable(column, f"HDRS-17 item {key} (0-{hdrs_max}){madrs}", "integer", source="SCALES.md"))
+    v += [
+        Variable(
+            "total", "Total score (HDRS-17 0-52, MADRS 0-60)", "integer", source="clinimetry.scoring.score"
+        ),
+        Variable("prorated", "Total prorated for missing items", "boolean", YES_NO),
+        Variable("missing_items", "Items left missing", "string"),
+        Variable("pct_change", "Percent change of the total from the same instrument's baseline", "number"),
+        Variable(
+            "response",
+            f"Response: reduction >= {p.response_threshold_pct:g} % from baseline",
+            "boolean",
+            YES_NO,
+            "protocol.response_threshold_pct",
+        ),
+        Variable(
+            "remission",
+            f"Remission: HDRS-17 <= {p.remission_hdrs17_max}, MADRS <= {p.remission_madrs_max}",
+            "boolean",
+            YES_NO,
+            "protocol.remission_hdrs17_max / remission_madrs_max",
+        ),
+        Variable("severity", "Severity band of the total", "string"),
+        Variable("out_of_window", "Rated outside its protocol window", "boolean", YES_NO),
+        Variable("safety_flag", "Suicide-risk item at or above the alert threshold", "boolean", YES_NO),
+        Variable("signed", "E-signed and not voided by a later edit", "boolean", YES_NO),
+        Variable("session", "MRS session code (ends in the period)", "string"),
+        Variable("pipeline_version", "MRS pipeline version", "string"),
+        Variable("scanned_at", "MRS upload date-time (America/Mexico_City)", "datetime"),
+        Variable("gaba_plus_cr", "GABA+/tCr (area ratio)", "number", source="MRS.md"),
+        Variable("glx_cr", "Glx/tCr (area ratio)", "number"),
+        Variable("glx_naa", "Glx/NAA (area ratio)", "number"),
+        Variable("gaba_plus_iu", "GABA+ (institutional units, water-referenced)", "number"),
+        Variable("glx_iu", "Glx (institutional units, water-referenced)", "number"),
+        Variable("gaba_plus_fit_error_pct", "GABA+ fit error (%)", "number"),
+        Variable("glx_fit_error_pct", "Glx fit error (%)", "number"),
+        Variable("cr_fwhm_hz", "tCr linewidth FWHM (Hz)", "number"),
+        Variable("water_fwhm_hz", "Water linewidth FWHM (Hz)", "number"),
+        Variable("naa_snr", "NAA SNR", "number"),
+        Variable("gaba_plus_snr", "GABA+ SNR", "number"),
+        Variable("freq_drift_hz_sd", "Frequency drift SD (Hz)", "number"),
+        Variable("freq_drift_hz_range", "Frequency drift range (Hz)", "number"),
+        Variable("n_transients", "Transients acquired", "integer"),
+        Variable("n_rejected", "Transients rejected", "integer"),
+        Variable("qc_pass", "Passed the quality limits", "boolean", YES_NO),
+    ]
+    if blinding != ds.NO_SEQUENCE:
+        v.append(
+            Variable(
+                "sequence_code",
+                "Coded sequence (A/B); the key is sealed until release"
+                if blinding == ds.BLINDED
+                else "Coded sequence (A/B); see the released key",
+                "string",
+                {"A": "A", "B": "B"},
+                "participants.allocation (sealed key)",
+            )
+        )
+    if blinding == ds.UNBLINDED:
+        v.append(
+            Variable(
+                "sequence",
+                "Sequence",
+                "string",
+                {"KP": "ketamine then placebo", "PK": "placebo then ketamine"},
+            )
+        )
+        v.append(
+            Variable(
+                "product",
+                "Product given in this row's period",
+                "string",
+                {"ketamine": "ketamine", "placebo": "placebo"},
+            )
+        )
+    return {x.name: x for x in v}
+
+
+def wide_variable(name: str, known: dict[str, Variable]) -> Variable:
+    """Wide columns are <instrument>_<timepoint>_<measure>."""
+    for measure in ("pct_change", "response", "total"):
+        if name.endswith("_" + measure):
+            stem = name[: -len(measure) - 1]
+            instrument, _, timepoint = stem.partition("_")
+            base = known[measure]
+            label = f"{'HDRS-17' if instrument == 'hdrs17' else 'MADRS'} {timepoint}: {base.label}"
+            return Variable(name, label, base.kind, base.values, base.source)
+    return known[name]
+
+
+def rows(p: Protocol, blinding: str, tables: dict[str, list[str]]) -> list[dict[str, str]]:
+    """One row per (table, variable): the codebook as a table."""
+    known = variables(p, blinding)
+    out = []
+    for table, columns in tables.items():
+        for column in columns:
+            var = wide_variable(column, known) if table == "wide" else known[column]
+            out.append(
+                {
+                    "table": table,
+                    "variable": column,
+                    "label": var.label,
+                    "type": var.kind,
+                    "values": "; ".join(f"{k}={val}" for k, val in var.values.items()),
+                    "source": var.source,
+                }
+            )
+    return out

@@ -1,0 +1,327 @@
+"""The analysis data set, built from the database for one reader.
+
+Rows come from the records (assessments, MRS results); the sequence columns come only from the
+allocation module, by blinding level:
+
+- ``no_sequence`` (data manager): no sequence column at all.
+- ``blinded`` (statistician before release): ``sequence_code`` A/B, a code whose key is sealed.
+- ``unblinded`` (statistician after release): ``sequence_code``, ``sequence`` and the row's
+  ``product``.
+
+Before release, rows are limited to baseline and period 1: period 2 has 4 infusions after KP and
+8 after PK, so its rows (pre-dose 5-8, "after last infusion 4") and the follow-up that hangs on
+it would reveal each participant's sequence (the protocol's stated hazard). Period 1 has the
+same shape in both sequences.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+from django.contrib.auth.models import AbstractBaseUser
+
+from clinimetry import scoring
+from clinimetry.models import Assessment, Relapse
+from clinimetry.services import BASELINE
+from ketatrial.trial import protocol
+from participants import allocation
+from participants.models import Participant
+from spectroscopy.models import MRSResult
+
+TZ = ZoneInfo("America/Mexico_City")
+BLINDED, NO_SEQUENCE, UNBLINDED = "blinded", "no_sequence", "unblinded"
+HDRS_ITEMS = [*[str(n) for n in range(1, 16)], "16A", "16B", "17"]
+ITEM_COLUMNS = [f"item_{k.lower()}" for k in HDRS_ITEMS]  # MADRS uses item_1 .. item_10
+MRS_VALUES = (
+    "gaba_plus_cr",
+    "glx_cr",
+    "glx_naa",
+    "gaba_plus_iu",
+    "glx_iu",
+    "gaba_plus_fit_error_pct",
+    "glx_fit_error_pct",
+    "cr_fwhm_hz",
+    "water_fwhm_hz",
+    "naa_snr",
+    "gaba_plus_snr",
+    "freq_drift_hz_sd",
+    "freq_drift_hz_range",
+    "n_transients",
+    "n_rejected",
+    "qc_pass",
+)
+
+
+BOOLEAN_COLUMNS = {"prorated", "response", "remission", "out_of_window", "safety_flag", "signed", "qc_pass"}
+INTEGER_COLUMNS = {"period", "total", "n_transients", "n_rejected", *ITEM_COLUMNS}
+
+
+def typed(frame: pd.DataFrame) -> pd.DataFrame:
+    """Nullable integer and boolean columns, so every format keeps the same types."""
+    for column in frame.columns:
+        if column in BOOLEAN_COLUMNS:
+            frame[column] = frame[column].astype("boolean")
+        elif column in INTEGER_COLUMNS:
+            frame[column] = pd.to_numeric(frame[column]).astype("Int64")
+        elif column.endswith(("_total", "_response")) and frame[column].dtype == object:
+            kind = "boolean" if column.endswith("_response") else "Int64"
+            frame[column] = frame[column].astype(kind)
+    return frame
+
+
+@dataclass(frozen=True)
+class DataSet:
+    blinding: str
+    long: pd.DataFrame
+    wide: pd.DataFrame
+    mrs: pd.DataFrame
+    participants: pd.DataFrame
+    data_hash: str
+
+
+def _local(value: datetime | None) -> str | None:
+    return value.astimezone(TZ).isoformat(timespec="seconds") if value else None
+
+
+def _mrs_period(session_code: str) -> int | None:
+    """Upload session codes end in the period ('mrs-20260301-1'); 'unscheduled' has none."""
+    tail = session_code.rsplit("-", 1)[-1]
+    return int(tail) if tail.isdigit() else None
+
+
+def _mrs_timepoints(participant: Participant) -> dict[str, str]:
+    """Upload session code -> the schedule's MRS timepoint code (the upload page names a session
+    by its scheduled date and period)."""
+    from infusions.services import schedule_for
+
+    plan = schedule_for(participant)
+    return {f"mrs-{t.due.astimezone(TZ):%Y%m%d}-{t.period}": t.code for t in plan.mrs} if plan else {}
+
+
+def _sequence_columns(
+    user: AbstractBaseUser | None, blinding: str, people: list[Participant], now: datetime
+) -> dict[int, dict[str, str]]:
+    if blinding == NO_SEQUENCE or user is None:
+        return {}
+    if blinding == BLINDED:
+        return {
+            pk: {"sequence_code": code}
+            for pk, code in allocation.coded_sequences(user, people, now=now).items()
+        }
+    return allocation.released_sequences(user, people)
+
+
+def _product(seq: dict[str, str], period: int) -> str:
+    return seq.get(f"product_period{period}", "") if period in (1, 2) else ""
+
+
+def build(
+    user: AbstractBaseUser | None, blinding: str, *, now: datetime, all_periods: bool = False
+) -> DataSet:
+    """Every export format, analysis and API response reads this (one query per table).
+    `all_periods` (hashes at lock time only, never for a reader) keeps period 2 and follow-up
+    in a data set without sequence columns."""
+    p = protocol()
+    max_period = 99 if blinding == UNBLINDED or (all_periods and blinding == NO_SEQUENCE) else 1
+    people = list(Participant.objects.select_related("site").order_by("code"))
+    sequences = _sequence_columns(user, blinding, people, now)
+    blinded_alloc = allocation.blinded_allocations(people)
+    relapses = {r.participant_id: r for r in Relapse.objects.all()}
+    participant_rows = []
+    for person in people:
+        row: dict[str, Any] = {
+            "participant": person.code,
+            "site": person.site.code,
+            "status": person.status,
+            "enrolled_at": _local(person.enrolled_at),
+            "randomization_number": blinded_alloc[person.pk].randomization_number
+            if person.pk in blinded_alloc
+            else None,
+            "baseline_weight_kg": float(person.baseline_weight_kg) if person.baseline_weight_kg else None,
+        }
+        if blinding == UNBLINDED:
+            # Blinded exports leave the disposition date out: the end of a completed study follows
+            # the end of period 2, whose length differs by sequence.
+            row["disposition_date"] = person.disposition_date.isoformat() if person.disposition_date else None
+            relapse = relapses.get(person.pk)
+            row["relapse_date"] = _local(relapse.relapse_date) if relapse else None
+        row.update({k: v for k, v in sequences.get(person.pk, {}).items() if not k.startswith("product")})
+        participant_rows.append(row)
+
+    assessments = (
+        Assessment.objects.filter(period__lte=max_period)
+        .select_related("participant")
+        .order_by("participant__code", "rated_at", "instrument", "pk")
+    )
+    baselines: dict[tuple[int, str], int | None] = {}
+    records = list(assessments)
+    for a in records:
+        if a.task_code == BASELINE:
+            baselines[(a.participant_id, a.instrument)] = a.total
+    long_rows = []
+    for a in records:
+        seq = sequences.get(a.participant_id, {})
+        base = baselines.get((a.participant_id, a.instrument))
+        is_base = a.task_code == BASELINE
+        row = {
+            "participant": a.participant.code,
+            "period": a.period,
+            "timepoint": a.task_code,
+            "timepoints_served": "; ".join(a.serves) if a.serves else a.task_code,
+            "instrument": a.instrument,
+            "rated_at": _local(a.rated_at),
+            "recall_period": a.recall_period,
+            "mode": a.mode,
+        }
+        items = a.items or {}
+        keys = HDRS_ITEMS if a.instrument == scoring.HDRS17 else list(scoring.MADRS_ITEMS)
+        for key, column in zip(HDRS_ITEMS, ITEM_COLUMNS, strict=True):
+            row[column] = items.get(key) if key in keys else None
+        row.update(
+            total=a.total,
+            prorated=a.prorated,
+            missing_items=",".join(a.missing_items or []),
+            pct_change=None if is_base else scoring.percent_change(base, a.total),
+            response=None if is_base else scoring.is_response(base, a.total, p.response_threshold_pct),
+            remission=scoring.is_remission(
+                a.instrument, a.total, hdrs_max=p.remission_hdrs17_max, madrs_max=p.remission_madrs_max
+            ),
+            severity=scoring.severity(a.instrument, a.total),
+            out_of_window=a.out_of_window,
+            safety_flag=a.safety_flag,
+            signed=a.signed_at is not None and a.signature_voided_at is None,
+        )
+        if "sequence_code" in seq:
+            row["sequence_code"] = seq["sequence_code"]
+        if blinding == UNBLINDED:
+            row["sequence"] = seq.get("sequence")
+            row["product"] = _product(seq, a.period)
+        long_rows.append(row)
+    long = typed(pd.DataFrame(long_rows, columns=_long_columns(blinding)))
+
+    mrs_rows = []
+    timepoints: dict[int, dict[str, str]] = {}
+    results = (
+        MRSResult.objects.filter(status=MRSResult.Status.DONE)
+        .select_related("upload", "upload__participant")
+        .order_by("upload__participant__code", "upload__session_code", "pipeline_version", "pk")
+    )
+    for r in results:
+        period = _mrs_period(r.upload.session_code)
+        if period is None or period > max_period:
+            continue
+        seq = sequences.get(r.upload.participant_id, {})
+        if r.upload.participant_id not in timepoints:
+            timepoints[r.upload.participant_id] = _mrs_timepoints(r.upload.participant)
+        row = {
+            "participant": r.upload.participant.code,
+            "period": period,
+            "session": r.upload.session_code,
+            "timepoint": timepoints[r.upload.participant_id].get(r.upload.session_code),
+            "pipeline_version": r.pipeline_version,
+            "scanned_at": _local(r.upload.uploaded_at),
+            **{k: r.values.get(k) for k in MRS_VALUES},
+        }
+        if "sequence_code" in seq:
+            row["sequence_code"] = seq["sequence_code"]
+        if blinding == UNBLINDED:
+            row["sequence"] = seq.get("sequence")
+            row["product"] = _product(seq, period)
+        mrs_rows.append(row)
+    mrs = typed(pd.DataFrame(mrs_rows, columns=_mrs_columns(blinding)))
+    participants = pd.DataFrame(participant_rows, columns=_participant_columns(blinding))
+    wide = typed(widen(long, participants))
+    return DataSet(blinding, long, wide, mrs, participants, data_hash(long, mrs, participants))
+
+
+def _sequence_names(blinding: str) -> list[str]:
+    return {NO_SEQUENCE: [], BLINDED: ["sequence_code"], UNBLINDED: ["sequence_code", "sequence", "product"]}[
+        blinding
+    ]
+
+
+def _long_columns(blinding: str) -> list[str]:
+    return [
+        "participant",
+        "period",
+        "timepoint",
+        "timepoints_served",
+        "instrument",
+        "rated_at",
+        "recall_period",
+        "mode",
+        *ITEM_COLUMNS,
+        "total",
+        "prorated",
+        "missing_items",
+        "pct_change",
+        "response",
+        "remission",
+        "severity",
+        "out_of_window",
+        "safety_flag",
+        "signed",
+        *_sequence_names(blinding),
+    ]
+
+
+def _mrs_columns(blinding: str) -> list[str]:
+    return [
+        "participant",
+        "period",
+        "session",
+        "timepoint",
+        "pipeline_version",
+        "scanned_at",
+        *MRS_VALUES,
+        *_sequence_names(blinding),
+    ]
+
+
+def _participant_columns(blinding: str) -> list[str]:
+    extra = ["disposition_date", "relapse_date"] if blinding == UNBLINDED else []
+    seq = [c for c in _sequence_names(blinding) if c != "product"]
+    return [
+        "participant",
+        "site",
+        "status",
+        "enrolled_at",
+        "randomization_number",
+        "baseline_weight_kg",
+        *extra,
+        *seq,
+    ]
+
+
+def widen(long: pd.DataFrame, participants: pd.DataFrame) -> pd.DataFrame:
+    """One row per participant: total, % change and response per instrument x timepoint."""
+    base = participants.set_index("participant")
+    if long.empty:
+        return base.reset_index()
+    values = long.pivot_table(
+        index="participant",
+        columns=["instrument", "timepoint"],
+        values=["total", "pct_change", "response"],
+        aggfunc="first",
+        dropna=False,
+    )
+    values.columns = [f"{inst}_{_slug(tp)}_{measure}" for measure, inst, tp in values.columns]
+    values = values[sorted(values.columns)]
+    return base.join(values, how="left").reset_index()
+
+
+def _slug(timepoint: str) -> str:
+    return timepoint.replace("+", "_").replace("-", "_")
+
+
+def data_hash(*frames: pd.DataFrame) -> str:
+    """SHA-256 of the frames' CSV text: the same data give the same hash on any machine."""
+    digest = hashlib.sha256()
+    for frame in frames:
+        digest.update(frame.to_csv(index=False, lineterminator="\n").encode())
+    return digest.hexdigest()

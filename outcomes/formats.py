@@ -1,0 +1,148 @@
+"""Write a data set in every export format into one ZIP, with a manifest and the codebook.
+
+Formats: CSV (one file per table), XLSX (one sheet per table plus the codebook), Stata .dta and
+SPSS .sav (pyreadstat, with variable and value labels), Parquet (pyarrow), CDISC ODM 1.3.2 XML.
+Stata and SPSS have no boolean or nullable integer: booleans become 0/1 with the value labels
+no/yes, missing numbers are system-missing, missing strings are empty. Stata names are at most
+32 characters: longer wide names are shortened with a hash suffix, recorded in the codebook.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyreadstat
+
+from ketatrial.protocol import Protocol
+from outcomes import codebook
+from outcomes.dataset import DataSet
+
+TABLES = ("participants", "long", "wide", "mrs")
+STATA_MAX = 26  # Stata allows 32; readstat names value-label sets <variable><index>, so keep room
+
+
+def frames(data: DataSet) -> dict[str, pd.DataFrame]:
+    return {"participants": data.participants, "long": data.long, "wide": data.wide, "mrs": data.mrs}
+
+
+def stata_name(name: str) -> str:
+    if len(name) <= STATA_MAX:
+        return name
+    return f"{name[:20]}_{hashlib.sha256(name.encode()).hexdigest()[:5]}"
+
+
+def for_stats_packages(frame: pd.DataFrame, variables: dict[str, codebook.Variable]) -> pd.DataFrame:
+    """Booleans to 0/1, numbers to float with NaN for missing, strings with '' for missing."""
+    out = {}
+    for column in frame.columns:
+        kind = variables[column].kind
+        series = frame[column]
+        if kind == "boolean":
+            out[column] = series.map(lambda x: np.nan if x is None or pd.isna(x) else float(bool(x))).astype(
+                "float64"
+            )
+        elif kind in ("integer", "number"):
+            out[column] = pd.to_numeric(series, errors="coerce").astype("float64")
+        else:
+            out[column] = series.map(
+                lambda x: "" if x is None or (isinstance(x, float) and np.isnan(x)) else str(x)
+            )
+    return pd.DataFrame(out, columns=list(frame.columns))
+
+
+def _labels(
+    frame: pd.DataFrame, variables: dict[str, codebook.Variable]
+) -> tuple[list[str], dict[str, dict]]:
+    labels = [variables[c].label[:80] for c in frame.columns]
+    values = {
+        c: {float(k): v for k, v in variables[c].values.items()}
+        for c in frame.columns
+        if variables[c].values and all(isinstance(k, int) for k in variables[c].values)
+    }
+    return labels, values
+
+
+def table_variables(
+    p: Protocol, data: DataSet, table: str, frame: pd.DataFrame
+) -> dict[str, codebook.Variable]:
+    known = codebook.variables(p, data.blinding)
+    return {c: codebook.wide_variable(c, known) if table == "wide" else known[c] for c in frame.columns}
+
+
+def write_package(
+    data: DataSet,
+    target: Path,
+    *,
+    p: Protocol,
+    manifest: dict[str, Any],
+    odm_xml: Callable[[], bytes],
+    progress: Callable[[int, str], None] = lambda pct, stage: None,
+) -> dict[str, str]:
+    """Write the ZIP; returns file name -> SHA-256 (also in the manifest inside)."""
+    tables = frames(data)
+    book = codebook.rows(p, data.blinding, {name: list(f.columns) for name, f in tables.items()})
+    for row in book:
+        row["stata_name"] = stata_name(row["variable"])
+    files: dict[str, bytes] = {}
+    steps = 6
+    progress(5, "csv")
+    for name, frame in tables.items():
+        files[f"csv/{name}.csv"] = frame.to_csv(index=False, lineterminator="\n").encode()
+    files["codebook.csv"] = pd.DataFrame(book).to_csv(index=False, lineterminator="\n").encode()
+    files["codebook.json"] = json.dumps(book, indent=1, ensure_ascii=False).encode()
+    progress(100 // steps, "xlsx")
+    buffer = io.BytesIO()
+    with pd.ExcelWriter(buffer, engine="openpyxl") as xlsx:
+        for name, frame in tables.items():
+            frame.to_excel(xlsx, sheet_name=name, index=False)
+        pd.DataFrame(book).to_excel(xlsx, sheet_name="codebook", index=False)
+    files["ketatrial.xlsx"] = buffer.getvalue()
+    progress(2 * 100 // steps, "stata and spss")
+    scratch = target.parent / f".{target.name}.tmp"
+    scratch.mkdir(exist_ok=True)
+    try:
+        for name, frame in tables.items():
+            variables = table_variables(p, data, name, frame)
+            flat = for_stats_packages(frame, variables)
+            labels, values = _labels(flat, variables)
+            sav = scratch / f"{name}.sav"
+            pyreadstat.write_sav(flat, str(sav), column_labels=labels, variable_value_labels=values)
+            files[f"spss/{name}.sav"] = sav.read_bytes()
+            renamed = flat.rename(columns=stata_name)
+            dta = scratch / f"{name}.dta"
+            pyreadstat.write_dta(
+                renamed,
+                str(dta),
+                column_labels=labels,
+                variable_value_labels={stata_name(k): v for k, v in values.items()},
+                version=15,
+            )
+            files[f"stata/{name}.dta"] = dta.read_bytes()
+    finally:
+        for leftover in scratch.glob("*"):
+            leftover.unlink()
+        scratch.rmdir()
+    progress(4 * 100 // steps, "parquet")
+    for name, frame in tables.items():
+        out = io.BytesIO()
+        frame.to_parquet(out, engine="pyarrow", index=False)
+        files[f"parquet/{name}.parquet"] = out.getvalue()
+    progress(5 * 100 // steps, "odm")
+    files["odm/ketatrial-odm-1.3.2.xml"] = odm_xml()
+    hashes = {name: hashlib.sha256(body).hexdigest() for name, body in files.items()}
+    files["manifest.json"] = json.dumps({**manifest, "files": hashes}, indent=1).encode()
+    partial = target.parent / f".{target.name}.partial"
+    with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as archive:
+        for name in sorted(files):
+            archive.writestr(name, files[name])
+    partial.replace(target)
+    progress(100, "done")
+    return hashes

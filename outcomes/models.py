@@ -1,0 +1,89 @@
+"""Database lock, export jobs and stored analyses."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from ketatrial.audit import ClinicalModel
+
+
+class LockEvent(ClinicalModel):
+    """Append-only: each lock, unlock and sequence-key release is one row (and audited)."""
+
+    lock_exempt = True
+
+    class Action(models.TextChoices):
+        LOCK = "lock", _("Database locked")
+        UNLOCK = "unlock", _("Database unlocked")
+        RELEASE = "release", _("Sequence key released")
+
+    action = models.CharField(_("action"), max_length=10, choices=Action.choices)
+    at = models.DateTimeField(_("at"))
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    reason = models.TextField(_("reason"), blank=True)
+    snapshot_hash = models.CharField(_("data hash at the event"), max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["at", "pk"]
+        verbose_name = _("database lock event")
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.at:%Y-%m-%d %H:%M}"
+
+
+class ExportJob(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Ready")
+        FAILED = "failed", _("Failed")
+
+    class Blinding(models.TextChoices):
+        BLINDED = "blinded", _("Blinded (coded sequence)")
+        NO_SEQUENCE = "no_sequence", _("Blinded (no sequence)")
+        UNBLINDED = "unblinded", _("Unblinded (after release)")
+
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    requested_at = models.DateTimeField()
+    blinding = models.CharField(max_length=12, choices=Blinding.choices)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    progress = models.PositiveSmallIntegerField(default=0)  # percent
+    stage = models.CharField(max_length=100, blank=True)
+    path = models.CharField(max_length=500, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True)
+    data_hash = models.CharField(max_length=64, blank=True)
+    error = models.TextField(blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-requested_at"]
+
+    def __str__(self) -> str:
+        return f"export {self.pk} ({self.blinding})"
+
+
+class AnalysisRun(models.Model):
+    """One stored run of the analyses: what it found, the hash of the data it used and the code
+    version, so a figure in a report can be traced to its inputs."""
+
+    class Kind(models.TextChoices):
+        MONITORING = "monitoring", _("Blinded monitoring (pooled)")
+        EFFICACY = "efficacy", _("Efficacy analyses (after release)")
+
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    run_at = models.DateTimeField()
+    trigger = models.CharField(max_length=20)  # nightly / on demand
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    data_hash = models.CharField(max_length=64)
+    code_version = models.CharField(max_length=60)
+    results = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["-run_at"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.run_at:%Y-%m-%d %H:%M}"

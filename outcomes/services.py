@@ -1,0 +1,252 @@
+"""Database lock and release, export jobs and stored analysis runs."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from clinimetry.models import Assessment
+from infusions.models import VitalSigns
+from ketatrial.audit import clinical_create
+from ketatrial.protocol import DATA_MANAGER, PRINCIPAL_INVESTIGATOR, STATISTICIAN
+from ketatrial.trial import protocol
+from outcomes import dataset as ds
+from outcomes.models import ExportJob, LockEvent
+from participants import allocation
+from participants.access import has_role
+from participants.models import UnblindingRequest
+from spectroscopy.models import MRSResult, MRSUpload
+
+ANALYSIS_VERSION = "1.0"
+
+
+@cache
+def code_version() -> str:
+    """The analysis code's version and, where the checkout has one, its git commit."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short=12", "HEAD"],
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        commit = ""
+    return f"ketatrial-analysis {ANALYSIS_VERSION}" + (f" ({commit})" if commit else "")
+
+
+# --- lock ----------------------------------------------------------------------------------------
+
+
+def database_locked() -> bool:
+    last = LockEvent.objects.exclude(action=LockEvent.Action.RELEASE).order_by("-at", "-pk").first()
+    return last is not None and last.action == LockEvent.Action.LOCK
+
+
+@dataclass
+class Blockers:
+    unsigned: list[Assessment] = field(default_factory=list)
+    incomplete: list[Assessment] = field(default_factory=list)
+    pending_mrs: list[MRSResult] = field(default_factory=list)
+    unquantified: list[MRSUpload] = field(default_factory=list)
+    open_alerts: list[VitalSigns] = field(default_factory=list)
+    pending_unblinding: int = 0
+
+    @property
+    def count(self) -> int:
+        return (
+            len(self.unsigned)
+            + len(self.incomplete)
+            + len(self.pending_mrs)
+            + len(self.unquantified)
+            + len(self.open_alerts)
+            + self.pending_unblinding
+        )
+
+
+def lock_blockers() -> Blockers:
+    """What stands between the data and a lock (the data manager's list)."""
+    assessments = Assessment.objects.select_related("participant").order_by("participant__code", "rated_at")
+    return Blockers(
+        unsigned=list(assessments.filter(signed_at__isnull=True))
+        + list(assessments.filter(signed_at__isnull=False, signature_voided_at__isnull=False)),
+        incomplete=list(assessments.filter(total__isnull=True)),
+        pending_mrs=list(
+            MRSResult.objects.filter(
+                status__in=[MRSResult.Status.QUEUED, MRSResult.Status.RUNNING]
+            ).select_related("upload__participant")
+        ),
+        unquantified=list(
+            MRSUpload.objects.filter(
+                kind=MRSUpload.Kind.MEGA, status=MRSUpload.Status.ACCEPTED, results__isnull=True
+            ).select_related("participant")
+        ),
+        open_alerts=list(
+            VitalSigns.objects.exclude(alerts=[])
+            .filter(action="")
+            .select_related("visit", "visit__participant")
+        ),
+        pending_unblinding=UnblindingRequest.objects.filter(executed_at__isnull=True).count(),
+    )
+
+
+def _snapshot_hash() -> str:
+    """Hash of every period's data at a lock or release (stored, never shown as data)."""
+    return ds.build(None, ds.NO_SEQUENCE, now=datetime.now().astimezone(), all_periods=True).data_hash
+
+
+@transaction.atomic
+def database_lock(*, by: AbstractBaseUser, now: datetime, reason: str = "") -> LockEvent:
+    if not has_role(by, PRINCIPAL_INVESTIGATOR):
+        raise PermissionDenied
+    LockEvent.objects.select_for_update().all().exists()
+    if database_locked():
+        raise ValidationError(_("The database is already locked."))
+    blockers = lock_blockers()
+    if blockers.count:
+        raise ValidationError(
+            _("The database cannot be locked: %d open items remain (see the lock page).") % blockers.count
+        )
+    event = LockEvent(
+        action=LockEvent.Action.LOCK, at=now, by=by, reason=reason, snapshot_hash=_snapshot_hash()
+    )
+    return clinical_create(event, by=by, reason=reason or "database lock")
+
+
+@transaction.atomic
+def database_unlock(*, by: AbstractBaseUser, now: datetime, reason: str) -> LockEvent:
+    if not has_role(by, PRINCIPAL_INVESTIGATOR):
+        raise PermissionDenied
+    if not (reason or "").strip():
+        raise ValidationError({"reason": _("Give the reason for unlocking the database.")})
+    if not database_locked():
+        raise ValidationError(_("The database is not locked."))
+    event = LockEvent(action=LockEvent.Action.UNLOCK, at=now, by=by, reason=reason.strip())
+    return clinical_create(event, by=by, reason=reason.strip())
+
+
+@transaction.atomic
+def sequence_release(*, by: AbstractBaseUser, now: datetime) -> LockEvent:
+    """The statistician opens the sequence key: only while the database is locked."""
+    allocation.sequence_key_release(user=by, database_locked=database_locked(), now=now)
+    event = LockEvent(
+        action=LockEvent.Action.RELEASE,
+        at=now,
+        by=by,
+        reason="sequence key released after lock",
+        snapshot_hash=_snapshot_hash(),
+    )
+    return clinical_create(event, by=by, reason="sequence key released")
+
+
+def blinding_for(user: AbstractBaseUser, *, unblinded: bool = False) -> str:
+    """The blinding level a user may export or query at, or PermissionDenied."""
+    if has_role(user, STATISTICIAN):
+        if unblinded:
+            if not allocation.sequence_key_released():
+                raise PermissionDenied
+            return ds.UNBLINDED
+        return ds.BLINDED
+    if has_role(user, DATA_MANAGER) and not unblinded:
+        return ds.NO_SEQUENCE
+    raise PermissionDenied
+
+
+# --- exports -------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def export_request(*, by: AbstractBaseUser, unblinded: bool, now: datetime) -> ExportJob:
+    job = ExportJob.objects.create(
+        requested_by=by, requested_at=now, blinding=blinding_for(by, unblinded=unblinded)
+    )
+    from outcomes.tasks import run_export
+
+    transaction.on_commit(lambda: run_export.delay(job.pk))
+    return job
+
+
+def export_file_name(job: ExportJob) -> str:
+    """Neutral: the job number, the blinding level and the date."""
+    return f"ketatrial-export-{job.pk}-{job.blinding}-{job.requested_at:%Y%m%d}.zip"
+
+
+def export_run(job_id: int, *, now: datetime) -> ExportJob:
+    """Build the package of a queued job; a finished job is not built again."""
+    from outcomes import formats, odm
+
+    with transaction.atomic():
+        job = ExportJob.objects.select_for_update().select_related("requested_by").get(pk=job_id)
+        if job.status == ExportJob.Status.DONE:
+            return job
+        job.status, job.progress, job.stage = ExportJob.Status.RUNNING, 1, "data"
+        job.save(update_fields=["status", "progress", "stage"])
+
+    def progress(pct: int, stage: str) -> None:
+        ExportJob.objects.filter(pk=job_id).update(progress=max(1, min(pct, 99)), stage=stage)
+
+    try:
+        # The user's rights are checked again when the job runs (a role may have gone since).
+        if blinding_for(job.requested_by, unblinded=job.blinding == ds.UNBLINDED) != job.blinding:
+            raise PermissionDenied
+        data = ds.build(job.requested_by, job.blinding, now=now)
+        folder = Path(settings.MEDIA_ROOT) / "exports"
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / export_file_name(job)
+        manifest = {
+            "study": "KetaTrial",
+            "blinding": job.blinding,
+            "generated_at": now.isoformat(timespec="seconds"),
+            "data_hash": data.data_hash,
+            "code_version": code_version(),
+            "protocol_version": protocol().version,
+        }
+        formats.write_package(
+            data,
+            target,
+            p=protocol(),
+            manifest=manifest,
+            odm_xml=lambda: odm.build(
+                data, created=now, file_oid=f"KETATRIAL.EXPORT.{job.pk}", site_name="INNN"
+            ),
+            progress=progress,
+        )
+    except (PermissionDenied, ValidationError, OSError, ValueError) as exc:
+        ExportJob.objects.filter(pk=job_id).update(
+            status=ExportJob.Status.FAILED, error=str(exc) or type(exc).__name__, finished_at=now
+        )
+        return ExportJob.objects.get(pk=job_id)
+    digest = hashlib.sha256(target.read_bytes()).hexdigest()
+    ExportJob.objects.filter(pk=job_id).update(
+        status=ExportJob.Status.DONE,
+        progress=100,
+        stage="done",
+        path=str(target),
+        sha256=digest,
+        data_hash=data.data_hash,
+        finished_at=now,
+        error="",
+    )
+    return ExportJob.objects.get(pk=job_id)
+
+
+def export_for_download(user: AbstractBaseUser, job_id: int) -> ExportJob:
+    """A finished job, only for the user who asked for it, and an unblinded one only while the
+    user may still see unblinded data."""
+    job = ExportJob.objects.filter(pk=job_id, requested_by=user, status=ExportJob.Status.DONE).first()
+    if job is None:
+        raise ValidationError(_("No such export."))
+    blinding_for(user, unblinded=job.blinding == ds.UNBLINDED)
+    return job

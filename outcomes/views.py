@@ -1,0 +1,223 @@
+"""Outcome pages: lock and release, exports, analyses, CONSORT and the PDF reports."""
+
+from __future__ import annotations
+
+import json
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from ketatrial.protocol import (
+    COORDINATOR,
+    DATA_MANAGER,
+    MONITOR,
+    PRINCIPAL_INVESTIGATOR,
+    STATISTICIAN,
+)
+from outcomes import consort as consort_diagram
+from outcomes import services
+from outcomes.models import AnalysisRun, ExportJob, LockEvent
+from participants import allocation
+from participants.access import has_role, not_found, role_required
+
+TEAM = (COORDINATOR, PRINCIPAL_INVESTIGATOR, DATA_MANAGER, MONITOR, STATISTICIAN)
+LOCK_VIEWERS = (PRINCIPAL_INVESTIGATOR, DATA_MANAGER, STATISTICIAN)
+EXPORTERS = (STATISTICIAN, DATA_MANAGER)
+
+
+def _efficacy_visible(request: HttpRequest) -> bool:
+    return allocation.sequence_key_released() and has_role(request.user, STATISTICIAN, PRINCIPAL_INVESTIGATOR)
+
+
+@role_required(*TEAM)
+def index(request: HttpRequest) -> HttpResponse:
+    return render(request, "outcomes/index.html", {"locked": services.database_locked()})
+
+
+@role_required(*LOCK_VIEWERS)
+def lock_page(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "outcomes/lock.html",
+        {
+            "locked": services.database_locked(),
+            "released": allocation.sequence_key_released(),
+            "blockers": services.lock_blockers(),
+            "events": LockEvent.objects.select_related("by"),
+            "is_pi": has_role(request.user, PRINCIPAL_INVESTIGATOR),
+            "is_statistician": has_role(request.user, STATISTICIAN),
+        },
+    )
+
+
+def _run(request: HttpRequest, action, done: str) -> HttpResponse:  # type: ignore[no-untyped-def]
+    try:
+        action()
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, done)
+    return redirect("outcomes:lock")
+
+
+@role_required(PRINCIPAL_INVESTIGATOR)
+@require_POST
+def lock(request: HttpRequest) -> HttpResponse:
+    return _run(
+        request,
+        lambda: services.database_lock(
+            by=request.user, now=timezone.now(), reason=request.POST.get("reason", "")
+        ),
+        _("The database is locked."),
+    )
+
+
+@role_required(PRINCIPAL_INVESTIGATOR)
+@require_POST
+def unlock(request: HttpRequest) -> HttpResponse:
+    return _run(
+        request,
+        lambda: services.database_unlock(
+            by=request.user, now=timezone.now(), reason=request.POST.get("reason", "")
+        ),
+        _("The database is unlocked."),
+    )
+
+
+@role_required(STATISTICIAN)
+@require_POST
+def release(request: HttpRequest) -> HttpResponse:
+    return _run(
+        request,
+        lambda: services.sequence_release(by=request.user, now=timezone.now()),
+        _("The sequence key is released."),
+    )
+
+
+@role_required(*EXPORTERS)
+def exports(request: HttpRequest) -> HttpResponse:
+    jobs = ExportJob.objects.filter(requested_by=request.user)[:50]
+    return render(
+        request,
+        "outcomes/exports.html",
+        {
+            "jobs": jobs,
+            "can_unblinded": has_role(request.user, STATISTICIAN) and allocation.sequence_key_released(),
+            "is_statistician": has_role(request.user, STATISTICIAN),
+            "busy": any(j.status in (ExportJob.Status.QUEUED, ExportJob.Status.RUNNING) for j in jobs),
+        },
+    )
+
+
+@role_required(*EXPORTERS)
+@require_POST
+def export_new(request: HttpRequest) -> HttpResponse:
+    try:
+        services.export_request(
+            by=request.user, unblinded=request.POST.get("unblinded") == "1", now=timezone.now()
+        )
+    except PermissionDenied:
+        messages.error(request, _("Unblinded exports open only after the sequence key is released."))
+    else:
+        messages.success(request, _("Export queued: it appears below when ready."))
+    return redirect("outcomes:exports")
+
+
+@role_required(*EXPORTERS)
+def export_status(request: HttpRequest, pk: int) -> HttpResponse:
+    job = ExportJob.objects.filter(pk=pk, requested_by=request.user).first()
+    if job is None:
+        raise not_found()
+    return JsonResponse(
+        {"status": job.status, "progress": job.progress, "stage": job.stage, "error": job.error}
+    )
+
+
+@role_required(*EXPORTERS)
+def export_download(request: HttpRequest, pk: int) -> HttpResponse:
+    try:
+        job = services.export_for_download(request.user, pk)
+    except ValidationError:
+        raise not_found() from None
+    return FileResponse(
+        open(job.path, "rb"),  # noqa: SIM115 (FileResponse closes it)
+        as_attachment=True,
+        filename=services.export_file_name(job),
+        content_type="application/zip",
+    )
+
+
+def _runs(request: HttpRequest) -> dict[str, object]:
+    monitoring = AnalysisRun.objects.filter(kind=AnalysisRun.Kind.MONITORING).first()
+    efficacy = (
+        AnalysisRun.objects.filter(kind=AnalysisRun.Kind.EFFICACY).first()
+        if _efficacy_visible(request)
+        else None
+    )
+    return {
+        "monitoring": monitoring,
+        "monitoring_json": json.dumps(monitoring.results, indent=1) if monitoring else "",
+        "efficacy": efficacy,
+        "efficacy_json": json.dumps(efficacy.results, indent=1) if efficacy else "",
+    }
+
+
+@role_required(*TEAM)
+def analyses(request: HttpRequest) -> HttpResponse:
+    return render(request, "outcomes/analyses.html", _runs(request))
+
+
+@role_required(STATISTICIAN, DATA_MANAGER, PRINCIPAL_INVESTIGATOR)
+@require_POST
+def analyses_run_now(request: HttpRequest) -> HttpResponse:
+    from outcomes.tasks import run_analyses
+
+    run_analyses.delay("on demand", request.user.pk)
+    messages.success(request, _("Analyses queued."))
+    return redirect("outcomes:analyses")
+
+
+def _pdf(html: str, name: str) -> HttpResponse:
+    from weasyprint import HTML  # imported here: the rest of the site runs without Pango
+
+    response = HttpResponse(HTML(string=html).write_pdf(), content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="{name}"'
+    return response
+
+
+@role_required(*TEAM)
+def analysis_report(request: HttpRequest, pk: int) -> HttpResponse:
+    run = AnalysisRun.objects.filter(pk=pk).first()
+    if run is None or (run.kind == AnalysisRun.Kind.EFFICACY and not _efficacy_visible(request)):
+        raise not_found()
+    html = render_to_string("outcomes/analysis_report.html", {"run": run, "r": run.results}, request=request)
+    return _pdf(html, f"ketatrial-analysis-{run.pk}.pdf")
+
+
+def _consort_context(request: HttpRequest) -> dict[str, object]:
+    unblinded = _efficacy_visible(request)
+    counts = consort_diagram.counts(request.user, unblinded=unblinded)
+    return {"counts": counts, "svg": consort_diagram.svg(counts), "unblinded": unblinded}
+
+
+@role_required(*TEAM)
+def consort(request: HttpRequest) -> HttpResponse:
+    return render(request, "outcomes/consort.html", _consort_context(request))
+
+
+@role_required(*TEAM)
+def status_report(request: HttpRequest) -> HttpResponse:
+    context = {
+        **_consort_context(request),
+        "monitoring": AnalysisRun.objects.filter(kind=AnalysisRun.Kind.MONITORING).first(),
+        "locked": services.database_locked(),
+        "now": timezone.now(),
+    }
+    html = render_to_string("outcomes/status_report.html", context, request=request)
+    return _pdf(html, "ketatrial-status-report.pdf")
