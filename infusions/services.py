@@ -44,9 +44,11 @@ def start_clock() -> time:
 # --- schedule ----------------------------------------------------------------------------------
 
 
-def _facts(participant: Participant) -> dict[tuple[int, int], sched.InfusionFact]:
+def _facts(
+    participant: Participant, visits: list[InfusionVisit] | None = None
+) -> dict[tuple[int, int], sched.InfusionFact]:
     facts = {}
-    for visit in participant.infusion_visits.all():
+    for visit in participant.infusion_visits.all() if visits is None else visits:
         if visit.status in (InfusionVisit.Status.DONE, InfusionVisit.Status.STOPPED):
             status = sched.DONE
         elif visit.status == InfusionVisit.Status.MISSED:
@@ -75,6 +77,31 @@ def schedule_for(participant: Participant) -> sched.Schedule | None:
         start_clock=start_clock(),
         tz=TZ,
     )
+
+
+def schedules_for(participants: list[Participant]) -> dict[int, sched.Schedule]:
+    """The schedules of many participants in three queries (exports, analyses): pk -> schedule,
+    for those whose day 1 is set."""
+    anchors = dict(
+        Schedule.objects.filter(participant__in=participants).values_list("participant_id", "day1")
+    )
+    visits: dict[int, list[InfusionVisit]] = {}
+    for visit in InfusionVisit.objects.filter(participant_id__in=anchors):
+        visits.setdefault(visit.participant_id, []).append(visit)
+    patterns = allocation.period_day_patterns_many([p for p in participants if p.pk in anchors])
+    p, clock = protocol(), start_clock()
+    return {
+        person.pk: sched.build_schedule(
+            sequence_days=patterns[person.pk],
+            day1=anchors[person.pk],
+            facts=_facts(person, visits.get(person.pk, [])),
+            p=p,
+            start_clock=clock,
+            tz=TZ,
+        )
+        for person in participants
+        if person.pk in anchors and person.pk in patterns
+    }
 
 
 @transaction.atomic

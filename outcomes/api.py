@@ -98,11 +98,13 @@ setattr(_Table, ACCESS_ATTR, PUBLIC)  # the API authenticates by token itself (D
 
 
 def _table_view(name: str, doc: str) -> type[_Table]:
-    view = type(f"{name.title()}Table", (_Table,), {"table": name, "__doc__": doc})
-    view.get = extend_schema(
-        parameters=[UNBLINDED, *PAGE], responses=PAGE_SCHEMA, operation_id=f"{name}_list"
-    )(view.get)
-    return view
+    def get(self: _Table, request: Request) -> Response:
+        return _Table.get(self, request)
+
+    documented = extend_schema(
+        parameters=[UNBLINDED, *PAGE], responses=PAGE_SCHEMA, operation_id=f"{name}_list", description=doc
+    )(get)
+    return type(f"{name.title()}Table", (_Table,), {"table": name, "__doc__": doc, "get": documented})
 
 
 ParticipantsTable = _table_view("participants", "One row per participant.")

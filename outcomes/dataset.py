@@ -28,6 +28,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from clinimetry import scoring
 from clinimetry.models import Assessment, Relapse
 from clinimetry.services import BASELINE
+from infusions.services import schedules_for
 from ketatrial.trial import protocol
 from participants import allocation
 from participants.models import Participant
@@ -94,21 +95,14 @@ def _mrs_period(session_code: str) -> int | None:
     return int(tail) if tail.isdigit() else None
 
 
-def _mrs_timepoints(participant: Participant) -> dict[str, str]:
-    """Upload session code -> the schedule's MRS timepoint code (the upload page names a session
-    by its scheduled date and period)."""
-    from infusions.services import schedule_for
-
-    plan = schedule_for(participant)
-    return {f"mrs-{t.due.astimezone(TZ):%Y%m%d}-{t.period}": t.code for t in plan.mrs} if plan else {}
-
-
 def _sequence_columns(
     user: AbstractBaseUser | None, blinding: str, people: list[Participant], now: datetime
 ) -> dict[int, dict[str, str]]:
-    if blinding == NO_SEQUENCE or user is None:
+    if blinding == NO_SEQUENCE:
         return {}
     if blinding == BLINDED:
+        if user is None:
+            return {}
         return {
             pk: {"sequence_code": code}
             for pk, code in allocation.coded_sequences(user, people, now=now).items()
@@ -153,79 +147,114 @@ def build(
         row.update({k: v for k, v in sequences.get(person.pk, {}).items() if not k.startswith("product")})
         participant_rows.append(row)
 
-    assessments = (
-        Assessment.objects.filter(period__lte=max_period)
-        .select_related("participant")
-        .order_by("participant__code", "rated_at", "instrument", "pk")
+    codes = {person.pk: person.code for person in people}
+    fields = (
+        "pk",
+        "participant_id",
+        "period",
+        "task_code",
+        "serves",
+        "instrument",
+        "rated_at",
+        "recall_period",
+        "mode",
+        "items",
+        "total",
+        "prorated",
+        "missing_items",
+        "out_of_window",
+        "safety_flag",
+        "signed_at",
+        "signature_voided_at",
     )
-    baselines: dict[tuple[int, str], int | None] = {}
-    records = list(assessments)
-    for a in records:
-        if a.task_code == BASELINE:
-            baselines[(a.participant_id, a.instrument)] = a.total
-    long_rows = []
-    for a in records:
-        seq = sequences.get(a.participant_id, {})
-        base = baselines.get((a.participant_id, a.instrument))
-        is_base = a.task_code == BASELINE
-        row = {
-            "participant": a.participant.code,
-            "period": a.period,
-            "timepoint": a.task_code,
-            "timepoints_served": "; ".join(a.serves) if a.serves else a.task_code,
-            "instrument": a.instrument,
-            "rated_at": _local(a.rated_at),
-            "recall_period": a.recall_period,
-            "mode": a.mode,
-        }
-        items = a.items or {}
-        keys = HDRS_ITEMS if a.instrument == scoring.HDRS17 else list(scoring.MADRS_ITEMS)
-        for key, column in zip(HDRS_ITEMS, ITEM_COLUMNS, strict=True):
-            row[column] = items.get(key) if key in keys else None
-        row.update(
-            total=a.total,
-            prorated=a.prorated,
-            missing_items=",".join(a.missing_items or []),
-            pct_change=None if is_base else scoring.percent_change(base, a.total),
-            response=None if is_base else scoring.is_response(base, a.total, p.response_threshold_pct),
-            remission=scoring.is_remission(
-                a.instrument, a.total, hdrs_max=p.remission_hdrs17_max, madrs_max=p.remission_madrs_max
-            ),
-            severity=scoring.severity(a.instrument, a.total),
-            out_of_window=a.out_of_window,
-            safety_flag=a.safety_flag,
-            signed=a.signed_at is not None and a.signature_voided_at is None,
+    rows = (
+        Assessment.objects.filter(period__lte=max_period)
+        .order_by("participant__code", "rated_at", "instrument", "pk")
+        .values_list(*fields)
+    )
+    baselines = {
+        (pid, inst): total
+        for pid, inst, total in Assessment.objects.filter(task_code=BASELINE).values_list(
+            "participant_id", "instrument", "total"
         )
-        if "sequence_code" in seq:
-            row["sequence_code"] = seq["sequence_code"]
+    }
+    # Column by column (lists of values), not row dicts: a 2,000-participant trial has ~150,000
+    # ratings and row dicts would hold several hundred MB.
+    columns: dict[str, list[Any]] = {name: [] for name in _long_columns(blinding)}
+    add = {name: values.append for name, values in columns.items()}
+    hdrs_keys, madrs_keys = set(HDRS_ITEMS), set(scoring.MADRS_ITEMS)
+    item_pairs = list(zip(HDRS_ITEMS, ITEM_COLUMNS, strict=True))
+    threshold = p.response_threshold_pct
+    for row in rows.iterator(chunk_size=5000):
+        a = dict(zip(fields, row, strict=True))
+        pid, instrument, total, task = a["participant_id"], a["instrument"], a["total"], a["task_code"]
+        seq = sequences.get(pid, {})
+        base = baselines.get((pid, instrument))
+        is_base = task == BASELINE
+        add["participant"](codes[pid])
+        add["period"](a["period"])
+        add["timepoint"](task)
+        add["timepoints_served"]("; ".join(a["serves"]) if a["serves"] else task)
+        add["instrument"](instrument)
+        add["rated_at"](_local(a["rated_at"]))
+        add["recall_period"](a["recall_period"])
+        add["mode"](a["mode"])
+        items = a["items"] or {}
+        keys = hdrs_keys if instrument == scoring.HDRS17 else madrs_keys
+        for key, column in item_pairs:
+            add[column](items.get(key) if key in keys else None)
+        add["total"](total)
+        add["prorated"](a["prorated"])
+        add["missing_items"](",".join(a["missing_items"] or []))
+        add["pct_change"](None if is_base else scoring.percent_change(base, total))
+        add["response"](None if is_base else scoring.is_response(base, total, threshold))
+        add["remission"](
+            scoring.is_remission(
+                instrument, total, hdrs_max=p.remission_hdrs17_max, madrs_max=p.remission_madrs_max
+            )
+        )
+        add["severity"](scoring.severity(instrument, total))
+        add["out_of_window"](a["out_of_window"])
+        add["safety_flag"](a["safety_flag"])
+        add["signed"](a["signed_at"] is not None and a["signature_voided_at"] is None)
+        if "sequence_code" in add:
+            add["sequence_code"](seq.get("sequence_code"))
         if blinding == UNBLINDED:
-            row["sequence"] = seq.get("sequence")
-            row["product"] = _product(seq, a.period)
-        long_rows.append(row)
-    long = typed(pd.DataFrame(long_rows, columns=_long_columns(blinding)))
+            add["sequence"](seq.get("sequence"))
+            add["product"](_product(seq, a["period"]))
+    long = typed(pd.DataFrame(columns, columns=_long_columns(blinding)))
+    del columns, add
 
     mrs_rows = []
-    timepoints: dict[int, dict[str, str]] = {}
-    results = (
+    results = list(
         MRSResult.objects.filter(status=MRSResult.Status.DONE)
-        .select_related("upload", "upload__participant")
         .order_by("upload__participant__code", "upload__session_code", "pipeline_version", "pk")
+        .values_list(
+            "upload__participant_id",
+            "upload__session_code",
+            "pipeline_version",
+            "upload__uploaded_at",
+            "values",
+        )
     )
-    for r in results:
-        period = _mrs_period(r.upload.session_code)
+    scanned = {pk for pk, *_ in results}
+    timepoints = {
+        pk: {f"mrs-{t.due.astimezone(TZ):%Y%m%d}-{t.period}": t.code for t in plan.mrs}
+        for pk, plan in schedules_for([person for person in people if person.pk in scanned]).items()
+    }
+    for participant_id, session, version, uploaded_at, values in results:
+        period = _mrs_period(session)
         if period is None or period > max_period:
             continue
-        seq = sequences.get(r.upload.participant_id, {})
-        if r.upload.participant_id not in timepoints:
-            timepoints[r.upload.participant_id] = _mrs_timepoints(r.upload.participant)
+        seq = sequences.get(participant_id, {})
         row = {
-            "participant": r.upload.participant.code,
+            "participant": codes[participant_id],
             "period": period,
-            "session": r.upload.session_code,
-            "timepoint": timepoints[r.upload.participant_id].get(r.upload.session_code),
-            "pipeline_version": r.pipeline_version,
-            "scanned_at": _local(r.upload.uploaded_at),
-            **{k: r.values.get(k) for k in MRS_VALUES},
+            "session": session,
+            "timepoint": timepoints.get(participant_id, {}).get(session),
+            "pipeline_version": version,
+            "scanned_at": _local(uploaded_at),
+            **{k: values.get(k) for k in MRS_VALUES},
         }
         if "sequence_code" in seq:
             row["sequence_code"] = seq["sequence_code"]

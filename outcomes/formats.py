@@ -15,14 +15,14 @@ import json
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
-import numpy as np
 import pandas as pd
 import pyreadstat
 
 from ketatrial.protocol import Protocol
 from outcomes import codebook
+from outcomes import xlsx as xlsx_writer
 from outcomes.dataset import DataSet
 
 TABLES = ("participants", "long", "wide", "mrs")
@@ -46,15 +46,11 @@ def for_stats_packages(frame: pd.DataFrame, variables: dict[str, codebook.Variab
         kind = variables[column].kind
         series = frame[column]
         if kind == "boolean":
-            out[column] = series.map(lambda x: np.nan if x is None or pd.isna(x) else float(bool(x))).astype(
-                "float64"
-            )
+            out[column] = series.astype("boolean").astype("Float64").astype("float64")
         elif kind in ("integer", "number"):
-            out[column] = pd.to_numeric(series, errors="coerce").astype("float64")
+            out[column] = pd.to_numeric(series, errors="coerce").astype("Float64").astype("float64")
         else:
-            out[column] = series.map(
-                lambda x: "" if x is None or (isinstance(x, float) and np.isnan(x)) else str(x)
-            )
+            out[column] = series.astype("string").fillna("").astype(object)
     return pd.DataFrame(out, columns=list(frame.columns))
 
 
@@ -77,72 +73,85 @@ def table_variables(
     return {c: codebook.wide_variable(c, known) if table == "wide" else known[c] for c in frame.columns}
 
 
+class _Hashing:
+    """A writable that hashes what passes through (for the manifest)."""
+
+    def __init__(self, target: IO[bytes]) -> None:
+        self.target, self.digest = target, hashlib.sha256()
+
+    def write(self, chunk: bytes) -> int:
+        self.digest.update(chunk)
+        return self.target.write(chunk)
+
+
 def write_package(
     data: DataSet,
     target: Path,
     *,
     p: Protocol,
     manifest: dict[str, Any],
-    odm_xml: Callable[[], bytes],
+    odm_xml: Callable[[IO[bytes]], None],
     progress: Callable[[int, str], None] = lambda pct, stage: None,
 ) -> dict[str, str]:
-    """Write the ZIP; returns file name -> SHA-256 (also in the manifest inside)."""
+    """Write the ZIP, each file streamed into it as it is made (the ODM document of a large trial
+    never sits in memory whole); returns file name -> SHA-256 (also in the manifest inside)."""
     tables = frames(data)
     book = codebook.rows(p, data.blinding, {name: list(f.columns) for name, f in tables.items()})
     for row in book:
         row["stata_name"] = stata_name(row["variable"])
-    files: dict[str, bytes] = {}
-    steps = 6
-    progress(5, "csv")
-    for name, frame in tables.items():
-        files[f"csv/{name}.csv"] = frame.to_csv(index=False, lineterminator="\n").encode()
-    files["codebook.csv"] = pd.DataFrame(book).to_csv(index=False, lineterminator="\n").encode()
-    files["codebook.json"] = json.dumps(book, indent=1, ensure_ascii=False).encode()
-    progress(100 // steps, "xlsx")
-    buffer = io.BytesIO()
-    with pd.ExcelWriter(buffer, engine="openpyxl") as xlsx:
-        for name, frame in tables.items():
-            frame.to_excel(xlsx, sheet_name=name, index=False)
-        pd.DataFrame(book).to_excel(xlsx, sheet_name="codebook", index=False)
-    files["ketatrial.xlsx"] = buffer.getvalue()
-    progress(2 * 100 // steps, "stata and spss")
+    hashes: dict[str, str] = {}
+    partial = target.parent / f".{target.name}.partial"
     scratch = target.parent / f".{target.name}.tmp"
     scratch.mkdir(exist_ok=True)
     try:
-        for name, frame in tables.items():
-            variables = table_variables(p, data, name, frame)
-            flat = for_stats_packages(frame, variables)
-            labels, values = _labels(flat, variables)
-            sav = scratch / f"{name}.sav"
-            pyreadstat.write_sav(flat, str(sav), column_labels=labels, variable_value_labels=values)
-            files[f"spss/{name}.sav"] = sav.read_bytes()
-            renamed = flat.rename(columns=stata_name)
-            dta = scratch / f"{name}.dta"
-            pyreadstat.write_dta(
-                renamed,
-                str(dta),
-                column_labels=labels,
-                variable_value_labels={stata_name(k): v for k, v in values.items()},
-                version=15,
-            )
-            files[f"stata/{name}.dta"] = dta.read_bytes()
+        with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+
+            def put(name: str, body: bytes) -> None:
+                hashes[name] = hashlib.sha256(body).hexdigest()
+                archive.writestr(name, body)
+
+            progress(5, "csv")
+            for name, frame in tables.items():
+                put(f"csv/{name}.csv", frame.to_csv(index=False, lineterminator="\n").encode())
+            put("codebook.csv", pd.DataFrame(book).to_csv(index=False, lineterminator="\n").encode())
+            put("codebook.json", json.dumps(book, indent=1, ensure_ascii=False).encode())
+            progress(15, "xlsx")
+            xlsx = scratch / "ketatrial.xlsx"
+            xlsx_writer.write(xlsx, {**tables, "codebook": pd.DataFrame(book)})
+            put("ketatrial.xlsx", xlsx.read_bytes())
+            progress(40, "stata and spss")
+            for name, frame in tables.items():
+                variables = table_variables(p, data, name, frame)
+                flat = for_stats_packages(frame, variables)
+                labels, values = _labels(flat, variables)
+                sav = scratch / f"{name}.sav"
+                pyreadstat.write_sav(flat, str(sav), column_labels=labels, variable_value_labels=values)
+                put(f"spss/{name}.sav", sav.read_bytes())
+                dta = scratch / f"{name}.dta"
+                pyreadstat.write_dta(
+                    flat.rename(columns=stata_name),
+                    str(dta),
+                    column_labels=labels,
+                    variable_value_labels={stata_name(k): v for k, v in values.items()},
+                    version=15,
+                )
+                put(f"stata/{name}.dta", dta.read_bytes())
+            progress(55, "parquet")
+            for name, frame in tables.items():
+                out = io.BytesIO()
+                frame.to_parquet(out, engine="pyarrow", index=False)
+                put(f"parquet/{name}.parquet", out.getvalue())
+            progress(60, "odm")
+            odm_name = "odm/ketatrial-odm-1.3.2.xml"
+            with archive.open(odm_name, "w", force_zip64=True) as entry:
+                hashing = _Hashing(entry)
+                odm_xml(hashing)  # type: ignore[arg-type]
+            hashes[odm_name] = hashing.digest.hexdigest()
+            archive.writestr("manifest.json", json.dumps({**manifest, "files": hashes}, indent=1).encode())
     finally:
         for leftover in scratch.glob("*"):
             leftover.unlink()
         scratch.rmdir()
-    progress(4 * 100 // steps, "parquet")
-    for name, frame in tables.items():
-        out = io.BytesIO()
-        frame.to_parquet(out, engine="pyarrow", index=False)
-        files[f"parquet/{name}.parquet"] = out.getvalue()
-    progress(5 * 100 // steps, "odm")
-    files["odm/ketatrial-odm-1.3.2.xml"] = odm_xml()
-    hashes = {name: hashlib.sha256(body).hexdigest() for name, body in files.items()}
-    files["manifest.json"] = json.dumps({**manifest, "files": hashes}, indent=1).encode()
-    partial = target.parent / f".{target.name}.partial"
-    with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as archive:
-        for name in sorted(files):
-            archive.writestr(name, files[name])
     partial.replace(target)
     progress(100, "done")
     return hashes

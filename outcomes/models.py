@@ -55,6 +55,7 @@ class ExportJob(models.Model):
     sha256 = models.CharField(max_length=64, blank=True)
     data_hash = models.CharField(max_length=64, blank=True)
     error = models.TextField(blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

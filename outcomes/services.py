@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import subprocess
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cache
 from pathlib import Path
 
@@ -13,6 +13,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from clinimetry.models import Assessment
@@ -28,6 +29,7 @@ from participants.models import UnblindingRequest
 from spectroscopy.models import MRSResult, MRSUpload
 
 ANALYSIS_VERSION = "1.0"
+STALE = timedelta(minutes=30)
 
 
 @cache
@@ -178,21 +180,35 @@ def export_request(*, by: AbstractBaseUser, unblinded: bool, now: datetime) -> E
     return job
 
 
+def _site_name() -> str:
+    from participants.models import Site
+
+    return ", ".join(Site.objects.order_by("code").values_list("name", flat=True)) or "KetaTrial"
+
+
 def export_file_name(job: ExportJob) -> str:
     """Neutral: the job number, the blinding level and the date."""
     return f"ketatrial-export-{job.pk}-{job.blinding}-{job.requested_at:%Y%m%d}.zip"
 
 
 def export_run(job_id: int, *, now: datetime) -> ExportJob:
-    """Build the package of a queued job; a finished job is not built again."""
+    """Build the package of a queued job; a finished job, or one another worker is building, is
+    left alone."""
     from outcomes import formats, odm
 
-    with transaction.atomic():
-        job = ExportJob.objects.select_for_update().select_related("requested_by").get(pk=job_id)
-        if job.status == ExportJob.Status.DONE:
-            return job
-        job.status, job.progress, job.stage = ExportJob.Status.RUNNING, 1, "data"
-        job.save(update_fields=["status", "progress", "stage"])
+    # Claim the job in one UPDATE: of two workers handed the same job, one builds it; the other
+    # returns. A job left running by a worker that died is claimed again after STALE.
+    claimed = (
+        ExportJob.objects.filter(pk=job_id)
+        .filter(
+            Q(status__in=[ExportJob.Status.QUEUED, ExportJob.Status.FAILED])
+            | Q(status=ExportJob.Status.RUNNING, started_at__lt=now - STALE)
+        )
+        .update(status=ExportJob.Status.RUNNING, progress=1, stage="data", started_at=now, error="")
+    )
+    job = ExportJob.objects.select_related("requested_by").get(pk=job_id)
+    if not claimed:
+        return job
 
     def progress(pct: int, stage: str) -> None:
         ExportJob.objects.filter(pk=job_id).update(progress=max(1, min(pct, 99)), stage=stage)
@@ -218,8 +234,8 @@ def export_run(job_id: int, *, now: datetime) -> ExportJob:
             target,
             p=protocol(),
             manifest=manifest,
-            odm_xml=lambda: odm.build(
-                data, created=now, file_oid=f"KETATRIAL.EXPORT.{job.pk}", site_name="INNN"
+            odm_xml=lambda out: odm.write(
+                data, out, created=now, file_oid=f"KETATRIAL.EXPORT.{job.pk}", site_name=_site_name()
             ),
             progress=progress,
         )

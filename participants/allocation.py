@@ -325,6 +325,17 @@ def period_day_patterns(participant: Participant) -> tuple[tuple[int, ...], tupl
     return p.period1_infusion_days, p.period2_infusion_days(slot.sequence)
 
 
+def period_day_patterns_many(
+    participants: list[Participant],
+) -> dict[int, tuple[tuple[int, ...], tuple[int, ...]]]:
+    """period_day_patterns for many participants in one query (same caveat)."""
+    p = protocol()
+    slots = AllocationSlot.objects.filter(participant__in=participants).values_list(
+        "participant_id", "sequence"
+    )
+    return {pk: (p.period1_infusion_days, p.period2_infusion_days(seq)) for pk, seq in slots}
+
+
 def randomized_count() -> int:
     """How many participants took a slot (a neutral count, for CONSORT)."""
     return AllocationSlot.objects.filter(participant__isnull=False).count()

@@ -45,6 +45,11 @@ BLINDED = [r for r in ROLES if r != "pharmacist"] + ["pharmacist_one_key"]
 _MASKS = [
     (re.compile(r"/ical/[A-Za-z0-9_-]+\.ics"), "/ical/<token>.ics"),
     (re.compile(r'name="csrfmiddlewaretoken" value="[^"]+"'), 'name="csrfmiddlewaretoken" value="#"'),
+    # The blinded statistician's data carry the coded sequence by design (issue 7): the letters
+    # group participants, their key stays sealed until release. Only the letters (and the data
+    # hash that covers them) are masked; everything else must be the same in both worlds.
+    (re.compile(r'"sequence_code":\s*"[AB]"'), '"sequence_code": "<code>"'),
+    (re.compile(r'"data_hash":\s*"[0-9a-f]{64}"'), '"data_hash": "<hash>"'),
     # audit rows carry the real time they were written (simple-history stamps them itself)
     (re.compile(r"\b\d{4}-\d\d-\d\d[ T]\d\d:\d\d(:\d\d(\.\d+)?)?([+-]\d\d:?\d\d|Z)?"), "<datetime>"),
     (

@@ -1,0 +1,98 @@
+"""A small randomized trial with signed ratings written straight to the records, with a known
+effect: among KP participants (ketamine in period 1) three of four respond at 4 h after
+infusion 1, among PK participants one of four."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from clinimetry import scoring
+from clinimetry.models import Assessment
+from ketatrial.audit import clinical_create
+from participants import allocation
+from participants.models import AllocationSlot, Participant
+from tests.factories import enrolled
+
+
+def _items(instrument: str, total: int) -> dict[str, int]:
+    keys = (
+        [*[str(n) for n in range(1, 16)], "16A", "17"]
+        if instrument == "hdrs17"
+        else [str(n) for n in range(1, 11)]
+    )
+    maxima = {k: (scoring.HDRS17_MAX.get(k, 2) if instrument == "hdrs17" else 6) for k in keys}
+    maxima["16A"] = 2
+    items = dict.fromkeys(keys, 0)
+    left = total
+    for k in keys:
+        items[k] = min(maxima[k], left)
+        left -= items[k]
+    assert left == 0
+    return items
+
+
+def rate(person: Participant, rater, instrument: str, code: str, period: int, total: int, when) -> Assessment:  # type: ignore[no-untyped-def]
+    items = _items(instrument, total)
+    score = scoring.score(instrument, items)
+    return clinical_create(
+        Assessment(
+            participant=person,
+            instrument=instrument,
+            task_code=code,
+            serves=[code],
+            period=period,
+            rated_at=when,
+            rater=rater,
+            recall_period="past_week",
+            interview_guide="none",
+            mode="in_person",
+            items=items,
+            total=score.total,
+            signed_by=rater,
+            signed_at=when,
+            signature_meaning="test",
+        ),
+        by=rater,
+        reason="entered",
+    )
+
+
+@pytest.fixture
+def trial(settings, pharmacist, coordinator, rater):  # type: ignore[no-untyped-def]
+    settings.UNBLINDED_USERNAMES = ["pharmacist"]
+    now = timezone.now()
+    allocation.allocation_list_generate(by=pharmacist, now=now - timedelta(days=30), n_per_stratum=8, seed=17)
+    people = []
+    for i in range(8):
+        person = enrolled(coordinator, now=now - timedelta(days=30), name=f"Persona {i}")
+        allocation.participant_randomize(participant=person, by=coordinator, now=now - timedelta(days=29))
+        people.append(Participant.objects.get(pk=person.pk))
+    sequences = {
+        s.participant_id: s.sequence for s in AllocationSlot.objects.filter(participant__isnull=False)
+    }
+    responders = {"KP": 3, "PK": 1}
+    seen = {"KP": 0, "PK": 0}
+    for person in people:
+        seq = sequences[person.pk]
+        respond = seen[seq] < responders[seq]
+        seen[seq] += 1
+        base = now - timedelta(days=20)
+        for instrument, baseline in (("hdrs17", 24), ("madrs", 30)):
+            rate(person, rater, instrument, "baseline", 0, baseline, base)
+            after = baseline // 3 if respond else baseline - 4
+            rate(person, rater, instrument, "p1-4h-inf1", 1, after, base + timedelta(days=1))
+            rate(person, rater, instrument, "p1-predose-2+72h", 1, after + 2, base + timedelta(days=4))
+            # A period-2 rating that blinded exports must leave out.
+            rate(
+                person,
+                rater,
+                instrument,
+                "p2-24h-inf4" if seq == "KP" else "p2-predose-5",
+                2,
+                10,
+                base + timedelta(days=15),
+            )
+    return {"people": people, "sequences": sequences, "now": now}

@@ -1,0 +1,224 @@
+"""Exports: every format read back equals the data set; ODM validates against the official
+ODM 1.3.2 schema; no blinded export holds the allocation in any format."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from importlib.resources import files
+
+import pandas as pd
+import pyreadstat
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+from lxml import etree
+
+from outcomes import dataset as ds
+from outcomes import formats, services
+from outcomes.models import ExportJob
+
+FORBIDDEN = ("KP", "PK", "ketamine", "placebo", "Ketamine", "Placebo")
+
+
+@pytest.fixture(autouse=True)
+def _media(tmp_path, settings):  # type: ignore[no-untyped-def]
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+
+
+def _export(user, unblinded=False):  # type: ignore[no-untyped-def]
+    job = ExportJob.objects.create(
+        requested_by=user,
+        requested_at=timezone.now(),
+        blinding=services.blinding_for(user, unblinded=unblinded),
+    )
+    job = services.export_run(job.pk, now=timezone.now())
+    assert job.status == "done", job.error
+    return job, zipfile.ZipFile(job.path)
+
+
+def _same(read: pd.DataFrame, expected: pd.DataFrame, *, strings_empty: bool = False) -> None:
+    assert list(read.columns) == list(expected.columns)
+    assert len(read) == len(expected)
+    for column in expected.columns:
+        want, got = expected[column], read[column]
+        if want.dtype == "boolean":
+            want = want.astype("float64")
+            got = got.astype("float64")
+        if pd.api.types.is_numeric_dtype(want.dtype) or want.dtype == "boolean":
+            pd.testing.assert_series_equal(
+                pd.to_numeric(got).astype("float64").reset_index(drop=True),
+                want.astype("float64").reset_index(drop=True),
+                check_names=False,
+                rtol=1e-9,
+            )
+        else:
+            clean = want.map(lambda x: "" if x is None or (isinstance(x, float) and pd.isna(x)) else str(x))
+            other = got.map(lambda x: "" if x is None or (isinstance(x, float) and pd.isna(x)) else str(x))
+            assert list(other) == list(clean), column
+
+
+def test_every_format_reads_back_equal_to_the_data_set(trial, statistician, tmp_path) -> None:
+    data = ds.build(statistician, ds.BLINDED, now=timezone.now())
+    assert len(data.long) == 8 * 2 * 3  # baseline, 4 h and pre-dose 2 per instrument: period 2 left out
+    job, archive = _export(statistician)
+    assert json.loads(archive.read("manifest.json"))["data_hash"] == data.data_hash == job.data_hash
+    for name, frame in formats.frames(data).items():
+        _same(
+            pd.read_csv(io.BytesIO(archive.read(f"csv/{name}.csv")), keep_default_na=False, na_values=[""]),
+            frame,
+        )
+        pd.testing.assert_frame_equal(
+            pd.read_parquet(io.BytesIO(archive.read(f"parquet/{name}.parquet"))), frame, check_dtype=False
+        )
+        _same(pd.read_excel(io.BytesIO(archive.read("ketatrial.xlsx")), sheet_name=name), frame)
+        for kind, reader in (("sav", pyreadstat.read_sav), ("dta", pyreadstat.read_dta)):
+            path = tmp_path / f"{name}.{kind}"
+            path.write_bytes(archive.read(f"{'spss' if kind == 'sav' else 'stata'}/{name}.{kind}"))
+            read, meta = reader(str(path))
+            if kind == "dta":
+                read = read.rename(columns={formats.stata_name(c): c for c in frame.columns})
+            _same(read, frame)
+            labels = dict(zip(meta.column_names, meta.column_labels, strict=True))
+            assert any(labels.values())
+    path = tmp_path / "long.sav"
+    path.write_bytes(archive.read("spss/long.sav"))
+    _read, meta = pyreadstat.read_sav(str(path))
+    assert meta.variable_value_labels["response"] == {0.0: "no", 1.0: "yes"}
+    assert meta.column_names_to_labels["total"].startswith("Total score")
+
+
+def test_the_odm_file_validates_against_the_official_schema_with_audit_records(
+    trial, statistician, rater
+) -> None:
+    from clinimetry.models import Assessment
+    from ketatrial.audit import clinical_update
+
+    corrected = Assessment.objects.get(
+        participant=trial["people"][0], task_code="p1-4h-inf1", instrument="madrs"
+    )
+    items = dict(corrected.items)
+    items["1"] = items["1"] + 1 if items["1"] < 6 else items["1"] - 1
+    clinical_update(
+        corrected,
+        by=rater,
+        reason="item 1 misheard",
+        changes={"items": items, "total": sum(items.values())},
+    )
+    _job, archive = _export(statistician)
+    document = etree.fromstring(archive.read("odm/ketatrial-odm-1.3.2.xml"))
+    xsd = files("odmlib") / "schemas" / "odm" / "1.3.2" / "ODM1-3-2.xsd"
+    schema = etree.XMLSchema(etree.parse(str(xsd)))
+    assert schema.validate(document), schema.error_log
+    ns = {"odm": "http://www.cdisc.org/ns/odm/v1.3"}
+    groups = document.findall(".//odm:ItemGroupData[@ItemGroupOID='IG.MADRS']", ns)
+    assert len(groups) == 8 * 3 and all(g.find("odm:AuditRecord", ns) is not None for g in groups)
+    changed = document.findall(".//odm:ItemData/odm:AuditRecord", ns)
+    assert sorted(a.getparent().get("ItemOID") for a in changed) == ["I.MADRS.ITEM_1", "I.MADRS.TOTAL"]
+    assert {a.find("odm:ReasonForChange", ns).text for a in changed} == {"item 1 misheard"}
+    subject = corrected.participant.code
+    value = document.find(
+        f".//odm:SubjectData[@SubjectKey='{subject}']//odm:StudyEventData[@StudyEventOID='SE.p1-4h-inf1']"
+        "//odm:ItemData[@ItemOID='I.MADRS.ITEM_1']",
+        ns,
+    )
+    assert value.get("Value") == str(items["1"])
+    assert document.find(".//odm:ItemGroupData/odm:AuditRecord/odm:ReasonForChange", ns).text == "entered"
+
+
+def test_the_codebook_names_every_column_with_its_label_and_source(trial, statistician) -> None:
+    _job, archive = _export(statistician)
+    book = json.loads(archive.read("codebook.json"))
+    long_vars = {row["variable"]: row for row in book if row["table"] == "long"}
+    assert "Response: reduction >= 50 %" in long_vars["response"]["label"]
+    assert long_vars["response"]["values"] == "0=no; 1=yes"
+    assert all(len(row["stata_name"]) <= 26 for row in book)
+
+
+@pytest.mark.parametrize("role", ["statistician", "data_manager"])
+def test_no_blinded_export_holds_the_allocation_in_any_format(trial, role, request, tmp_path) -> None:
+    user = request.getfixturevalue(role)
+    _job, archive = _export(user)
+    seen: list[str] = []
+
+    def check(where: str, text: str) -> None:
+        seen.append(where)
+        for word in FORBIDDEN:
+            assert word not in text, (where, word)
+        assert "p2-" not in text, where  # no period-2 row: its shape differs by sequence
+        if role == "data_manager":
+            assert "sequence_code" not in text, where
+
+    for name in archive.namelist():
+        if name.endswith((".csv", ".json", ".xml")):
+            check(name, archive.read(name).decode())
+    for table in formats.TABLES:
+        frames = {
+            "xlsx": pd.read_excel(io.BytesIO(archive.read("ketatrial.xlsx")), sheet_name=table),
+            "parquet": pd.read_parquet(io.BytesIO(archive.read(f"parquet/{table}.parquet"))),
+        }
+        for kind, folder, reader in (
+            ("sav", "spss", pyreadstat.read_sav),
+            ("dta", "stata", pyreadstat.read_dta),
+        ):
+            path = tmp_path / f"{table}.{kind}"
+            path.write_bytes(archive.read(f"{folder}/{table}.{kind}"))
+            frames[kind], meta = reader(str(path))
+            check(f"{table}.{kind} labels", json.dumps([meta.column_labels, str(meta.variable_value_labels)]))
+        for kind, frame in frames.items():
+            check(f"{table}.{kind}", frame.to_csv(index=False) + " ".join(map(str, frame.columns)))
+    assert len(seen) > 30
+    if role == "statistician":
+        codes = pd.read_csv(io.BytesIO(archive.read("csv/participants.csv")))["sequence_code"]
+        by_code = {}
+        for code, pk in zip(
+            codes, [p.pk for p in sorted(trial["people"], key=lambda p: p.code)], strict=True
+        ):
+            by_code.setdefault(code, set()).add(trial["sequences"][pk])
+        assert set(codes) == {"A", "B"} and all(len(v) == 1 for v in by_code.values())  # a faithful code
+
+
+def test_an_unblinded_export_opens_only_after_lock_and_release(
+    trial, statistician, principal_investigator, data_manager
+) -> None:
+    from django.core.exceptions import PermissionDenied, ValidationError
+
+    with pytest.raises(PermissionDenied):
+        services.blinding_for(statistician, unblinded=True)
+    with pytest.raises(ValidationError):
+        services.sequence_release(by=statistician, now=timezone.now())
+    services.database_lock(by=principal_investigator, now=timezone.now())
+    services.sequence_release(by=statistician, now=timezone.now())
+    with pytest.raises(PermissionDenied):
+        services.blinding_for(data_manager, unblinded=True)
+    _job, archive = _export(statistician, unblinded=True)
+    long = pd.read_csv(io.BytesIO(archive.read("csv/long.csv")))
+    assert set(long["sequence"]) == {"KP", "PK"} and "p2-predose-5" in set(long["timepoint"])
+    ket = long[(long["period"] == 2) & (long["sequence"] == "PK")]["product"]
+    assert set(ket) == {"ketamine"}
+
+
+def test_the_export_page_queues_a_job_and_offers_the_download(
+    trial, statistician, client_for, django_capture_on_commit_callbacks
+) -> None:
+    client = client_for(statistician)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        client.post(reverse("outcomes:export_new"))
+    assert len(callbacks) == 1
+    job = ExportJob.objects.get()
+    assert client.get(reverse("outcomes:export_status", args=[job.pk])).json()["status"] == "queued"
+    services.export_run(job.pk, now=timezone.now())  # what the worker does
+    page = client.get(reverse("outcomes:exports")).content.decode()
+    assert reverse("outcomes:export_download", args=[job.pk]) in page
+    download = client.get(reverse("outcomes:export_download", args=[job.pk]))
+    assert download.status_code == 200 and "blinded" in download["Content-Disposition"]
+    assert zipfile.ZipFile(io.BytesIO(b"".join(download.streaming_content))).testzip() is None
+
+
+def test_another_user_cannot_download_someone_elses_export(
+    trial, statistician, make_user, client_for
+) -> None:
+    job, _archive = _export(statistician)
+    other = make_user("statistician2", "statistician")
+    assert client_for(other).get(reverse("outcomes:export_download", args=[job.pk])).status_code == 404

@@ -1,0 +1,95 @@
+"""Database lock: blockers, who locks, no clinical write while locked, unlock with a reason,
+release only after the lock; every step audited."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.urls import reverse
+from django.utils import timezone
+
+from clinimetry.models import Assessment
+from ketatrial.audit import clinical_update
+from outcomes import services
+from outcomes.models import LockEvent
+from participants import allocation
+from tests.outcomes.conftest import rate
+
+
+def test_blockers_are_listed_and_stop_the_lock(
+    trial, principal_investigator, rater, data_manager, client_for
+) -> None:
+    person = trial["people"][0]
+    unsigned = rate(person, rater, "madrs", "p1-predose-3", 1, 20, timezone.now())
+    clinical_update(unsigned, by=rater, reason="not yet signed", changes={"signed_at": None})
+    blockers = services.lock_blockers()
+    assert blockers.count == 1 and blockers.unsigned == [unsigned]
+    page = client_for(data_manager).get(reverse("outcomes:lock"), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "1 item blocks the lock" in page and person.code in page
+    with pytest.raises(ValidationError, match="open items"):
+        services.database_lock(by=principal_investigator, now=timezone.now())
+
+
+def test_only_the_principal_investigator_locks_and_a_locked_database_refuses_clinical_writes(
+    trial, principal_investigator, data_manager, rater
+) -> None:
+    with pytest.raises(PermissionDenied):
+        services.database_lock(by=data_manager, now=timezone.now())
+    event = services.database_lock(by=principal_investigator, now=timezone.now(), reason="last visit done")
+    assert services.database_locked() and len(event.snapshot_hash) == 64
+    assessment = Assessment.objects.first()
+    with pytest.raises(ValidationError, match="locked"):
+        clinical_update(assessment, by=rater, reason="late correction", changes={"mode": "remote"})
+    with pytest.raises(ValidationError, match="locked"):
+        rate(trial["people"][0], rater, "madrs", "p1-predose-3", 1, 20, timezone.now())
+    with pytest.raises(ValidationError, match="already locked"):
+        services.database_lock(by=principal_investigator, now=timezone.now())
+
+
+def test_unlocking_needs_a_reason_and_every_event_is_audited(trial, principal_investigator, rater) -> None:
+    services.database_lock(by=principal_investigator, now=timezone.now())
+    with pytest.raises(ValidationError):
+        services.database_unlock(by=principal_investigator, now=timezone.now(), reason=" ")
+    services.database_unlock(
+        by=principal_investigator, now=timezone.now(), reason="query on INNN-002 answered late"
+    )
+    assert not services.database_locked()
+    rate(trial["people"][0], rater, "madrs", "p1-predose-3", 1, 20, timezone.now())  # writes work again
+    history = LockEvent.history.order_by("history_date")
+    assert [h.action for h in history] == ["lock", "unlock"]
+    assert history.last().history_change_reason == "query on INNN-002 answered late"
+    assert history.last().history_user == principal_investigator
+
+
+def test_the_key_is_released_once_by_the_statistician_after_the_lock(
+    trial, statistician, principal_investigator
+) -> None:
+    assert not allocation.sequence_key_released()
+    with pytest.raises(ValidationError, match="after the database lock"):
+        services.sequence_release(by=statistician, now=timezone.now())
+    services.database_lock(by=principal_investigator, now=timezone.now())
+    with pytest.raises(PermissionDenied):
+        services.sequence_release(by=principal_investigator, now=timezone.now())
+    services.sequence_release(by=statistician, now=timezone.now())
+    assert allocation.sequence_key_released()
+    with pytest.raises(ValidationError, match="already released"):
+        services.sequence_release(by=statistician, now=timezone.now())
+    assert set(allocation.sequence_key_letters(statistician).values()) == {"KP", "PK"}
+    assert LockEvent.objects.filter(action="release", by=statistician).exists()
+
+
+def test_the_lock_pages_post_through_the_views(
+    trial, principal_investigator, statistician, client_for
+) -> None:
+    pi = client_for(principal_investigator)
+    pi.post(reverse("outcomes:lock_do"), {"reason": "clean"})
+    assert services.database_locked()
+    stat = client_for(statistician)
+    assert (
+        b"Release the sequence key" in stat.get(reverse("outcomes:lock"), HTTP_ACCEPT_LANGUAGE="en").content
+    )
+    stat.post(reverse("outcomes:release"))
+    assert allocation.sequence_key_released()
+    response = pi.post(reverse("outcomes:unlock"), {"reason": ""}, follow=True, HTTP_ACCEPT_LANGUAGE="en")
+    assert services.database_locked() and b"reason" in response.content
+    assert client_for(statistician).post(reverse("outcomes:lock_do")).status_code == 403
