@@ -15,9 +15,9 @@ and the reports show.
   model uses every observed rating and is valid under missing at random.
 - Time to relapse: Kaplan-Meier by sequence from the end of the last study infusion, relapse as
   the event, censored at the last follow-up rating; log-rank test.
-- MRS: change in Glx (and Glx/tCr) and GABA+ (and GABA+/tCr) from the period-1 baseline scan to
-  the scan 24 h after the last period-1 infusion, by primary responder status and by sequence
-  (mean, SD, n; Welch's t-test between groups).
+- MRS: change in Glu (short-TE PRESS), Glx and GABA+ (MEGA-PRESS), in institutional units and
+  relative to tCr, from the period-1 baseline scan to the scan 24 h after the last period-1
+  infusion, by primary responder status and by sequence (mean, SD, n; Welch's t-test).
 """
 
 from __future__ import annotations
@@ -189,12 +189,25 @@ def relapse(survival: pd.DataFrame) -> dict[str, Any]:
 
 
 def mrs_change(mrs: pd.DataFrame, groups: dict[str, dict[str, str]]) -> dict[str, Any]:
-    """Change baseline -> 24 h after the last period-1 infusion, by each grouping."""
-    scans = mrs[mrs["timepoint"].isin(["p1-mrs-baseline", "p1-mrs-24h"])]
-    # The newest pipeline version of each scan.
-    scans = scans.sort_values("pipeline_version").groupby(["participant", "timepoint"]).last()
+    """Change baseline -> 24 h after the last period-1 infusion, by each grouping. GABA+ and Glx
+    come from the MEGA-PRESS series, Glu from the short-TE PRESS series (linear combination)."""
+    measures = (
+        ("glu_iu", "press"),
+        ("glu_cr", "press"),
+        ("glx_iu", "mega"),
+        ("glx_cr", "mega"),
+        ("gaba_plus_iu", "mega"),
+        ("gaba_plus_cr", "mega"),
+    )
+    method = mrs["method"] if "method" in mrs.columns else pd.Series("mega", index=mrs.index)
     out: dict[str, Any] = {}
-    for measure in ("glx_iu", "glx_cr", "gaba_plus_iu", "gaba_plus_cr"):
+    for measure, series in measures:
+        scans = mrs[(method == series) & mrs["timepoint"].isin(["p1-mrs-baseline", "p1-mrs-24h"])]
+        if measure not in scans.columns:
+            out[measure] = {"n": 0}
+            continue
+        # The newest pipeline version of each scan.
+        scans = scans.sort_values("pipeline_version").groupby(["participant", "timepoint"]).last()
         table = scans[measure].unstack("timepoint") if not scans.empty else pd.DataFrame()
         if table.empty or not {"p1-mrs-baseline", "p1-mrs-24h"} <= set(table.columns):
             out[measure] = {"n": 0}

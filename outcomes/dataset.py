@@ -39,6 +39,11 @@ BLINDED, NO_SEQUENCE, UNBLINDED = "blinded", "no_sequence", "unblinded"
 HDRS_ITEMS = [*[str(n) for n in range(1, 16)], "16A", "16B", "17"]
 ITEM_COLUMNS = [f"item_{k.lower()}" for k in HDRS_ITEMS]  # MADRS uses item_1 .. item_10
 MRS_VALUES = (
+    "glu_cr",
+    "gln_cr",
+    "glu_iu",
+    "glu_sd_pct",
+    "glx_sd_pct",
     "gaba_plus_cr",
     "glx_cr",
     "glx_naa",
@@ -232,6 +237,7 @@ def build(
         .values_list(
             "upload__participant_id",
             "upload__session_code",
+            "upload__kind",
             "pipeline_version",
             "upload__uploaded_at",
             "values",
@@ -242,7 +248,7 @@ def build(
         pk: {f"mrs-{t.due.astimezone(TZ):%Y%m%d}-{t.period}": t.code for t in plan.mrs}
         for pk, plan in schedules_for([person for person in people if person.pk in scanned]).items()
     }
-    for participant_id, session, version, uploaded_at, values in results:
+    for participant_id, session, kind, version, uploaded_at, values in results:
         period = _mrs_period(session)
         if period is None or period > max_period:
             continue
@@ -252,6 +258,7 @@ def build(
             "period": period,
             "session": session,
             "timepoint": timepoints.get(participant_id, {}).get(session),
+            "method": "press" if kind == "press" else "mega",
             "pipeline_version": version,
             "scanned_at": _local(uploaded_at),
             **{k: values.get(k) for k in MRS_VALUES},
@@ -305,6 +312,7 @@ def _mrs_columns(blinding: str) -> list[str]:
         "period",
         "session",
         "timepoint",
+        "method",
         "pipeline_version",
         "scanned_at",
         *MRS_VALUES,

@@ -13,6 +13,7 @@ urlpatterns = [
     path("exports/", views.exports, name="exports"),
     path("exports/new/", views.export_new, name="export_new"),
     path("exports/<int:pk>/status/", views.export_status, name="export_status"),
+    path("api-token/", views.api_token, name="api_token"),
     path("exports/<int:pk>/download/", views.export_download, name="export_download"),
     path("analyses/", views.analyses, name="analyses"),
     path("analyses/run/", views.analyses_run_now, name="analyses_run"),

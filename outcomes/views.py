@@ -130,6 +130,17 @@ def export_new(request: HttpRequest) -> HttpResponse:
 
 
 @role_required(*EXPORTERS)
+@require_POST
+def api_token(request: HttpRequest) -> HttpResponse:
+    """A new API token for the signed-in user (the old one stops working); shown once."""
+    from rest_framework.authtoken.models import Token
+
+    Token.objects.filter(user=request.user).delete()
+    token = Token.objects.create(user=request.user)
+    return render(request, "outcomes/api_token.html", {"token": token.key})
+
+
+@role_required(*EXPORTERS)
 def export_status(request: HttpRequest, pk: int) -> HttpResponse:
     job = ExportJob.objects.filter(pk=pk, requested_by=request.user).first()
     if job is None:

@@ -56,6 +56,30 @@ def diff_svg(figure: dict[str, Any]) -> str:
     return _frame("DIFF: data (black), fit (red), baseline (grey), residual (blue)", x_range, body, "ppm")
 
 
+def lcm_svg(figure: dict[str, Any]) -> str:
+    """Short-TE PRESS: data, linear-combination fit, baseline and residual; Glu and Gln apart."""
+    d = figure.get("lcm")
+    if not d:
+        return ""
+    ys = d["data"] + d["model"] + d["residual"]
+    y_range = (min(ys), max(ys))
+    x_range = (min(d["ppm"]), max(d["ppm"]))
+    body = [
+        _polyline(d["ppm"], d["data"], x_range, y_range, "#222"),
+        _polyline(d["ppm"], d["model"], x_range, y_range, "#c0392b"),
+        _polyline(d["ppm"], d["baseline"], x_range, y_range, "#7f8c8d", "4 3"),
+        _polyline(d["ppm"], d["residual"], x_range, y_range, "#2980b9"),
+        _polyline(d["ppm"], d["glu"], x_range, y_range, "#27ae60"),
+        _polyline(d["ppm"], d["gln"], x_range, y_range, "#8e44ad", "2 2"),
+    ]
+    return _frame(
+        "PRESS: data (black), fit (red), baseline (grey), residual (blue), Glu (green), Gln (purple)",
+        x_range,
+        body,
+        "ppm",
+    )
+
+
 def off_svg(figure: dict[str, Any]) -> str:
     d = figure.get("off")
     if not d:

@@ -262,6 +262,9 @@ WATER_T1, WATER_T2 = 1.100, 0.095
 METABOLITES = {
     "gaba": {"edit_eff": 0.5, "t1": 1.31, "t2": 0.088, "n_h": 2, "mm": 0.45},
     "glx": {"edit_eff": 0.4, "t1": 1.23, "t2": 0.18, "n_h": 1, "mm": 1.0},
+    # Short-TE PRESS linear-combination amplitudes (lcm.py): per molecule, as one-proton areas,
+    # no editing; Glx relaxation constants as above.
+    "glx_press": {"edit_eff": 1.0, "t1": 1.23, "t2": 0.18, "n_h": 1, "mm": 1.0},
 }
 WATER_CONCENTRATION_MM = 55510.0
 WATER_VISIBILITY = 0.65

@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from ketatrial.audit import clinical_create
 from ketatrial.trial import protocol
 from participants.models import Participant
-from spectroscopy import convert, fitting
+from spectroscopy import convert, fitting, lcm
 from spectroscopy.io import MRSFormatError, read_nifti_mrs, voxel_tissue_fractions
 from spectroscopy.models import MRSResult, MRSUpload, TissueFractions
 from spectroscopy.pipeline import PIPELINE_VERSION, limits_from_protocol, quantify
@@ -29,6 +29,9 @@ from spectroscopy.pipeline import PIPELINE_VERSION, limits_from_protocol, quanti
 CHUNK = 1024 * 1024
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
 MAP_KINDS = (MRSUpload.Kind.GM_MAP, MRSUpload.Kind.WM_MAP, MRSUpload.Kind.CSF_MAP)
+QUANTIFIABLE = (MRSUpload.Kind.MEGA, MRSUpload.Kind.PRESS)
+PRESS_PIPELINE_VERSION = f"lcm-{lcm.LCM_VERSION}"
+WATER_FOR = {MRSUpload.Kind.MEGA: MRSUpload.Kind.MEGA_WATER, MRSUpload.Kind.PRESS: MRSUpload.Kind.PRESS_WATER}
 
 
 def _store_stream(source: IO[bytes], target: Path, limit: int) -> tuple[str, int]:
@@ -74,6 +77,11 @@ def _validate(path: Path, kind: str) -> str:
         data = read_nifti_mrs(path, require_edit=kind == MRSUpload.Kind.MEGA)
     except MRSFormatError as exc:
         return str(exc)
+    if kind == MRSUpload.Kind.PRESS and data.fids.shape[0] != 1:
+        return (
+            _("A short-TE PRESS series has no edit dimension; this one has %d edit conditions.")
+            % data.fids.shape[0]
+        )
     if kind == MRSUpload.Kind.MEGA and data.fids.shape[0] != 2:
         return (
             _("A MEGA-PRESS series needs exactly two edit conditions (ON and OFF); this one has %d.")
@@ -206,8 +214,10 @@ def result_queue(
     *, upload: MRSUpload, water: MRSUpload | None, now: datetime, version: str = PIPELINE_VERSION
 ) -> tuple[MRSResult, bool]:
     """One result per (upload, pipeline version): queue it once, after the transaction commits."""
-    if upload.status != MRSUpload.Status.ACCEPTED or upload.kind != MRSUpload.Kind.MEGA:
-        raise ValidationError(_("Only an accepted MEGA-PRESS series can be quantified."))
+    if upload.status != MRSUpload.Status.ACCEPTED or upload.kind not in QUANTIFIABLE:
+        raise ValidationError(_("Only an accepted MEGA-PRESS or short-TE PRESS series can be quantified."))
+    if upload.kind == MRSUpload.Kind.PRESS and version == PIPELINE_VERSION:
+        version = PRESS_PIPELINE_VERSION
     result, created = MRSResult.objects.get_or_create(
         upload=upload, pipeline_version=version, defaults={"water": water, "queued_at": now}
     )
@@ -254,15 +264,14 @@ def result_run(result_id: int, *, now: datetime) -> MRSResult:
         result.save(update_fields=["status", "started_at", "attempts"])
     p = protocol()
     limits = limits_from_protocol(p)
+    if result.upload.kind == MRSUpload.Kind.PRESS:
+        return _run_press(result, limits=limits, now=now)
     try:
         metab = read_nifti_mrs(result.upload.working_path or result.upload.nifti_path, require_edit=True)
         water = read_nifti_mrs(result.water.working_path or result.water.nifti_path) if result.water else None
         output = quantify(metab, water, limits=limits)
     except (MRSFormatError, ValueError, np.linalg.LinAlgError) as exc:
-        MRSResult.objects.filter(pk=result_id).update(
-            status=MRSResult.Status.FAILED, error=str(exc), finished_at=now
-        )
-        return MRSResult.objects.get(pk=result_id)
+        return _failed(result_id, exc, now)
     values = dict(output.values)
     constants: dict[str, Any] = {**output.constants, "qc_limits": limits.__dict__}
     # Areas kept so tissue corrections can follow fractions entered later (see tissue_values).
@@ -271,16 +280,56 @@ def result_run(result_id: int, *, now: datetime) -> MRSResult:
         glx_area=output.diff_fit.areas["glx"],
         water_area=output.water_area,
     )
+    return _done(result_id, values, constants, _figure(output), now)
+
+
+def _failed(result_id: int, exc: Exception, now: datetime) -> MRSResult:
+    MRSResult.objects.filter(pk=result_id).update(
+        status=MRSResult.Status.FAILED, error=str(exc), finished_at=now
+    )
+    return MRSResult.objects.get(pk=result_id)
+
+
+def _done(
+    result_id: int, values: dict[str, Any], constants: dict[str, Any], figure: dict[str, Any], now: datetime
+) -> MRSResult:
     clean = {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in values.items()}
     MRSResult.objects.filter(pk=result_id).update(
         status=MRSResult.Status.DONE,
         values=clean,
         constants=constants,
-        figure=_figure(output),
+        figure=figure,
         finished_at=now,
         error="",
     )
     return MRSResult.objects.get(pk=result_id)
+
+
+def _run_press(result: MRSResult, *, limits: Any, now: datetime) -> MRSResult:
+    """Short-TE PRESS: the linear-combination stage (lcm.py) for Glu, Gln and Glx."""
+    try:
+        metab = read_nifti_mrs(result.upload.working_path or result.upload.nifti_path)
+        water = read_nifti_mrs(result.water.working_path or result.water.nifti_path) if result.water else None
+        output = lcm.quantify_press(metab, water, fwhm_max_hz=limits.fwhm_max_hz)
+    except (MRSFormatError, ValueError, np.linalg.LinAlgError) as exc:
+        return _failed(result.pk, exc, now)
+    fit = output.fit
+    step = max(1, len(fit.ppm) // 600)
+    figure = {
+        "lcm": {
+            "ppm": fit.ppm[::step].round(4).tolist(),
+            "data": fit.data[::step].round(3).tolist(),
+            "model": fit.model[::step].round(3).tolist(),
+            "baseline": fit.baseline[::step].round(3).tolist(),
+            "residual": fit.residual[::step].round(3).tolist(),
+            "glu": fit.components["glu"][::step].round(3).tolist(),
+            "gln": fit.components["gln"][::step].round(3).tolist(),
+        },
+        "drift_hz": np.asarray(output.drift_hz).round(3).tolist(),
+    }
+    values = {**output.values, "water_area": output.water_area}
+    constants = {**output.constants, "qc_limits": limits.__dict__}
+    return _done(result.pk, values, constants, figure, now)
 
 
 @transaction.atomic
@@ -318,6 +367,11 @@ def tissue_values(result: MRSResult) -> dict[str, float]:
         return {}
     fractions = {"f_gm": float(tissue.f_gm), "f_wm": float(tissue.f_wm), "f_csf": float(tissue.f_csf)}
     out: dict[str, float] = dict(fractions)
+    if "gaba_plus_area" not in result.values:  # short-TE PRESS: the CSF correction of its values
+        for key in ("glu_iu", "glx_iu"):
+            if result.values.get(key) is not None:
+                out[f"{key}_csf"] = fitting.csf_corrected(result.values[key], fractions["f_csf"])
+        return out
     for key, name in (("gaba_plus", "gaba"), ("glx", "glx")):
         c = result.constants[name]
         corrected = fitting.tissue_corrected(

@@ -191,3 +191,61 @@ def write_philips_sdat(
     Path(spar).write_text(
         "!-- synthetic SPAR written by KetaTrial tests\n" + "".join(f"{k} : {v}\n" for k, v in header.items())
     )
+
+
+PRESS_TRUTH = {
+    "cr": 8.0,
+    "cho": 2.0,
+    "naa": 10.0,
+    "glu": 9.0,
+    "gln": 3.0,
+    "mi": 6.0,
+    "gaba": 1.0,
+    "tau": 1.5,
+    "lac": 0.5,
+    "si": 0.3,
+    "mm": 1.0,
+}
+
+
+def press_scan(
+    *,
+    truth: dict[str, float] | None = None,
+    te_s: float = 0.030,
+    n_dyn: int = 32,
+    n_points: int = 2048,
+    dwell_s: float = 1 / 2000,
+    mhz: float = 123.25,
+    n_coils: int = 1,
+    noise: float = 0.0,
+    drift_hz: float = 0.0,
+    lorentz_hz: float = 2.0,
+    gauss_hz: float = 5.0,
+    water_amplitude: float = 20000.0,
+    seed: int = 0,
+) -> Scan:
+    """Short-TE PRESS transients from the simulated basis (basis.py) with known amplitudes per
+    molecule, a common Voigt lineshape, linear drift, coils and noise; `metab` is (1, dyn, coils,
+    points). Noise is per transient (the average has noise / sqrt(n_dyn))."""
+    from spectroscopy import basis as basis_module
+
+    truth = dict(PRESS_TRUTH if truth is None else truth)
+    basis = basis_module.press_basis(te_s=te_s, mhz=mhz, dwell_s=dwell_s, n_points=n_points)
+    t = np.arange(n_points) * dwell_s
+    shape = np.exp(-np.pi * lorentz_hz * t - (np.pi * gauss_hz * t) ** 2 / (4 * np.log(2)))
+    signal = sum(truth[k] * basis[k] for k in truth) * shape
+    rng = np.random.default_rng(seed)
+    drift = np.linspace(0, drift_hz, n_dyn)
+    sens = (
+        (rng.normal(1, 0.3, n_coils) * np.exp(1j * rng.uniform(-np.pi, np.pi, n_coils)))
+        if n_coils > 1
+        else np.ones(1)
+    )
+    metab = np.empty((1, n_dyn, n_coils, n_points), dtype=np.complex128)
+    for d in range(n_dyn):
+        metab[0, d] = sens[:, None] * (signal * np.exp(2j * np.pi * drift[d] * t))[None, :]
+    if noise:
+        metab += noise * (rng.normal(size=metab.shape) + 1j * rng.normal(size=metab.shape)) / np.sqrt(2)
+    water_fid = fid((Peak(WATER_PPM, water_amplitude, 6.0),), t, mhz)
+    water = np.broadcast_to(sens[None, None, :, None] * water_fid, (1, 1, n_coils, n_points)).copy()
+    return Scan(metab, water, dwell_s, mhz, truth, drift)

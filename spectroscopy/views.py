@@ -112,7 +112,9 @@ def quantify(request: HttpRequest, pk: int, upload_pk: int) -> HttpResponse:
         raise not_found()
     water = (
         participant.mrs_uploads.filter(
-            session_code=metab.session_code, kind=MRSUpload.Kind.MEGA_WATER, status=MRSUpload.Status.ACCEPTED
+            session_code=metab.session_code,
+            kind=services.WATER_FOR.get(metab.kind, MRSUpload.Kind.MEGA_WATER),
+            status=MRSUpload.Status.ACCEPTED,
         )
         .order_by("-uploaded_at")
         .first()
@@ -145,6 +147,7 @@ def _result_context(result: MRSResult) -> dict[str, object]:
         "values": sorted(result.values.items()),
         "tissue": sorted(services.tissue_values(result).items()),
         "diff_svg": figures.diff_svg(result.figure),
+        "lcm_svg": figures.lcm_svg(result.figure),
         "off_svg": figures.off_svg(result.figure),
         "drift_svg": figures.drift_svg(result.figure),
     }

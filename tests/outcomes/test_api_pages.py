@@ -115,3 +115,15 @@ def test_efficacy_results_stay_hidden_from_the_team_even_after_release(
         .get(reverse("outcomes:analyses"), HTTP_ACCEPT_LANGUAGE="en")
         .content.decode()
     )
+
+
+def test_the_exports_page_issues_an_api_token_shown_once(trial, data_manager, client_for) -> None:
+    client = client_for(data_manager)
+    page = client.post(reverse("outcomes:api_token")).content.decode()
+    from rest_framework.authtoken.models import Token
+
+    token = Token.objects.get(user=data_manager).key
+    assert token in page
+    again = client.post(reverse("outcomes:api_token")).content.decode()
+    assert token not in again  # replaced
+    assert Client(HTTP_AUTHORIZATION=f"Token {token}").get(reverse("api:long")).status_code == 401
