@@ -155,25 +155,17 @@ def efficacy(*, now: datetime) -> tuple[dict[str, Any], str]:
 
 
 def analyses_run(*, trigger: str, user_id: int | None, now: datetime) -> list[AnalysisRun]:
+    """Blinded monitoring always; the efficacy analyses once the sequence key is released."""
     user = get_user_model().objects.filter(pk=user_id).first() if user_id else None
-    runs = []
-    report, digest = monitoring(now=now)
-    runs.append(
-        AnalysisRun.objects.create(
-            kind=AnalysisRun.Kind.MONITORING,
-            run_at=now,
-            trigger=trigger,
-            requested_by=user,
-            data_hash=digest,
-            code_version=code_version(),
-            results=report,
-        )
-    )
+    steps = [(AnalysisRun.Kind.MONITORING, monitoring)]
     if allocation.sequence_key_released():
-        report, digest = efficacy(now=now)
+        steps.append((AnalysisRun.Kind.EFFICACY, efficacy))
+    runs = []
+    for kind, analysis in steps:
+        report, digest = analysis(now=now)
         runs.append(
             AnalysisRun.objects.create(
-                kind=AnalysisRun.Kind.EFFICACY,
+                kind=kind,
                 run_at=now,
                 trigger=trigger,
                 requested_by=user,

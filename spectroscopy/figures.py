@@ -40,43 +40,38 @@ def _frame(title: str, x_range: tuple[float, float], body: list[str], x_label: s
     )
 
 
-def diff_svg(figure: dict[str, Any]) -> str:
-    d = figure.get("diff")
+def _spectrum_svg(d: dict[str, Any] | None, title: str, extra: tuple[tuple[str, str, str], ...] = ()) -> str:
+    """Data (black), fit (red), baseline (grey, dashed), residual (blue) and `extra` lines
+    (key, colour, dash) of one fitted spectrum."""
     if not d:
         return ""
     ys = d["data"] + d["model"] + d["residual"]
     y_range = (min(ys), max(ys))
     x_range = (min(d["ppm"]), max(d["ppm"]))
+    lines = (
+        ("data", "#222", ""),
+        ("model", "#c0392b", ""),
+        ("baseline", "#7f8c8d", "4 3"),
+        ("residual", "#2980b9", ""),
+    )
     body = [
-        _polyline(d["ppm"], d["data"], x_range, y_range, "#222"),
-        _polyline(d["ppm"], d["model"], x_range, y_range, "#c0392b"),
-        _polyline(d["ppm"], d["baseline"], x_range, y_range, "#7f8c8d", "4 3"),
-        _polyline(d["ppm"], d["residual"], x_range, y_range, "#2980b9"),
+        _polyline(d["ppm"], d[key], x_range, y_range, colour, dash) for key, colour, dash in (*lines, *extra)
     ]
-    return _frame("DIFF: data (black), fit (red), baseline (grey), residual (blue)", x_range, body, "ppm")
+    return _frame(title, x_range, body, "ppm")
+
+
+def diff_svg(figure: dict[str, Any]) -> str:
+    return _spectrum_svg(
+        figure.get("diff"), "DIFF: data (black), fit (red), baseline (grey), residual (blue)"
+    )
 
 
 def lcm_svg(figure: dict[str, Any]) -> str:
     """Short-TE PRESS: data, linear-combination fit, baseline and residual; Glu and Gln apart."""
-    d = figure.get("lcm")
-    if not d:
-        return ""
-    ys = d["data"] + d["model"] + d["residual"]
-    y_range = (min(ys), max(ys))
-    x_range = (min(d["ppm"]), max(d["ppm"]))
-    body = [
-        _polyline(d["ppm"], d["data"], x_range, y_range, "#222"),
-        _polyline(d["ppm"], d["model"], x_range, y_range, "#c0392b"),
-        _polyline(d["ppm"], d["baseline"], x_range, y_range, "#7f8c8d", "4 3"),
-        _polyline(d["ppm"], d["residual"], x_range, y_range, "#2980b9"),
-        _polyline(d["ppm"], d["glu"], x_range, y_range, "#27ae60"),
-        _polyline(d["ppm"], d["gln"], x_range, y_range, "#8e44ad", "2 2"),
-    ]
-    return _frame(
+    return _spectrum_svg(
+        figure.get("lcm"),
         "PRESS: data (black), fit (red), baseline (grey), residual (blue), Glu (green), Gln (purple)",
-        x_range,
-        body,
-        "ppm",
+        (("glu", "#27ae60", ""), ("gln", "#8e44ad", "2 2")),
     )
 
 

@@ -54,6 +54,19 @@ class Scan:
     drift_hz: np.ndarray | None = None
 
 
+def coil_sensitivities(rng: np.random.Generator, n_coils: int) -> np.ndarray:
+    """Complex receive sensitivities (one coil: 1)."""
+    if n_coils == 1:
+        return np.ones(1)
+    return rng.normal(1, 0.3, n_coils) * np.exp(1j * rng.uniform(-np.pi, np.pi, n_coils))
+
+
+def water_reference(sens: np.ndarray, t: np.ndarray, mhz: float, amplitude: float) -> np.ndarray:
+    """Unsuppressed water, (1, 1, coils, points), 6 Hz Lorentzian at the receiver frequency."""
+    water_fid = fid((Peak(WATER_PPM, amplitude, 6.0),), t, mhz)
+    return np.broadcast_to(sens[None, None, :, None] * water_fid, (1, 1, len(sens), len(t))).copy()
+
+
 def fid(peaks: tuple[Peak, ...], t: np.ndarray, mhz: float, shift_hz: float = 0.0) -> np.ndarray:
     out = np.zeros_like(t, dtype=np.complex128)
     for p in peaks:
@@ -101,11 +114,7 @@ def mega_scan(
     phases = (
         np.deg2rad(rng.normal(0, phase_jitter_deg, (2, n_dyn))) if phase_jitter_deg else np.zeros((2, n_dyn))
     )
-    sens = (
-        (rng.normal(1, 0.3, n_coils) * np.exp(1j * rng.uniform(-np.pi, np.pi, n_coils)))
-        if n_coils > 1
-        else np.ones(1)
-    )
+    sens = coil_sensitivities(rng, n_coils)
     metab = np.empty((2, n_dyn, n_coils, n_points), dtype=np.complex128)
     for d in range(n_dyn):
         b = fid(base, t, mhz, drift[d])
@@ -127,8 +136,7 @@ def mega_scan(
             * (noise_rng.normal(size=metab.shape) + 1j * noise_rng.normal(size=metab.shape))
             / np.sqrt(2)
         )
-    water_fid = fid((Peak(WATER_PPM, water_amplitude, 6.0),), t, mhz)
-    water = np.broadcast_to(sens[None, None, :, None] * water_fid, (1, 1, n_coils, n_points)).copy()
+    water = water_reference(sens, t, mhz, water_amplitude)
     if noise:
         water += (
             noise
@@ -236,16 +244,11 @@ def press_scan(
     signal = sum(truth[k] * basis[k] for k in truth) * shape
     rng = np.random.default_rng(seed)
     drift = np.linspace(0, drift_hz, n_dyn)
-    sens = (
-        (rng.normal(1, 0.3, n_coils) * np.exp(1j * rng.uniform(-np.pi, np.pi, n_coils)))
-        if n_coils > 1
-        else np.ones(1)
-    )
+    sens = coil_sensitivities(rng, n_coils)
     metab = np.empty((1, n_dyn, n_coils, n_points), dtype=np.complex128)
     for d in range(n_dyn):
         metab[0, d] = sens[:, None] * (signal * np.exp(2j * np.pi * drift[d] * t))[None, :]
     if noise:
         metab += noise * (rng.normal(size=metab.shape) + 1j * rng.normal(size=metab.shape)) / np.sqrt(2)
-    water_fid = fid((Peak(WATER_PPM, water_amplitude, 6.0),), t, mhz)
-    water = np.broadcast_to(sens[None, None, :, None] * water_fid, (1, 1, n_coils, n_points)).copy()
+    water = water_reference(sens, t, mhz, water_amplitude)
     return Scan(metab, water, dwell_s, mhz, truth, drift)

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import uuid
 import zipfile
 from pathlib import Path
@@ -14,34 +11,9 @@ from django.db import connection
 from django.utils import timezone
 
 from outcomes.models import AnalysisRun, ExportJob
+from tests.workers import start_worker
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _worker(queue: str, name: str, env: dict[str, str]) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "ketatrial",
-            "worker",
-            "--pool=solo",
-            "-Q",
-            queue,
-            "-n",
-            f"{name}-{queue}@%h",
-            "--without-gossip",
-            "--without-mingle",
-            "--loglevel=WARNING",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
 
 
 @pytest.mark.celery_worker
@@ -53,13 +25,7 @@ def test_two_real_workers_build_one_export_and_run_the_analyses(
         pytest.skip("needs CELERY_BROKER_URL (Redis) and PostgreSQL; CI has both")
     settings.MEDIA_ROOT = str(tmp_path / "media")
     queue = f"test-{uuid.uuid4().hex[:8]}"
-    s = connection.settings_dict
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"postgres://{s['USER']}:{s['PASSWORD']}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}",
-        "MEDIA_ROOT": settings.MEDIA_ROOT,
-    }
-    workers = [_worker(queue, "one", env), _worker(queue, "two", env)]
+    workers = [start_worker(queue, name=name, MEDIA_ROOT=settings.MEDIA_ROOT) for name in ("one", "two")]
     try:
         from outcomes.tasks import run_analyses, run_export
 

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import io
-import os
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 
@@ -21,6 +18,7 @@ from spectroscopy.io import write_nifti_mrs
 from spectroscopy.models import MRSResult, MRSUpload
 from spectroscopy.synthetic import mega_scan
 from tests.factories import enrolled
+from tests.workers import start_worker
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -174,33 +172,7 @@ def test_a_real_worker_on_redis_quantifies_an_upload_end_to_end(make_user, files
     person = enrolled(coordinator)
     metab, _ = _store(person, coordinator, "metab.nii.gz", files["metab"])
     queue = f"test-{uuid.uuid4().hex[:8]}"
-    s = connection.settings_dict
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"postgres://{s['USER']}:{s['PASSWORD']}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}",
-        "MEDIA_ROOT": settings.MEDIA_ROOT,
-    }
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "ketatrial",
-            "worker",
-            "--pool=solo",
-            "-Q",
-            queue,
-            "--without-gossip",
-            "--without-mingle",
-            "--loglevel=WARNING",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    worker = start_worker(queue, MEDIA_ROOT=settings.MEDIA_ROOT)
     try:
         from spectroscopy.tasks import quantify_result
 
