@@ -13,4 +13,4 @@ RUN DEBUG=0 SECRET_KEY=build-only-not-secret ALLOWED_HOSTS=build python manage.p
 RUN useradd --create-home ketatrial && mkdir -p /app/var && chown -R ketatrial /app/var
 USER ketatrial
 EXPOSE 8000
-CMD ["gunicorn", "ketatrial.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
+CMD ["gunicorn", "ketatrial.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--timeout", "900", "--access-logfile", "-"]

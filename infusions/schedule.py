@@ -180,6 +180,8 @@ def _label(w: TimeWindow) -> str:
 def _ratings(period_infusions: list[Infusion], p: Protocol) -> list[Timepoint]:
     period = period_infusions[0].period
     given = [i for i in period_infusions if i.status != MISSED]
+    if not given:  # every infusion of the period missed (a participant who stopped): no ratings
+        return []
     first, last = given[0], given[-1]
     predose_before = timedelta(hours=p.predose_hours_before_start)
     tasks: list[Timepoint] = []
@@ -296,6 +298,8 @@ def build_schedule(
 def _mrs(period_infusions: list[Infusion], p: Protocol, tz: ZoneInfo) -> list[Timepoint]:
     period = period_infusions[0].period
     given = [i for i in period_infusions if i.status != MISSED]
+    if not given:
+        return []
     first, last = given[0], given[-1]
     sessions = []
     baseline_start = _at(first.date - timedelta(days=p.baseline_days_before_day1), time(0, 0), tz)
@@ -349,8 +353,10 @@ def _merge_between_periods(first: list[Timepoint], second: list[Timepoint]) -> l
     """The 1-week MRS of period 1 and the baseline MRS of period 2 are one scan when their windows
     overlap (the default: period 2 starts a week after period 1 ends): it must happen before the
     first period-2 infusion, inside both windows."""
-    week = next(t for t in first if t.code.endswith("mrs-1w"))
-    baseline = next(t for t in second if t.code.endswith("mrs-baseline"))
+    week = next((t for t in first if t.code.endswith("mrs-1w")), None)
+    baseline = next((t for t in second if t.code.endswith("mrs-baseline")), None)
+    if week is None or baseline is None:
+        return [*first, *second]
     start, end = max(week.window_start, baseline.window_start), min(week.window_end, baseline.window_end)
     if start > end:
         return [*first, *second]

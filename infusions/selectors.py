@@ -42,6 +42,7 @@ class Event:
     status: str
     period: int
     number: int | None = None
+    code: str = ""  # the schedule's timepoint code of a rating or MRS event
 
     @property
     def status_label(self) -> str:
@@ -147,6 +148,7 @@ def participant_events(participant: Participant, *, now: datetime) -> list[Event
                 t.window_end,
                 status,
                 t.period if t.period != sched.FOLLOW_UP else 2,
+                code=t.code,
             )
         )
     return sorted(events, key=lambda e: e.start)

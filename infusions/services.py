@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -34,6 +35,7 @@ from participants.models import Participant
 from participants.services import require_consent
 
 TZ = ZoneInfo(settings.TIME_ZONE)
+logger = logging.getLogger(__name__)
 
 
 def start_clock() -> time:
@@ -90,18 +92,22 @@ def schedules_for(participants: list[Participant]) -> dict[int, sched.Schedule]:
         visits.setdefault(visit.participant_id, []).append(visit)
     patterns = allocation.period_day_patterns_many([p for p in participants if p.pk in anchors])
     p, clock = protocol(), start_clock()
-    return {
-        person.pk: sched.build_schedule(
-            sequence_days=patterns[person.pk],
-            day1=anchors[person.pk],
-            facts=_facts(person, visits.get(person.pk, [])),
-            p=p,
-            start_clock=clock,
-            tz=TZ,
-        )
-        for person in participants
-        if person.pk in anchors and person.pk in patterns
-    }
+    plans = {}
+    for person in participants:
+        if person.pk not in anchors or person.pk not in patterns:
+            continue
+        try:
+            plans[person.pk] = sched.build_schedule(
+                sequence_days=patterns[person.pk],
+                day1=anchors[person.pk],
+                facts=_facts(person, visits.get(person.pk, [])),
+                p=p,
+                start_clock=clock,
+                tz=TZ,
+            )
+        except (ValueError, IndexError, StopIteration):  # one bad record must not stop the others
+            logger.exception("no schedule for participant %s", person.code)
+    return plans
 
 
 @transaction.atomic

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 from django.apps import apps
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.db import models, transaction
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalChanges, HistoricalRecords
 
@@ -43,16 +43,29 @@ class ClinicalModel(models.Model):
     def save(self, *args: Any, **kwargs: Any) -> None:
         if not self._state.adding and not (getattr(self, "_change_reason", "") or "").strip():
             raise ReasonRequired(_("A reason is required to change a saved record."))
-        if not self.lock_exempt:
-            from outcomes.services import database_locked
-
-            if database_locked():
-                raise ValidationError(
-                    _("The database is locked: no clinical record can be added or changed.")
-                )
-        super().save(*args, **kwargs)
+        # The lock check and the write are one transaction holding the shared lock-state lock, so a
+        # write begun before the database lock commits before it, never after (see
+        # outcomes.services.lock_state).
+        with transaction.atomic():
+            _refuse_while_locked(self)
+            super().save(*args, **kwargs)
         # A reason covers one write: the next save of this object needs its own.
         self._change_reason = ""
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        with transaction.atomic():
+            _refuse_while_locked(self)
+            return super().delete(*args, **kwargs)
+
+
+def _refuse_while_locked(record: ClinicalModel) -> None:
+    if record.lock_exempt:
+        return
+    from outcomes.services import database_locked, lock_state
+
+    lock_state(exclusive=False)
+    if database_locked():
+        raise ValidationError(_("The database is locked: no clinical record can be added or changed."))
 
 
 def clinical_create(instance: M, *, by: AbstractBaseUser | None, reason: str = "") -> M:

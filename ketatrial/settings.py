@@ -196,6 +196,8 @@ CELERY_BEAT_SCHEDULE = {
     # 17:00 in Mexico City (CELERY_TIMEZONE): tomorrow's visits to coordinators and physicians.
     # 02:30 in Mexico City: the blinded monitoring (and, after release, the efficacy analyses).
     "nightly-analyses": {"task": "outcomes.tasks.run_analyses", "schedule": crontab(hour=2, minute=30)},
+    # Export jobs left running by a worker that died are queued again.
+    "sweep-exports": {"task": "outcomes.tasks.sweep_exports", "schedule": 600.0},
     "day-before-reminders": {
         "task": "infusions.tasks.send_day_before_reminders",
         "schedule": crontab(hour=17, minute=0),

@@ -2,8 +2,8 @@
 and the reports show.
 
 - Primary: response (>= threshold % reduction from baseline) at any rating within the first 24 h
-  after infusion 1 of period 1 (the 4 h and 24 h timepoints), ketamine vs placebo, for HDRS-17 and
-  MADRS separately. Fisher's exact test (two-sided) and the risk difference with Newcombe's hybrid
+  after infusion 1 of period 1 (up to the close of the 24 h window after the recorded end of the
+  infusion: see EarlyWindow), ketamine vs placebo, for HDRS-17 and MADRS separately. Fisher's exact test (two-sided) and the risk difference with Newcombe's hybrid
   score 95 % interval (Newcombe 1998, method 10), which keeps its coverage at the small counts of
   this trial where the Wald interval does not. Intention to treat: every randomized participant
   with a baseline; no rating in the first 24 h counts as non-response (stated in the report).
@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -66,19 +67,52 @@ def risk_difference(a: int, n1: int, c: int, n2: int) -> dict[str, float]:
     }
 
 
-def early_timepoints(timepoints: pd.Series) -> pd.Series:
-    """Rating tasks in the first 24 h after infusion 1 of period 1 (4 h and 24 h)."""
-    return timepoints.isin(["p1-4h-inf1", "p1-24h-inf1"])
+@dataclass(frozen=True)
+class EarlyWindow:
+    """'Within the first 24 h after infusion 1': ratings up to the close of the protocol's 24 h
+    window (24 h + its tolerance, 28 h by default) after the recorded end of infusion 1 of period
+    1; where that end is not recorded, the rating tasks after infusion 1 due within 24 h."""
+
+    cutoff_hours: float
+    task_codes: frozenset[str]
 
 
-def primary(long: pd.DataFrame, participants: pd.DataFrame) -> dict[str, Any]:
+def early_window(after_first_infusion: tuple[Any, ...]) -> EarlyWindow:
+    windows = [w for w in after_first_infusion if w.hours <= 24]
+    cutoff = max((w.hours + w.tolerance_hours for w in windows), default=24.0)
+    return EarlyWindow(cutoff, frozenset(f"p1-{w.hours:g}h-inf1" for w in windows))
+
+
+def early_ratings(long: pd.DataFrame, window: EarlyWindow, infusion1_end: dict[str, Any]) -> pd.Series:
+    """True for the rows that fall in the early window (see EarlyWindow)."""
+    period1 = (long["period"] == 1) & (long["timepoint"] != "baseline")
+    ends = long["participant"].map(infusion1_end)
+    rated = pd.to_datetime(long["rated_at"], utc=True)
+    hours = (rated - pd.to_datetime(ends, utc=True)).dt.total_seconds() / 3600
+    by_time = ends.notna() & (hours > 0) & (hours <= window.cutoff_hours)
+    # The first token of a task code is the timepoint it was planned for (a merged code such as
+    # 'p1-predose-2+72h' is the pre-dose rating of infusion 2, not an early one).
+    by_code = ends.isna() & long["timepoint"].isin(window.task_codes)
+    return period1 & (by_time | by_code)
+
+
+def primary(
+    long: pd.DataFrame,
+    participants: pd.DataFrame,
+    *,
+    window: EarlyWindow | None = None,
+    infusion1_end: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """Per instrument: responders within 24 h after infusion 1, ketamine (KP) vs placebo (PK)."""
+    window = window or EarlyWindow(28.0, frozenset({"p1-4h-inf1", "p1-24h-inf1"}))
     randomized = participants[participants["sequence"].isin(["KP", "PK"])]
+    early_rows = early_ratings(long, window, infusion1_end or {})
     out: dict[str, Any] = {}
     for instrument in ("hdrs17", "madrs"):
-        rows = long[(long["instrument"] == instrument)]
+        mine = long["instrument"] == instrument
+        rows = long[mine]
         has_baseline = set(rows.loc[(rows["timepoint"] == "baseline") & rows["total"].notna(), "participant"])
-        early = rows[early_timepoints(rows["timepoint"]) & (rows["response"] == True)]  # noqa: E712
+        early = long[mine & early_rows & (long["response"] == True)]  # noqa: E712
         responders = set(early["participant"])
         groups = {}
         for seq in ("KP", "PK"):
@@ -87,6 +121,7 @@ def primary(long: pd.DataFrame, participants: pd.DataFrame) -> dict[str, Any]:
         (a, n1), (c, n2) = groups["KP"], groups["PK"]
         out[instrument] = risk_difference(a, n1, c, n2)
         out[instrument]["responders"] = sorted(responders & has_baseline)
+        out[instrument]["window_hours"] = window.cutoff_hours
     return out
 
 
@@ -206,8 +241,10 @@ def mrs_change(mrs: pd.DataFrame, groups: dict[str, dict[str, str]]) -> dict[str
         if measure not in scans.columns:
             out[measure] = {"n": 0}
             continue
-        # The newest pipeline version of each scan.
-        scans = scans.sort_values("pipeline_version").groupby(["participant", "timepoint"]).last()
+        # The newest result of each scan (rows come oldest first), taken whole.
+        scans = scans.drop_duplicates(["participant", "timepoint"], keep="last").set_index(
+            ["participant", "timepoint"]
+        )
         table = scans[measure].unstack("timepoint") if not scans.empty else pd.DataFrame()
         if table.empty or not {"p1-mrs-baseline", "p1-mrs-24h"} <= set(table.columns):
             out[measure] = {"n": 0}

@@ -13,7 +13,7 @@ from django.contrib.auth import get_user_model
 
 from clinimetry.services import all_tasks
 from infusions import schedule as sched
-from infusions.services import schedule_for
+from infusions.services import schedules_for
 from outcomes import analyses
 from outcomes import dataset as ds
 from outcomes.models import AnalysisRun
@@ -43,15 +43,17 @@ def monitoring(*, now: datetime) -> tuple[dict[str, Any], str]:
     data = ds.build(None, ds.NO_SEQUENCE, now=now)
     screening = ScreeningRecord.objects.values_list("outcome", flat=True)
     people = list(Participant.objects.select_related("site"))
-    randomized = [p for p in people if p.status != Participant.Status.ENROLLED]
+    taken = allocation.blinded_allocations(people)
+    randomized = [p for p in people if p.pk in taken]
     by_month: dict[str, int] = {}
     for p in people:
         key = f"{p.enrolled_at:%Y-%m}"
         by_month[key] = by_month.get(key, 0) + 1
     infusions_due = infusions_done = infusions_missed = out_of_window = 0
     tasks_due = tasks_done = 0
+    plans = schedules_for(randomized)
     for person in randomized:
-        plan = schedule_for(person)
+        plan = plans.get(person.pk)
         if plan is None:
             continue
         for inf in plan.infusions:
@@ -110,35 +112,62 @@ def monitoring(*, now: datetime) -> tuple[dict[str, Any], str]:
     return _clean(report), data.data_hash
 
 
-def survival_frame(data: ds.DataSet) -> pd.DataFrame:
-    """Participants in follow-up: days from the end of the last study infusion to relapse or to
-    the last follow-up rating (censored)."""
+def survival_frame(data: ds.DataSet, ends: dict[str, dict[tuple[int, int], datetime]]) -> pd.DataFrame:
+    """Participants who responded (MADRS, any rating before follow-up): days from the end of
+    their last study infusion to relapse (the first qualifying rating or event), or to their
+    last follow-up rating (censored). Relapse is defined only after a response (PROTOCOL.md)."""
     from clinimetry.models import Relapse
 
     seq = data.participants.set_index("participant")["sequence"]
+    long = data.long
+    responders = set(
+        long.loc[
+            (long["instrument"] == "madrs") & (long["period"] <= 2) & long["response"].eq(True),
+            "participant",
+        ]
+    )
     relapses = {r.participant.code: r.relapse_date for r in Relapse.objects.select_related("participant")}
-    follow = data.long[data.long["period"] == sched.FOLLOW_UP]
+    follow = long[long["period"] == sched.FOLLOW_UP]
+    last_rating = pd.to_datetime(follow["rated_at"], utc=True).groupby(follow["participant"]).max()
     rows = []
-    for person in Participant.objects.filter(code__in=set(follow["participant"])):
-        plan = schedule_for(person)
-        given = [i for i in plan.infusions if i.status == sched.DONE] if plan else []
+    for code in sorted(responders | set(relapses)):
+        given = ends.get(code, {})
         if not given:
             continue
-        origin = max(i.end for i in given)
-        if person.code in relapses:
-            days, event = (relapses[person.code] - origin).total_seconds() / 86400, True
+        origin = max(given.values())
+        if code in relapses:
+            days, event = (relapses[code] - origin).total_seconds() / 86400, True
+        elif code in last_rating.index:
+            days, event = (last_rating[code].to_pydatetime() - origin).total_seconds() / 86400, False
         else:
-            last = pd.to_datetime(follow.loc[follow["participant"] == person.code, "rated_at"]).max()
-            days, event = (last.to_pydatetime() - origin).total_seconds() / 86400, False
-        rows.append(
-            {"participant": person.code, "sequence": seq.get(person.code), "days": days, "relapsed": event}
-        )
+            continue  # no follow-up yet: nothing to say about relapse
+        if days < 0:
+            continue
+        rows.append({"participant": code, "sequence": seq.get(code), "days": days, "relapsed": event})
     return pd.DataFrame(rows, columns=["participant", "sequence", "days", "relapsed"])
 
 
+def infusion_ends(people: list[Participant]) -> dict[str, dict[tuple[int, int], datetime]]:
+    """Participant code -> (period, infusion) -> recorded end, for every infusion given."""
+    by_pk = {p.pk: p.code for p in people}
+    return {
+        by_pk[pk]: {i.key: i.end for i in plan.infusions if i.status == sched.DONE and i.end_recorded}
+        for pk, plan in schedules_for(people).items()
+    }
+
+
 def efficacy(*, now: datetime) -> tuple[dict[str, Any], str]:
+    from ketatrial.trial import protocol
+
     data = ds.build(None, ds.UNBLINDED, now=now)
-    primary = analyses.primary(data.long, data.participants)
+    people = list(Participant.objects.filter(code__in=set(data.participants["participant"])))
+    ends = infusion_ends(people)
+    primary = analyses.primary(
+        data.long,
+        data.participants,
+        window=analyses.early_window(protocol().after_first_infusion),
+        infusion1_end={code: e[(1, 1)] for code, e in ends.items() if (1, 1) in e},
+    )
     responders = set(primary["madrs"]["responders"])
     seq = data.participants.set_index("participant")["sequence"].dropna().to_dict()
     groups = {
@@ -148,7 +177,7 @@ def efficacy(*, now: datetime) -> tuple[dict[str, Any], str]:
     report = {
         "primary": primary,
         "mixed_model": analyses.mixed_model(data.long, data.participants),
-        "relapse": analyses.relapse(survival_frame(data)),
+        "relapse": analyses.relapse(survival_frame(data, ends)),
         "mrs_change": analyses.mrs_change(data.mrs, groups),
     }
     return _clean(report), data.data_hash

@@ -35,7 +35,10 @@ def counts(user: AbstractBaseUser | None = None, *, unblinded: bool = False) -> 
     screening = list(ScreeningRecord.objects.values_list("outcome", "outcome_reason"))
     outcomes = Counter(o for o, _ in screening)
     reasons = Counter((r or "no reason given").strip()[:60] for o, r in screening if o == "screen_failure")
-    people = list(Participant.objects.exclude(status=Participant.Status.ENROLLED))
+    # Randomized = took an allocation slot (someone withdrawn before randomization did not).
+    everyone = list(Participant.objects.all())
+    taken = allocation.blinded_allocations(everyone)
+    people = [p for p in everyone if p.pk in taken]
     given = {
         (pid, period)
         for pid, period in InfusionVisit.objects.filter(status__in=["done", "stopped"]).values_list(

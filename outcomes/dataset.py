@@ -94,8 +94,13 @@ def _local(value: datetime | None) -> str | None:
     return value.astimezone(TZ).isoformat(timespec="seconds") if value else None
 
 
-def _mrs_period(session_code: str) -> int | None:
-    """Upload session codes end in the period ('mrs-20260301-1'); 'unscheduled' has none."""
+def mrs_period(session_code: str) -> int | None:
+    """The period of an upload's MRS session: a schedule code starts with it ('p1-mrs-24h',
+    'p1-mrs-1w+p2-mrs-baseline' is period 1), an older dated code ends with it
+    ('mrs-20260301-1'); 'unscheduled' has none."""
+    head = session_code.split("-", 1)[0]
+    if len(head) == 2 and head[0] == "p" and head[1].isdigit():
+        return int(head[1])
     tail = session_code.rsplit("-", 1)[-1]
     return int(tail) if tail.isdigit() else None
 
@@ -136,7 +141,11 @@ def build(
         row: dict[str, Any] = {
             "participant": person.code,
             "site": person.site.code,
-            "status": person.status,
+            # While blinded, "completed" reads "randomized": KP participants finish about 16 days
+            # before PK participants enrolled on the same day (4 period-2 infusions, not 8).
+            "status": person.status
+            if blinding == UNBLINDED or person.status != Participant.Status.COMPLETED
+            else Participant.Status.RANDOMIZED,
             "enrolled_at": _local(person.enrolled_at),
             "randomization_number": blinded_alloc[person.pk].randomization_number
             if person.pk in blinded_alloc
@@ -233,7 +242,7 @@ def build(
     mrs_rows = []
     results = list(
         MRSResult.objects.filter(status=MRSResult.Status.DONE)
-        .order_by("upload__participant__code", "upload__session_code", "pipeline_version", "pk")
+        .order_by("upload__participant__code", "upload__session_code", "pk")  # newest result last
         .values_list(
             "upload__participant_id",
             "upload__session_code",
@@ -244,12 +253,16 @@ def build(
         )
     )
     scanned = {pk for pk, *_ in results}
+    dated = {pk for pk, session, *_ in results if session.startswith("mrs-")}
+    # Sessions are named by the schedule's code; older dated names are mapped through the schedule.
     timepoints = {
         pk: {f"mrs-{t.due.astimezone(TZ):%Y%m%d}-{t.period}": t.code for t in plan.mrs}
-        for pk, plan in schedules_for([person for person in people if person.pk in scanned]).items()
+        for pk, plan in schedules_for(
+            [person for person in people if person.pk in scanned and person.pk in dated]
+        ).items()
     }
     for participant_id, session, kind, version, uploaded_at, values in results:
-        period = _mrs_period(session)
+        period = mrs_period(session)
         if period is None or period > max_period:
             continue
         seq = sequences.get(participant_id, {})
@@ -257,7 +270,9 @@ def build(
             "participant": codes[participant_id],
             "period": period,
             "session": session,
-            "timepoint": timepoints.get(participant_id, {}).get(session),
+            "timepoint": session
+            if session[:1] == "p" and mrs_period(session) is not None
+            else timepoints.get(participant_id, {}).get(session),
             "method": "press" if kind == "press" else "mega",
             "pipeline_version": version,
             "scanned_at": _local(uploaded_at),

@@ -92,6 +92,7 @@ def write_package(
     manifest: dict[str, Any],
     odm_xml: Callable[[IO[bytes]], None],
     progress: Callable[[int, str], None] = lambda pct, stage: None,
+    attempt: str = "",
 ) -> dict[str, str]:
     """Write the ZIP, each file streamed into it as it is made (the ODM document of a large trial
     never sits in memory whole); returns file name -> SHA-256 (also in the manifest inside)."""
@@ -100,8 +101,9 @@ def write_package(
     for row in book:
         row["stata_name"] = stata_name(row["variable"])
     hashes: dict[str, str] = {}
-    partial = target.parent / f".{target.name}.partial"
-    scratch = target.parent / f".{target.name}.tmp"
+    # Scratch names carry the attempt: a worker that took over a stale job never shares them.
+    partial = target.parent / f".{target.name}.{attempt}.partial"
+    scratch = target.parent / f".{target.name}.{attempt}.tmp"
     scratch.mkdir(exist_ok=True)
     try:
         with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive:

@@ -14,8 +14,10 @@ import io
 import re
 from datetime import datetime
 from typing import IO, Any
-from xml.sax.saxutils import escape, quoteattr
+from xml.sax.saxutils import escape as _escape
+from xml.sax.saxutils import quoteattr
 
+import numpy as np
 import pandas as pd
 from django.contrib.auth import get_user_model
 
@@ -44,14 +46,29 @@ def _oid(*parts: str) -> str:
     return ".".join(re.sub(r"[^A-Za-z0-9_-]", "_", p) for p in parts)
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
 def _value(value: Any) -> str | None:
-    if value is None or (isinstance(value, float) and pd.isna(value)):
+    """ODM text of a value: None when missing (pd.NA, NaN, None), 1/0 for booleans."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
         return None
+    if isinstance(value, np.generic):
+        value = value.item()
     if isinstance(value, bool):
         return "1" if value else "0"
     if isinstance(value, float):
         return f"{value:.6g}"
-    return str(value)
+    return _CONTROL.sub("", str(value))
+
+
+def escape(text: str) -> str:
+    """XML text without the control characters XML 1.0 forbids (a pasted one would break the file)."""
+    return _escape(_CONTROL.sub("", text))
+
+
+def _a(value: object) -> str:
+    return quoteattr(_CONTROL.sub("", str(value)))
 
 
 def _item_names(instrument: str) -> list[str]:
@@ -62,7 +79,7 @@ def _item_names(instrument: str) -> list[str]:
 ITEMS = {inst: _item_names(inst) for inst in FORMS}
 
 
-def _last_changes(pks: list[int]) -> dict[int, dict[str, tuple[int | None, datetime, str]]]:
+def _last_changes(pks: Any) -> dict[int, dict[str, tuple[int | None, datetime, str]]]:
     """Assessment pk -> "_row" (the record's last change) and every item or total changed after
     the record was created -> (user id, when, reason) of that value's last change."""
     out: dict[int, dict[str, tuple[int | None, datetime, str]]] = {}
@@ -95,10 +112,6 @@ def _audit(stamp: tuple[int | None, datetime, str], indent: str) -> str:
         f'{indent}<AuditRecord><UserRef UserOID="{user}"/><LocationRef LocationOID="LOC.SITE"/>'
         f"<DateTimeStamp>{stamp[1].isoformat(timespec='seconds')}</DateTimeStamp>{reason}</AuditRecord>\n"
     )
-
-
-def _a(value: object) -> str:
-    return quoteattr(str(value))
 
 
 def write(data: ds.DataSet, out: IO[bytes], *, created: datetime, file_oid: str, site_name: str) -> None:
@@ -177,7 +190,8 @@ def write(data: ds.DataSet, out: IO[bytes], *, created: datetime, file_oid: str,
         else []
     )
     key_of = {(code, task, inst): pk for pk, code, task, inst in keys}
-    changes = _last_changes(list(key_of.values()))
+    # A subquery, not a list of ids: a large trial has more ratings than SQLite takes parameters.
+    changes = _last_changes(Assessment.objects.filter(period__lte=max_period).values("pk")) if key_of else {}
     user_ids = sorted({s[0] for c in changes.values() for s in c.values() if s[0]})
     users = dict(get_user_model().objects.filter(pk__in=user_ids).values_list("pk", "username"))
     emit(f'<AdminData StudyOID="{STUDY_OID}">\n<User OID="U.system"><LoginName>system</LoginName></User>\n')

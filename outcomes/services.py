@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import subprocess
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -12,7 +13,7 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
@@ -29,6 +30,7 @@ from participants.models import UnblindingRequest
 from spectroscopy.models import MRSResult, MRSUpload
 
 ANALYSIS_VERSION = "1.0"
+logger = logging.getLogger(__name__)
 STALE = timedelta(minutes=30)
 
 
@@ -50,6 +52,21 @@ def code_version() -> str:
 
 
 # --- lock ----------------------------------------------------------------------------------------
+
+
+LOCK_STATE_KEY = 0x4B455441  # "KETA": the PostgreSQL advisory lock of the lock state
+
+
+def lock_state(*, exclusive: bool) -> None:
+    """Take the lock-state lock for the current transaction (PostgreSQL advisory lock). Clinical
+    writes take it shared (they do not wait for one another); lock, unlock and release take it
+    exclusive, so they wait for writes in flight and writes after them see the new state. SQLite
+    serializes writes by itself."""
+    if connection.vendor != "postgresql":
+        return
+    function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {function}(%s)", [LOCK_STATE_KEY])
 
 
 def database_locked() -> bool:
@@ -92,7 +109,9 @@ def lock_blockers() -> Blockers:
         ),
         unquantified=list(
             MRSUpload.objects.filter(
-                kind=MRSUpload.Kind.MEGA, status=MRSUpload.Status.ACCEPTED, results__isnull=True
+                kind__in=[MRSUpload.Kind.MEGA, MRSUpload.Kind.PRESS],
+                status=MRSUpload.Status.ACCEPTED,
+                results__isnull=True,
             ).select_related("participant")
         ),
         open_alerts=list(
@@ -104,6 +123,52 @@ def lock_blockers() -> Blockers:
     )
 
 
+def _rating_place(a: Assessment) -> str:
+    """Where a rating stands, neutrally: period-1 task codes have the same shape in both
+    sequences; later ones (pre-dose 5-8, after the last infusion 4 or 8) would reveal it."""
+    if a.period <= 1:
+        return f"{a.participant.code} {a.task_code} {a.get_instrument_display()}"
+    where = _("period 2") if a.period == 2 else _("follow-up")
+    return f"{a.participant.code} ({where}) {a.get_instrument_display()}"
+
+
+def _scan_place(participant_code: str, session_code: str) -> str:
+    from outcomes.dataset import mrs_period
+
+    period = mrs_period(session_code)
+    return (
+        f"{participant_code} {session_code}"
+        if period in (0, 1)
+        else f"{participant_code} ({_('later scan')})"
+    )
+
+
+def blocker_rows(blockers: Blockers, *, detail: bool) -> list[tuple[str, int, list[str]]]:
+    """(what, how many, where) for the lock page. Where: participant and a neutral place, for the
+    data manager and the principal investigator; the statistician (and everyone for vital-sign
+    alerts, whose pattern follows the product) sees counts only."""
+    rows = [
+        (_("Unsigned ratings (or signature voided by an edit)"), blockers.unsigned, _rating_place),
+        (_("Ratings without a total"), blockers.incomplete, _rating_place),
+        (
+            _("MRS results queued or running"),
+            blockers.pending_mrs,
+            lambda r: _scan_place(r.upload.participant.code, r.upload.session_code),
+        ),
+        (
+            _("MRS series never quantified"),
+            blockers.unquantified,
+            lambda u: _scan_place(u.participant.code, u.session_code),
+        ),
+    ]
+    out = [
+        (label, len(items), [place(x) for x in items[:30]] if detail else []) for label, items, place in rows
+    ]
+    out.append((_("Vital-sign alerts without an action"), len(blockers.open_alerts), []))
+    out.append((_("Emergency unblinding requests pending"), blockers.pending_unblinding, []))
+    return out
+
+
 def _snapshot_hash() -> str:
     """Hash of every period's data at a lock or release (stored, never shown as data)."""
     return ds.build(None, ds.NO_SEQUENCE, now=datetime.now().astimezone(), all_periods=True).data_hash
@@ -113,7 +178,7 @@ def _snapshot_hash() -> str:
 def database_lock(*, by: AbstractBaseUser, now: datetime, reason: str = "") -> LockEvent:
     if not has_role(by, PRINCIPAL_INVESTIGATOR):
         raise PermissionDenied
-    LockEvent.objects.select_for_update().all().exists()
+    lock_state(exclusive=True)
     if database_locked():
         raise ValidationError(_("The database is already locked."))
     blockers = lock_blockers()
@@ -133,6 +198,7 @@ def database_unlock(*, by: AbstractBaseUser, now: datetime, reason: str) -> Lock
         raise PermissionDenied
     if not (reason or "").strip():
         raise ValidationError({"reason": _("Give the reason for unlocking the database.")})
+    lock_state(exclusive=True)
     if not database_locked():
         raise ValidationError(_("The database is not locked."))
     event = LockEvent(action=LockEvent.Action.UNLOCK, at=now, by=by, reason=reason.strip())
@@ -142,6 +208,7 @@ def database_unlock(*, by: AbstractBaseUser, now: datetime, reason: str) -> Lock
 @transaction.atomic
 def sequence_release(*, by: AbstractBaseUser, now: datetime) -> LockEvent:
     """The statistician opens the sequence key: only while the database is locked."""
+    lock_state(exclusive=True)
     allocation.sequence_key_release(user=by, database_locked=database_locked(), now=now)
     event = LockEvent(
         action=LockEvent.Action.RELEASE,
@@ -153,11 +220,17 @@ def sequence_release(*, by: AbstractBaseUser, now: datetime) -> LockEvent:
     return clinical_create(event, by=by, reason="sequence key released")
 
 
+def unblinded_allowed() -> bool:
+    """Unblinded data open after release and only while the database is locked: a database
+    unlocked again after release (to correct data) suspends them until it is locked again."""
+    return allocation.sequence_key_released() and database_locked()
+
+
 def blinding_for(user: AbstractBaseUser, *, unblinded: bool = False) -> str:
     """The blinding level a user may export or query at, or PermissionDenied."""
     if has_role(user, STATISTICIAN):
         if unblinded:
-            if not allocation.sequence_key_released():
+            if not unblinded_allowed():
                 raise PermissionDenied
             return ds.UNBLINDED
         return ds.BLINDED
@@ -232,6 +305,7 @@ def export_run(job_id: int, *, now: datetime) -> ExportJob:
         formats.write_package(
             data,
             target,
+            attempt=f"{now.timestamp():.6f}",
             p=protocol(),
             manifest=manifest,
             odm_xml=lambda out: odm.write(
@@ -239,7 +313,8 @@ def export_run(job_id: int, *, now: datetime) -> ExportJob:
             ),
             progress=progress,
         )
-    except (PermissionDenied, ValidationError, OSError, ValueError) as exc:
+    except Exception as exc:  # any failure ends the job with its reason; none leaves it running
+        logger.exception("export %s failed", job_id)
         ExportJob.objects.filter(pk=job_id).update(
             status=ExportJob.Status.FAILED, error=str(exc) or type(exc).__name__, finished_at=now
         )
@@ -256,6 +331,21 @@ def export_run(job_id: int, *, now: datetime) -> ExportJob:
         error="",
     )
     return ExportJob.objects.get(pk=job_id)
+
+
+def exports_sweep(*, now: datetime) -> list[int]:
+    """Queue again the jobs left running by a worker that died (older than STALE); Celery beat
+    runs this, so no job waits for ever."""
+    from outcomes.tasks import run_export
+
+    stale = list(
+        ExportJob.objects.filter(status=ExportJob.Status.RUNNING, started_at__lt=now - STALE).values_list(
+            "pk", flat=True
+        )
+    )
+    for pk in stale:
+        run_export.delay(pk)
+    return stale
 
 
 def export_for_download(user: AbstractBaseUser, job_id: int) -> ExportJob:

@@ -6,8 +6,10 @@ from celery import shared_task
 from django.utils import timezone
 
 
-@shared_task(bind=True, acks_late=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=3)
-def run_export(self, job_id: int) -> str:  # type: ignore[no-untyped-def]
+@shared_task(acks_late=True)
+def run_export(job_id: int) -> str:
+    """Late acknowledgement: a job whose worker died is delivered again; the service's claim makes
+    a second delivery harmless, and failures end the job with the reason (no blind retries)."""
     from outcomes.services import export_run
 
     return export_run(job_id, now=timezone.now()).status
@@ -19,3 +21,10 @@ def run_analyses(trigger: str = "nightly", user_id: int | None = None) -> list[i
     from outcomes.analysis_runs import analyses_run
 
     return [run.pk for run in analyses_run(trigger=trigger, user_id=user_id, now=timezone.now())]
+
+
+@shared_task
+def sweep_exports() -> list[int]:
+    from outcomes.services import exports_sweep
+
+    return exports_sweep(now=timezone.now())

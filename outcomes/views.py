@@ -32,7 +32,9 @@ EXPORTERS = (STATISTICIAN, DATA_MANAGER)
 
 
 def _efficacy_visible(request: HttpRequest) -> bool:
-    return allocation.sequence_key_released() and has_role(request.user, STATISTICIAN, PRINCIPAL_INVESTIGATOR)
+    """Results by arm: the statistician, after release, while the database is locked. The
+    principal investigator stays blinded (the protocol unblinds them per participant only)."""
+    return has_role(request.user, STATISTICIAN) and services.unblinded_allowed()
 
 
 @role_required(*TEAM)
@@ -42,13 +44,17 @@ def index(request: HttpRequest) -> HttpResponse:
 
 @role_required(*LOCK_VIEWERS)
 def lock_page(request: HttpRequest) -> HttpResponse:
+    blockers = services.lock_blockers()
     return render(
         request,
         "outcomes/lock.html",
         {
             "locked": services.database_locked(),
             "released": allocation.sequence_key_released(),
-            "blockers": services.lock_blockers(),
+            "blockers": blockers,
+            "blocker_rows": services.blocker_rows(
+                blockers, detail=has_role(request.user, DATA_MANAGER, PRINCIPAL_INVESTIGATOR)
+            ),
             "events": LockEvent.objects.select_related("by"),
             "is_pi": has_role(request.user, PRINCIPAL_INVESTIGATOR),
             "is_statistician": has_role(request.user, STATISTICIAN),
@@ -108,7 +114,7 @@ def exports(request: HttpRequest) -> HttpResponse:
         "outcomes/exports.html",
         {
             "jobs": jobs,
-            "can_unblinded": has_role(request.user, STATISTICIAN) and allocation.sequence_key_released(),
+            "can_unblinded": has_role(request.user, STATISTICIAN) and services.unblinded_allowed(),
             "is_statistician": has_role(request.user, STATISTICIAN),
             "busy": any(j.status in (ExportJob.Status.QUEUED, ExportJob.Status.RUNNING) for j in jobs),
         },

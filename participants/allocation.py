@@ -732,7 +732,7 @@ def released_sequences(
     return {
         s.participant_id: {
             "sequence": s.sequence,
-            "code": key.kp_letter if s.sequence == "KP" else other,
+            "sequence_code": key.kp_letter if s.sequence == "KP" else other,
             "product_period1": product_for(s.sequence, 1),
             "product_period2": product_for(s.sequence, 2),
         }

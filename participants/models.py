@@ -243,6 +243,8 @@ class UnblindingRequest(ClinicalModel):
 
     # Its history ("who was told") stays out of the audit pages.
     audit_restricted = True
+    # A safety function: it must work while the database is locked.
+    lock_exempt = True
 
     participant = models.ForeignKey(Participant, on_delete=models.PROTECT, related_name="unblinding_requests")
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")

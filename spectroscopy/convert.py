@@ -113,7 +113,15 @@ def convert(
         # Options after the file arguments: spec2nii's -t/-s take several values each.
         command = [*_spec2nii(), sub, *files, *options, "--anon", "-o", scratch, "-f", "converted"]
         try:
-            finished = subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT_S, check=False)
+            finished = subprocess.run(
+                command,
+                capture_output=True,
+                text=True,
+                encoding="utf-8",
+                errors="replace",  # spec2nii may print vendor header bytes
+                timeout=TIMEOUT_S,
+                check=False,
+            )
         except subprocess.TimeoutExpired as exc:
             raise MRSFormatError(f"spec2nii did not finish within {TIMEOUT_S} s") from exc
         written = sorted(Path(scratch).glob("*.nii*"))
@@ -123,11 +131,19 @@ def convert(
             ]
             detail = lines[-1].strip() if lines else f"exit status {finished.returncode}"
             raise MRSFormatError(f"spec2nii could not convert this file: {detail[:300]}")
-        if len(written) > 1:
+        # The main series is 'converted.nii.gz'; spec2nii may add others beside it (Siemens XA
+        # product sequences write their in-sequence water as 'converted_ref'): kept, not used.
+        main = next((p for p in written if p.name.startswith("converted.nii")), None)
+        if main is None:
             names = ", ".join(p.name for p in written)
-            raise MRSFormatError(
-                f"spec2nii found several series in this file ({names}); upload them one at a time"
-            )
+            raise MRSFormatError(f"spec2nii wrote several series ({names}); upload them one at a time")
         target = out_dir / (path.name + ".converted.nii.gz")
-        shutil.move(str(written[0]), target)
-    return Conversion(output=target, command=" ".join(["spec2nii", sub, *options, "--anon"]))
+        shutil.move(str(main), target)
+        extras = []
+        for other in written:
+            if other != main:
+                kept = out_dir / f"{path.name}.{other.name}"
+                shutil.move(str(other), kept)
+                extras.append(kept.name)
+    note = f" (also written: {', '.join(extras)})" if extras else ""
+    return Conversion(output=target, command=" ".join(["spec2nii", sub, *options, "--anon"]) + note)

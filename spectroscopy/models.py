@@ -36,7 +36,7 @@ class MRSUpload(ClinicalModel):
     companion_sha256 = models.CharField(max_length=64, blank=True)
     # Vendor files: the NIfTI-MRS spec2nii made from the original, and how.
     converted_path = models.CharField(max_length=500, blank=True)
-    conversion = models.CharField(_("conversion"), max_length=200, blank=True)
+    conversion = models.CharField(_("conversion"), max_length=500, blank=True)
     sha256 = models.CharField(_("SHA-256"), max_length=64)
     size_bytes = models.BigIntegerField(_("size (bytes)"))
     status = models.CharField(_("status"), max_length=10, choices=Status.choices)

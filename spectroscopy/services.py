@@ -216,6 +216,11 @@ def result_queue(
     """One result per (upload, pipeline version): queue it once, after the transaction commits."""
     if upload.status != MRSUpload.Status.ACCEPTED or upload.kind not in QUANTIFIABLE:
         raise ValidationError(_("Only an accepted MEGA-PRESS or short-TE PRESS series can be quantified."))
+    from outcomes.services import database_locked, lock_state
+
+    lock_state(exclusive=False)
+    if database_locked():  # results are exported data: none is added while the database is locked
+        raise ValidationError(_("The database is locked: no clinical record can be added or changed."))
     if upload.kind == MRSUpload.Kind.PRESS and version == PIPELINE_VERSION:
         version = PRESS_PIPELINE_VERSION
     result, created = MRSResult.objects.get_or_create(

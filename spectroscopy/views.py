@@ -27,7 +27,8 @@ READERS = (COORDINATOR, PRINCIPAL_INVESTIGATOR, DATA_MANAGER, MONITOR)
 def _sessions(participant) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
     events = infusion_selectors.participant_events(participant, now=timezone.now())
     sessions = [
-        (f"mrs-{e.start:%Y%m%d}-{e.period}", f"{e.label} ({e.start:%Y-%m-%d})")
+        # The schedule's timepoint code names the session: it stays right when a visit moves.
+        (e.code, f"{e.label} ({timezone.localtime(e.start):%Y-%m-%d})")
         for e in events
         if e.kind == "mrs"
     ]

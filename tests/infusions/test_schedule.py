@@ -837,3 +837,11 @@ def test_it_anchors_the_mrs_of_period_one_to_the_last_given_infusion_when_the_la
         at(3, 30, 9, 40),
         at(4, 1, 9),
     )
+
+
+def test_a_period_with_every_infusion_missed_has_no_ratings_or_scans_and_does_not_fail() -> None:
+    facts = {(2, n): InfusionFact(status=MISSED) for n in range(1, 5)}
+    plan = build_schedule(sequence_days=KP, day1=DAY1, facts=facts, p=DEFAULT_PROTOCOL)
+    assert not [t for t in plan.ratings if t.period == 2]
+    assert not [t for t in plan.mrs if t.period == 2]
+    assert [t for t in plan.ratings if t.period == 1] and [t for t in plan.mrs if t.period == 1]

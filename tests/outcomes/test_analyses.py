@@ -74,8 +74,10 @@ def test_primary_counts_a_missing_early_rating_as_non_response() -> None:
     long = pd.DataFrame(
         {
             "participant": ["a", "a", "b", "c", "c"],
+            "period": [0, 1, 0, 0, 1],
             "instrument": ["madrs"] * 5,
             "timepoint": ["baseline", "p1-24h-inf1", "baseline", "baseline", "p1-4h-inf1"],
+            "rated_at": [None] * 5,
             "total": [30, 10, 30, 30, 29],
             "response": [None, True, None, None, False],
         }
@@ -86,6 +88,38 @@ def test_primary_counts_a_missing_early_rating_as_non_response() -> None:
         1,
         2,
         0,
+        1,
+    )
+
+
+def test_the_early_window_is_timed_from_the_recorded_end_of_infusion_1() -> None:
+    from datetime import UTC, datetime
+
+    from ketatrial.protocol import DEFAULT_PROTOCOL
+
+    window = analyses.early_window(DEFAULT_PROTOCOL.after_first_infusion)
+    assert window.cutoff_hours == 28 and window.task_codes == {"p1-4h-inf1", "p1-24h-inf1"}
+    end = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+    long = pd.DataFrame(
+        {
+            "participant": ["a", "a", "b", "b", "c", "c"],
+            "period": [0, 1, 0, 1, 0, 1],
+            "instrument": ["madrs"] * 6,
+            "timepoint": ["baseline", "p1-24h-inf1"] * 3,
+            # a: rated 26 h after the end (late but in the 24 h window); b: 36 h (out of it);
+            # c: no recorded end, planned as the 24 h task.
+            "rated_at": [None, "2026-03-03T12:00:00+00:00", None, "2026-03-03T22:00:00+00:00", None, None],
+            "total": [30, 10, 30, 10, 30, 10],
+            "response": [None, True, None, True, None, True],
+        }
+    )
+    people = pd.DataFrame({"participant": ["a", "b", "c"], "sequence": ["KP", "KP", "PK"]})
+    r = analyses.primary(long, people, window=window, infusion1_end={"a": end, "b": end})["madrs"]
+    assert r["responders"] == ["a", "c"]
+    assert (r["responders_ketamine"], r["n_ketamine"], r["responders_placebo"], r["n_placebo"]) == (
+        1,
+        2,
+        1,
         1,
     )
 

@@ -109,6 +109,11 @@ def test_efficacy_results_stay_hidden_from_the_team_even_after_release(
     efficacy = runs[1]
     assert client_for(monitor).get(reverse("outcomes:analysis_report", args=[efficacy.pk])).status_code == 404
     assert "Primary outcome" not in client_for(monitor).get(reverse("outcomes:analyses")).content.decode()
+    # The principal investigator stays blinded too (unblinded per participant only, in an emergency).
+    pi = client_for(principal_investigator)
+    assert pi.get(reverse("outcomes:analysis_report", args=[efficacy.pk])).status_code == 404
+    consort_page = pi.get(reverse("outcomes:consort"), HTTP_ACCEPT_LANGUAGE="en")
+    assert consort_page.status_code == 200 and "Sequence KP" not in consort_page.content.decode()
     assert (
         "Primary outcome"
         in client_for(statistician)

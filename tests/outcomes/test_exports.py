@@ -18,6 +18,7 @@ from lxml import etree
 from outcomes import dataset as ds
 from outcomes import formats, services
 from outcomes.models import ExportJob
+from participants import allocation
 
 FORBIDDEN = ("KP", "PK", "ketamine", "placebo", "Ketamine", "Placebo")
 
@@ -124,6 +125,10 @@ def test_the_odm_file_validates_against_the_official_schema_with_audit_records(
         ns,
     )
     assert value.get("Value") == str(items["1"])
+    values = {item.get("Value") for item in document.findall(".//odm:ItemData", ns)}
+    assert "<NA>" not in values and "True" not in values and "nan" not in values
+    responses = {i.get("Value") for i in document.findall(".//odm:ItemData[@ItemOID='I.MADRS.RESPONSE']", ns)}
+    assert responses <= {"0", "1"} and responses
     assert document.find(".//odm:ItemGroupData/odm:AuditRecord/odm:ReasonForChange", ns).text == "entered"
 
 
@@ -195,6 +200,11 @@ def test_an_unblinded_export_opens_only_after_lock_and_release(
     _job, archive = _export(statistician, unblinded=True)
     long = pd.read_csv(io.BytesIO(archive.read("csv/long.csv")))
     assert set(long["sequence"]) == {"KP", "PK"} and "p2-predose-5" in set(long["timepoint"])
+    assert set(long["sequence_code"]) == {"A", "B"}
+    pairs = set(zip(long["sequence"], long["sequence_code"], strict=True))
+    assert len(pairs) == 2 and pairs == {
+        (seq, code) for code, seq in allocation.sequence_key_letters(statistician).items()
+    }
     ket = long[(long["period"] == 2) & (long["sequence"] == "PK")]["product"]
     assert set(ket) == {"ketamine"}
 
@@ -222,3 +232,57 @@ def test_another_user_cannot_download_someone_elses_export(
     job, _archive = _export(statistician)
     other = make_user("statistician2", "statistician")
     assert client_for(other).get(reverse("outcomes:export_download", args=[job.pk])).status_code == 404
+
+
+def test_a_completed_participant_reads_randomized_while_blinded(
+    trial, statistician, principal_investigator, coordinator
+) -> None:
+    from ketatrial.audit import clinical_update
+
+    person = trial["people"][0]
+    clinical_update(person, by=coordinator, reason="finished follow-up", changes={"status": "completed"})
+    _job, archive = _export(statistician)
+    people = pd.read_csv(io.BytesIO(archive.read("csv/participants.csv")))
+    assert set(people["status"]) == {"randomized"}
+    services.database_lock(by=principal_investigator, now=timezone.now())
+    services.sequence_release(by=statistician, now=timezone.now())
+    _job, archive = _export(statistician, unblinded=True)
+    people = pd.read_csv(io.BytesIO(archive.read("csv/participants.csv")))
+    assert people.set_index("participant").at[person.code, "status"] == "completed"
+
+
+def test_a_control_character_in_a_reason_does_not_break_the_odm_file(trial, statistician, rater) -> None:
+    from clinimetry.models import Assessment
+    from ketatrial.audit import clinical_update
+
+    record = Assessment.objects.filter(period=1).first()
+    clinical_update(record, by=rater, reason="pasted\x0bfrom a form", changes={"mode": "remote"})
+    _job, archive = _export(statistician)
+    document = etree.fromstring(archive.read("odm/ketatrial-odm-1.3.2.xml"))
+    reasons = {r.text for r in document.iter("{http://www.cdisc.org/ns/odm/v1.3}ReasonForChange")}
+    assert "pastedfrom a form" in reasons
+
+
+def test_a_stale_running_export_is_queued_again(
+    trial, statistician, django_capture_on_commit_callbacks, monkeypatch
+) -> None:
+    from datetime import timedelta
+
+    from outcomes import tasks
+
+    sent = []
+    monkeypatch.setattr(tasks.run_export, "delay", lambda pk: sent.append(pk))
+    now = timezone.now()
+    stale = ExportJob.objects.create(
+        requested_by=statistician,
+        requested_at=now,
+        blinding="blinded",
+        status="running",
+        started_at=now - timedelta(hours=1),
+    )
+    fresh = ExportJob.objects.create(
+        requested_by=statistician, requested_at=now, blinding="blinded", status="running", started_at=now
+    )
+    assert services.exports_sweep(now=now) == [stale.pk] and sent == [stale.pk]
+    assert services.export_run(fresh.pk, now=now).status == "running"  # another worker has it
+    assert services.export_run(stale.pk, now=now).status == "done"

@@ -93,3 +93,74 @@ def test_the_lock_pages_post_through_the_views(
     response = pi.post(reverse("outcomes:unlock"), {"reason": ""}, follow=True, HTTP_ACCEPT_LANGUAGE="en")
     assert services.database_locked() and b"reason" in response.content
     assert client_for(statistician).post(reverse("outcomes:lock_do")).status_code == 403
+
+
+def test_the_statistician_sees_counts_and_the_data_manager_no_period_2_codes(
+    trial, rater, statistician, data_manager, client_for
+) -> None:
+    late = Assessment.objects.filter(period=2).first()
+    clinical_update(late, by=rater, reason="signature withdrawn for review", changes={"signed_at": None})
+    dm = client_for(data_manager).get(reverse("outcomes:lock"), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert late.participant.code in dm and "(period 2)" in dm and late.task_code not in dm
+    stat = client_for(statistician).get(reverse("outcomes:lock"), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "1 item blocks the lock" in stat and late.participant.code not in stat
+
+
+def test_emergency_unblinding_still_works_while_locked(trial, principal_investigator, pharmacist) -> None:
+    services.database_lock(by=principal_investigator, now=timezone.now())
+    request = allocation.unblinding_request(
+        participant=trial["people"][0],
+        reason="suspected serious reaction",
+        by=principal_investigator,
+        now=timezone.now(),
+    )
+    assert request.pk
+
+
+def test_unlocking_after_release_suspends_unblinded_data_until_the_next_lock(
+    trial, statistician, principal_investigator
+) -> None:
+    services.database_lock(by=principal_investigator, now=timezone.now())
+    services.sequence_release(by=statistician, now=timezone.now())
+    assert services.blinding_for(statistician, unblinded=True) == "unblinded"
+    services.database_unlock(by=principal_investigator, now=timezone.now(), reason="late query answered")
+    with pytest.raises(PermissionDenied):
+        services.blinding_for(statistician, unblinded=True)
+    services.database_lock(by=principal_investigator, now=timezone.now())
+    assert services.blinding_for(statistician, unblinded=True) == "unblinded"
+
+
+def test_no_mrs_result_is_queued_while_locked(
+    trial, coordinator, principal_investigator, tmp_path, settings
+) -> None:
+    import io as _io
+
+    import numpy as np
+
+    from spectroscopy import services as mrs
+    from spectroscopy.io import write_nifti_mrs
+    from spectroscopy.synthetic import mega_scan
+
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    scan = mega_scan(n_dyn=4, seed=1)
+    path = write_nifti_mrs(
+        tmp_path / "m.nii",
+        np.transpose(scan.metab, (3, 2, 0, 1)),
+        dims=("DIM_COIL", "DIM_EDIT", "DIM_DYN"),
+        dwell_s=scan.dwell_s,
+    )
+    upload, _ = mrs.upload_store(
+        participant=trial["people"][0],
+        session_code="p1-mrs-baseline",
+        kind="mega",
+        source=_io.BytesIO(path.read_bytes()),
+        original_name="m.nii",
+        by=coordinator,
+        now=timezone.now(),
+    )
+    from spectroscopy.models import MRSResult
+
+    MRSResult.objects.create(upload=upload, pipeline_version="0.9", queued_at=timezone.now(), status="done")
+    services.database_lock(by=principal_investigator, now=timezone.now())
+    with pytest.raises(ValidationError, match="locked"):
+        mrs.result_queue(upload=upload, water=None, now=timezone.now())
