@@ -136,11 +136,10 @@ def _scan_place(participant_code: str, session_code: str) -> str:
     from outcomes.dataset import mrs_period
 
     period = mrs_period(session_code)
-    return (
-        f"{participant_code} {session_code}"
-        if period in (0, 1)
-        else f"{participant_code} ({_('later scan')})"
-    )
+    if period in (0, 1):
+        return f"{participant_code} {session_code}"
+    later = _("later scan")
+    return f"{participant_code} ({later})"
 
 
 def blocker_rows(blockers: Blockers, *, detail: bool) -> list[tuple[str, int, list[str]]]:
