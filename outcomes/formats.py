@@ -66,6 +66,15 @@ def _labels(
     return labels, values
 
 
+def _string_labels(frame: pd.DataFrame, variables: dict[str, codebook.Variable]) -> dict[str, dict]:
+    """Value labels of coded string variables (SPSS has them; Stata labels numbers only)."""
+    return {
+        c: {str(k): str(v) for k, v in variables[c].values.items()}
+        for c in frame.columns
+        if variables[c].values and all(isinstance(k, str) for k in variables[c].values)
+    }
+
+
 def table_variables(
     p: Protocol, data: DataSet, table: str, frame: pd.DataFrame
 ) -> dict[str, codebook.Variable]:
@@ -127,7 +136,12 @@ def write_package(
                 flat = for_stats_packages(frame, variables)
                 labels, values = _labels(flat, variables)
                 sav = scratch / f"{name}.sav"
-                pyreadstat.write_sav(flat, str(sav), column_labels=labels, variable_value_labels=values)
+                pyreadstat.write_sav(
+                    flat,
+                    str(sav),
+                    column_labels=labels,
+                    variable_value_labels={**values, **_string_labels(flat, variables)},
+                )
                 put(f"spss/{name}.sav", sav.read_bytes())
                 dta = scratch / f"{name}.dta"
                 pyreadstat.write_dta(

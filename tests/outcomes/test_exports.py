@@ -87,6 +87,7 @@ def test_every_format_reads_back_equal_to_the_data_set(trial, statistician, tmp_
     path.write_bytes(archive.read("spss/long.sav"))
     _read, meta = pyreadstat.read_sav(str(path))
     assert meta.variable_value_labels["response"] == {0.0: "no", 1.0: "yes"}
+    assert meta.variable_value_labels["instrument"] == {"hdrs17": "HDRS-17", "madrs": "MADRS"}
     assert meta.column_names_to_labels["total"].startswith("Total score")
 
 
