@@ -43,6 +43,7 @@ def build_trial(n: int) -> dict[str, float]:
     from simple_history.utils import bulk_create_with_history
 
     from clinimetry import scoring
+    from clinimetry.examples import spread
     from clinimetry.models import Assessment
     from infusions import schedule as sched
     from infusions.models import Schedule
@@ -121,19 +122,6 @@ def build_trial(n: int) -> dict[str, float]:
     uploads: list[MRSUpload] = []
     n_ratings = 0
 
-    def items_for(instrument: str, total: int) -> dict[str, int]:
-        keys = (
-            [*[str(k) for k in range(1, 16)], "16A", "17"]
-            if instrument == scoring.HDRS17
-            else list(scoring.MADRS_ITEMS)
-        )
-        top = {k: (scoring.HDRS17_MAX.get(k, 2) if instrument == scoring.HDRS17 else 6) for k in keys}
-        out = dict.fromkeys(keys, 0)
-        for k in keys:
-            out[k] = min(top[k], total)
-            total -= out[k]
-        return out
-
     for i, (person, seq) in enumerate(zip(people, sequences, strict=True)):
         plan = sched.build_schedule(
             sequence_days=(p.period1_infusion_days, p.period2_infusion_days(seq)),
@@ -146,7 +134,7 @@ def build_trial(n: int) -> dict[str, float]:
         for code, period, due in tasks:
             for instrument, base in ((scoring.HDRS17, 26), (scoring.MADRS, 32)):
                 total = base if code == "baseline" else max(0, base - rng.randint(0, 20))
-                items = items_for(instrument, total)
+                items = spread(instrument, total)
                 batch.append(
                     Assessment(
                         participant=person,

@@ -10,6 +10,7 @@ import pytest
 from django.utils import timezone
 
 from clinimetry import scoring
+from clinimetry.examples import spread
 from clinimetry.models import Assessment
 from ketatrial.audit import clinical_create
 from participants import allocation
@@ -17,25 +18,8 @@ from participants.models import AllocationSlot, Participant
 from tests.factories import enrolled
 
 
-def _items(instrument: str, total: int) -> dict[str, int]:
-    keys = (
-        [*[str(n) for n in range(1, 16)], "16A", "17"]
-        if instrument == "hdrs17"
-        else [str(n) for n in range(1, 11)]
-    )
-    maxima = {k: (scoring.HDRS17_MAX.get(k, 2) if instrument == "hdrs17" else 6) for k in keys}
-    maxima["16A"] = 2
-    items = dict.fromkeys(keys, 0)
-    left = total
-    for k in keys:
-        items[k] = min(maxima[k], left)
-        left -= items[k]
-    assert left == 0
-    return items
-
-
 def rate(person: Participant, rater, instrument: str, code: str, period: int, total: int, when) -> Assessment:  # type: ignore[no-untyped-def]
-    items = _items(instrument, total)
+    items = spread(instrument, total)
     score = scoring.score(instrument, items)
     return clinical_create(
         Assessment(

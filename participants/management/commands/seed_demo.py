@@ -12,6 +12,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
+from clinimetry.examples import spread
 from ketatrial.protocol import PHARMACIST, ROLES
 from ketatrial.trial import protocol
 from participants import allocation, services
@@ -270,7 +271,7 @@ class Command(BaseCommand):
                     participant=participant,
                     instrument=instrument,
                     task_code=task.code,
-                    items=_spread(instrument, total),
+                    items=spread(instrument, total),
                     rated_at=when,
                     recall_period="past_week" if task.code == "baseline" else "past_24h",
                     interview_guide="none",
@@ -278,21 +279,3 @@ class Command(BaseCommand):
                     by=rater,
                     now=when,  # entered at the visit, as it happened
                 )
-
-
-def _spread(instrument: str, total: int) -> dict[str, int | None]:
-    """Item scores adding up to `total`, filling items in order (the suicide items kept low)."""
-    from clinimetry import scoring
-
-    maxima = (
-        {k: v for k, v in scoring.HDRS17_MAX.items() if k != "16"} | {"16A": 2}
-        if instrument == scoring.HDRS17
-        else dict.fromkeys(scoring.MADRS_ITEMS, scoring.MADRS_MAX_ITEM)
-    )
-    low = {"3": 1} if instrument == scoring.HDRS17 else {"10": 2}
-    items: dict[str, int | None] = {}
-    remaining = total
-    for code, maximum in maxima.items():
-        items[code] = min(low.get(code, maximum), remaining)
-        remaining -= items[code]
-    return items
