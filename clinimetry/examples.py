@@ -6,7 +6,7 @@ from clinimetry import scoring
 
 
 def spread(instrument: str, total: int) -> dict[str, int | None]:
-    """Item scores adding up to `total` (at most 49 for HDRS-17, 58 for MADRS), filling items in
+    """Item scores adding up to `total` (at most 49 for HDRS-17, 56 for MADRS), filling items in
     order with the suicide items kept low (item 3 of HDRS-17 at most 1, item 10 of MADRS at most 2)."""
     maxima = (
         {k: v for k, v in scoring.HDRS17_MAX.items() if k != "16"} | {"16A": 2}
