@@ -123,6 +123,42 @@ def variables(p: Protocol, blinding: str) -> dict[str, Variable]:
         Variable("n_rejected", "Transients rejected", "integer"),
         Variable("qc_pass", "Passed the quality limits", "boolean", YES_NO),
     ]
+    from infusions.models import AdverseEvent
+
+    v += [
+        Variable("infusion", "Infusion number within the period", "integer"),
+        Variable("minute", "Minute of the infusion (-1 = before the start)", "integer"),
+        *(
+            Variable(f"cadss_{n}", f"CADSS item {n} (0-4)", "integer", source="SCALES.md")
+            for n in range(1, 24)
+        ),
+        Variable("cadss_total", "CADSS total (0-92)", "integer", source="infusions.dissociation"),
+        *(
+            Variable(f"bprs_{n}", f"BPRS positive item {n} (1-7)", "integer", source="SCALES.md")
+            for n in range(1, 5)
+        ),
+        Variable(
+            "bprs_total", "BPRS positive subscale total (4-28)", "integer", source="infusions.dissociation"
+        ),
+        Variable("term", "Adverse event term", "string"),
+        Variable("category", "Adverse event category", "string"),
+        Variable("onset", "Adverse event onset (America/Mexico_City)", "datetime"),
+        Variable("severity", "Severity", "string", {k: str(lab) for k, lab in AdverseEvent.Severity.choices}),
+        Variable("serious", "Serious adverse event", "boolean", YES_NO),
+        Variable(
+            "relatedness",
+            "Relatedness to the infusion",
+            "string",
+            {k: str(lab) for k, lab in AdverseEvent.Relatedness.choices},
+        ),
+        Variable("action", "Action taken", "string", {k: str(lab) for k, lab in AdverseEvent.Action.choices}),
+        Variable(
+            "outcome",
+            "Outcome of the adverse event",
+            "string",
+            {k: str(lab) for k, lab in AdverseEvent.Outcome.choices},
+        ),
+    ]
     if blinding != ds.NO_SEQUENCE:
         v.append(
             Variable(

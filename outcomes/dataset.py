@@ -63,8 +63,29 @@ MRS_VALUES = (
 )
 
 
-BOOLEAN_COLUMNS = {"prorated", "response", "remission", "out_of_window", "safety_flag", "signed", "qc_pass"}
-INTEGER_COLUMNS = {"period", "total", "n_transients", "n_rejected", *ITEM_COLUMNS}
+BOOLEAN_COLUMNS = {
+    "prorated",
+    "response",
+    "remission",
+    "out_of_window",
+    "safety_flag",
+    "signed",
+    "qc_pass",
+    "serious",
+}
+INTEGER_COLUMNS = {
+    "period",
+    "total",
+    "n_transients",
+    "n_rejected",
+    "infusion",
+    "minute",
+    "cadss_total",
+    "bprs_total",
+    *ITEM_COLUMNS,
+    *(f"cadss_{n}" for n in range(1, 24)),
+    *(f"bprs_{n}" for n in range(1, 5)),
+}
 
 
 def typed(frame: pd.DataFrame) -> pd.DataFrame:
@@ -88,6 +109,10 @@ class DataSet:
     mrs: pd.DataFrame
     participants: pd.DataFrame
     data_hash: str
+    # Unblinded only: CADSS and BPRS+ per infusion and minute, and adverse events. Dissociation
+    # and the adverse-event pattern follow the product, so no blinded data set holds them.
+    infusion: pd.DataFrame | None = None
+    adverse_events: pd.DataFrame | None = None
 
 
 def _local(value: datetime | None) -> str | None:
@@ -287,7 +312,107 @@ def build(
     mrs = typed(pd.DataFrame(mrs_rows, columns=_mrs_columns(blinding)))
     participants = pd.DataFrame(participant_rows, columns=_participant_columns(blinding))
     wide = typed(widen(long, participants))
-    return DataSet(blinding, long, wide, mrs, participants, data_hash(long, mrs, participants))
+    if blinding != UNBLINDED:
+        return DataSet(blinding, long, wide, mrs, participants, data_hash(long, mrs, participants))
+    infusion, events = _infusion_tables(codes, sequences)
+    return DataSet(
+        blinding,
+        long,
+        wide,
+        mrs,
+        participants,
+        data_hash(long, mrs, participants, infusion, events),
+        infusion,
+        events,
+    )
+
+
+CADSS_COLUMNS = [f"cadss_{n}" for n in range(1, 24)]
+BPRS_COLUMNS = [f"bprs_{n}" for n in range(1, 5)]
+INFUSION_COLUMNS = [
+    "participant",
+    "period",
+    "infusion",
+    "minute",
+    "rated_at",
+    *CADSS_COLUMNS,
+    "cadss_total",
+    *BPRS_COLUMNS,
+    "bprs_total",
+    "sequence_code",
+    "sequence",
+    "product",
+]
+AE_COLUMNS = [
+    "participant",
+    "period",
+    "infusion",
+    "term",
+    "category",
+    "onset",
+    "severity",
+    "serious",
+    "relatedness",
+    "action",
+    "outcome",
+    "sequence_code",
+    "sequence",
+    "product",
+]
+
+
+def _infusion_tables(
+    codes: dict[int, str], sequences: dict[int, dict[str, str]]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    from infusions.models import AdverseEvent, DissociationRating
+
+    rows = []
+    for r in DissociationRating.objects.select_related("visit").order_by(
+        "visit__participant__code", "visit__period", "visit__number", "minute"
+    ):
+        pid, period = r.visit.participant_id, r.visit.period
+        seq = sequences.get(pid, {})
+        rows.append(
+            {
+                "participant": codes[pid],
+                "period": period,
+                "infusion": r.visit.number,
+                "minute": r.minute,
+                "rated_at": _local(r.rated_at),
+                **dict(zip(CADSS_COLUMNS, r.cadss_items, strict=False)),
+                "cadss_total": r.cadss_total,
+                **dict(zip(BPRS_COLUMNS, r.bprs_items, strict=False)),
+                "bprs_total": r.bprs_total,
+                "sequence_code": seq.get("sequence_code"),
+                "sequence": seq.get("sequence"),
+                "product": _product(seq, period),
+            }
+        )
+    events = []
+    for e in AdverseEvent.objects.select_related("visit").order_by("participant__code", "onset", "pk"):
+        seq = sequences.get(e.participant_id, {})
+        period = e.visit.period if e.visit else None
+        events.append(
+            {
+                "participant": codes[e.participant_id],
+                "period": period,
+                "infusion": e.visit.number if e.visit else None,
+                "term": e.term,
+                "category": e.category,
+                "onset": _local(e.onset),
+                "severity": e.severity,
+                "serious": e.serious,
+                "relatedness": e.relatedness,
+                "action": e.action,
+                "outcome": e.outcome,
+                "sequence_code": seq.get("sequence_code"),
+                "sequence": seq.get("sequence"),
+                "product": _product(seq, period) if period else "",
+            }
+        )
+    return typed(pd.DataFrame(rows, columns=INFUSION_COLUMNS)), typed(
+        pd.DataFrame(events, columns=AE_COLUMNS)
+    )
 
 
 def _sequence_names(blinding: str) -> list[str]:

@@ -287,3 +287,71 @@ def test_a_stale_running_export_is_queued_again(
     assert services.exports_sweep(now=now) == [stale.pk] and sent == [stale.pk]
     assert services.export_run(fresh.pk, now=now).status == "running"  # another worker has it
     assert services.export_run(stale.pk, now=now).status == "done"
+
+
+def test_dissociation_and_adverse_events_only_in_unblinded_exports_and_read_back(
+    trial, statistician, principal_investigator, infusion_physician, tmp_path
+) -> None:
+    from infusions.models import AdverseEvent, DissociationRating, InfusionVisit
+    from ketatrial.audit import clinical_create
+
+    person = trial["people"][0]
+    now = timezone.now()
+    visit = clinical_create(
+        InfusionVisit(participant=person, period=1, number=1, status="done", started_at=now, ended_at=now),
+        by=infusion_physician,
+    )
+    cadss = [1] * 10 + [0] * 13
+    clinical_create(
+        DissociationRating(
+            visit=visit,
+            minute=40,
+            cadss_items=cadss,
+            cadss_total=10,
+            bprs_items=[2, 1, 1, 1],
+            bprs_total=5,
+            rated_at=now,
+        ),
+        by=infusion_physician,
+    )
+    clinical_create(
+        AdverseEvent(
+            participant=person,
+            visit=visit,
+            term="Dizziness",
+            category="nervous system",
+            onset=now,
+            severity="mild",
+            serious=False,
+            relatedness="probable",
+            action="none",
+            outcome="recovered",
+            reported_by=infusion_physician,
+            reported_at=now,
+        ),
+        by=infusion_physician,
+    )
+    _job, blinded = _export(statistician)
+    assert not [n for n in blinded.namelist() if "infusion" in n or "adverse" in n]
+    assert "Dizziness" not in blinded.read("csv/long.csv").decode()
+    services.database_lock(by=principal_investigator, now=timezone.now())
+    services.sequence_release(by=statistician, now=timezone.now())
+    _job, archive = _export(statistician, unblinded=True)
+    data = ds.build(statistician, ds.UNBLINDED, now=timezone.now())
+    for name, frame in (("infusion", data.infusion), ("adverse_events", data.adverse_events)):
+        assert len(frame) == 1
+        _same(
+            pd.read_csv(io.BytesIO(archive.read(f"csv/{name}.csv")), keep_default_na=False, na_values=[""]),
+            frame,
+        )
+        _same(pd.read_excel(io.BytesIO(archive.read("ketatrial.xlsx")), sheet_name=name), frame)
+        for kind, reader in (("sav", pyreadstat.read_sav), ("dta", pyreadstat.read_dta)):
+            path = tmp_path / f"{name}.{kind}"
+            path.write_bytes(archive.read(f"{'spss' if kind == 'sav' else 'stata'}/{name}.{kind}"))
+            read, _meta = reader(str(path))
+            if kind == "dta":
+                read = read.rename(columns={formats.stata_name(c): c for c in frame.columns})
+            _same(read, frame)
+    infusion = data.infusion.iloc[0]
+    assert infusion["cadss_total"] == 10 and infusion["cadss_1"] == 1 and infusion["bprs_1"] == 2
+    assert infusion["product"] in ("ketamine", "placebo")
