@@ -43,7 +43,7 @@ def build_trial(n: int) -> dict[str, float]:
     from simple_history.utils import bulk_create_with_history
 
     from clinimetry import scoring
-    from clinimetry.examples import spread
+    from clinimetry.examples import signed_rating
     from clinimetry.models import Assessment
     from infusions import schedule as sched
     from infusions.models import Schedule
@@ -134,26 +134,7 @@ def build_trial(n: int) -> dict[str, float]:
         for code, period, due in tasks:
             for instrument, base in ((scoring.HDRS17, 26), (scoring.MADRS, 32)):
                 total = base if code == "baseline" else max(0, base - rng.randint(0, 20))
-                items = spread(instrument, total)
-                batch.append(
-                    Assessment(
-                        participant=person,
-                        instrument=instrument,
-                        task_code=code,
-                        serves=[code],
-                        period=period,
-                        rated_at=due,
-                        rater=rater,
-                        recall_period="past_week",
-                        interview_guide="none",
-                        mode="in_person",
-                        items=items,
-                        total=scoring.score(instrument, items).total,
-                        signed_by=rater,
-                        signed_at=due,
-                        signature_meaning="bench",
-                    )
-                )
+                batch.append(signed_rating(person, rater, instrument, code, period, total, due))
         for t in plan.mrs:
             uploads.append(
                 MRSUpload(

@@ -1,6 +1,9 @@
-"""Item scores for demo data, tests and benchmarks. Pure."""
+"""Item scores and signed ratings for demo data, tests and benchmarks."""
 
 from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
 
 from clinimetry import scoring
 
@@ -22,3 +25,30 @@ def spread(instrument: str, total: int) -> dict[str, int | None]:
     if remaining:
         raise ValueError(f"{total} is more than {instrument} items can add up to with low suicide items")
     return items
+
+
+def signed_rating(
+    participant: Any, rater: Any, instrument: str, task_code: str, period: int, total: int, when: datetime
+) -> Any:
+    """An unsaved, signed Assessment whose items add up to `total` (the caller saves it, audited
+    or in bulk)."""
+    from clinimetry.models import Assessment
+
+    items = spread(instrument, total)
+    return Assessment(
+        participant=participant,
+        instrument=instrument,
+        task_code=task_code,
+        serves=[task_code],
+        period=period,
+        rated_at=when,
+        rater=rater,
+        recall_period="past_week",
+        interview_guide="none",
+        mode="in_person",
+        items=items,
+        total=scoring.score(instrument, items).total,
+        signed_by=rater,
+        signed_at=when,
+        signature_meaning="synthetic rating",
+    )

@@ -30,7 +30,7 @@ STATA_MAX = 26  # Stata allows 32; readstat names value-label sets <variable><in
 
 
 def frames(data: DataSet) -> dict[str, pd.DataFrame]:
-    tables = {"participants": data.participants, "long": data.long, "wide": data.wide, "mrs": data.mrs}
+    tables = {name: getattr(data, name) for name in TABLES}
     if data.infusion is not None and data.adverse_events is not None:  # unblinded only
         tables |= {"infusion": data.infusion, "adverse_events": data.adverse_events}
     return tables

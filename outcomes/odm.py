@@ -10,7 +10,6 @@ unblinded one the sequence itself; the data manager's export holds neither.
 
 from __future__ import annotations
 
-import io
 import re
 from datetime import datetime
 from typing import IO, Any
@@ -267,10 +266,3 @@ def write(data: ds.DataSet, out: IO[bytes], *, created: datetime, file_oid: str,
         emit("</SubjectData>\n")
     emit("</ClinicalData>\n</ODM>\n")
     out.write("".join(buffer).encode())
-
-
-def build(data: ds.DataSet, *, created: datetime, file_oid: str, site_name: str) -> bytes:
-    """The whole document in memory (tests and small exports)."""
-    out = io.BytesIO()
-    write(data, out, created=created, file_oid=file_oid, site_name=site_name)
-    return out.getvalue()

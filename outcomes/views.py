@@ -58,6 +58,9 @@ def lock_page(request: HttpRequest) -> HttpResponse:
             "events": LockEvent.objects.select_related("by"),
             "is_pi": has_role(request.user, PRINCIPAL_INVESTIGATOR),
             "is_statistician": has_role(request.user, STATISTICIAN),
+            "key_letters": allocation.sequence_key_letters(request.user)
+            if _efficacy_visible(request)
+            else {},
         },
     )
 

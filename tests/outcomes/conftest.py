@@ -9,8 +9,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from clinimetry import scoring
-from clinimetry.examples import spread
+from clinimetry.examples import signed_rating
 from clinimetry.models import Assessment
 from ketatrial.audit import clinical_create
 from participants import allocation
@@ -19,28 +18,8 @@ from tests.factories import enrolled
 
 
 def rate(person: Participant, rater, instrument: str, code: str, period: int, total: int, when) -> Assessment:  # type: ignore[no-untyped-def]
-    items = spread(instrument, total)
-    score = scoring.score(instrument, items)
     return clinical_create(
-        Assessment(
-            participant=person,
-            instrument=instrument,
-            task_code=code,
-            serves=[code],
-            period=period,
-            rated_at=when,
-            rater=rater,
-            recall_period="past_week",
-            interview_guide="none",
-            mode="in_person",
-            items=items,
-            total=score.total,
-            signed_by=rater,
-            signed_at=when,
-            signature_meaning="test",
-        ),
-        by=rater,
-        reason="entered",
+        signed_rating(person, rater, instrument, code, period, total, when), by=rater, reason="entered"
     )
 
 

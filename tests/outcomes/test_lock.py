@@ -90,6 +90,10 @@ def test_the_lock_pages_post_through_the_views(
     )
     stat.post(reverse("outcomes:release"))
     assert allocation.sequence_key_released()
+    letters = allocation.sequence_key_letters(statistician)
+    shown = stat.get(reverse("outcomes:lock")).content.decode()
+    assert all(f"{letter} = {seq}" in shown for letter, seq in letters.items())
+    assert "= KP" not in pi.get(reverse("outcomes:lock")).content.decode()
     response = pi.post(reverse("outcomes:unlock"), {"reason": ""}, follow=True, HTTP_ACCEPT_LANGUAGE="en")
     assert services.database_locked() and b"reason" in response.content
     assert client_for(statistician).post(reverse("outcomes:lock_do")).status_code == 403
