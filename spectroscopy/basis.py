@@ -139,6 +139,31 @@ def simulate(
 ) -> np.ndarray:
     """One molecule's PRESS FID (sum over its protons), in the pipeline's convention:
     exp(+2 pi i nu t) with nu = (ppm - 4.68) x MHz."""
+    events = (
+        ("all_x", np.pi / 2, te1_s / 2),
+        ("all_y", np.pi, (te1_s + te2_s) / 2),
+        ("all_y", np.pi, te2_s / 2),
+    )
+    ppm, amplitudes = lines(metabolite, events, mhz=mhz)
+    return render(ppm, amplitudes, mhz=mhz, dwell_s=dwell_s, n_points=n_points)
+
+
+def render(
+    ppm: np.ndarray, amplitudes: np.ndarray, *, mhz: float, dwell_s: float, n_points: int
+) -> np.ndarray:
+    """The FID of a line list in the pipeline's convention (unbroadened)."""
+    t = np.arange(n_points) * dwell_s
+    return np.exp(2j * np.pi * np.outer(t, (ppm - WATER_PPM) * mhz)) @ amplitudes
+
+
+def lines(
+    metabolite: Metabolite, events: tuple[tuple[str, float, float], ...], *, mhz: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Transitions (ppm, complex amplitude at t = 0 of the acquisition) after `events`: each is
+    (which spins, flip angle, delay after the pulse). "all_x"/"all_y" rotate every spin about x/y;
+    "edit:<low>:<high>" rotates about x only the spins whose shift lies in low-high ppm (an
+    ideal frequency-selective pulse, as MEGA's editing pulses are idealised). Amplitudes are in
+    the pipeline's convention: a singlet of N protons after an ideal 90 starts at +N (real)."""
     n = len(metabolite.groups)
     ix, iy, iz = _operators(n)
     omega = [2 * np.pi * (g.ppm - WATER_PPM) * mhz for g in metabolite.groups]
@@ -155,13 +180,19 @@ def simulate(
     fz = sum(w * z for w, z in zip(weights, iz, strict=True))
     fx_all, fy_all = sum(ix), sum(iy)
     rho = fz
-    for generator, angle, delay in (
-        (fx_all, np.pi / 2, te1_s / 2),
-        (fy_all, np.pi, (te1_s + te2_s) / 2),
-        (fy_all, np.pi, te2_s / 2),
-    ):
-        r = _rotation(generator, angle)
-        rho = evolve(r @ rho @ r.conj().T, delay)
+    for which, angle, delay in events:
+        if which == "all_x":
+            generator = fx_all
+        elif which == "all_y":
+            generator = fy_all
+        else:
+            _tag, low, high = which.split(":")
+            chosen = [k for k, g in enumerate(metabolite.groups) if float(low) <= g.ppm <= float(high)]
+            generator = sum((ix[k] for k in chosen), np.zeros_like(fx_all))
+        if angle and np.any(generator):
+            r = _rotation(generator, angle)
+            rho = r @ rho @ r.conj().T
+        rho = evolve(rho, delay)
     # Detection in the eigenbasis: s(t) = sum_jk rho_jk D_kj exp(-i (E_j - E_k) t).
     detector = sum(ix) - 1j * sum(iy)  # F-
     rho_e = vectors.conj().T @ rho @ vectors
@@ -169,12 +200,13 @@ def simulate(
     amplitudes = rho_e * d_e.T
     freqs = energies[:, None] - energies[None, :]
     keep = np.abs(amplitudes) > 1e-9
-    t = np.arange(n_points) * dwell_s
-    signal = np.exp(-1j * np.outer(t, freqs[keep])) @ amplitudes[keep]
-    # The 90x pulse puts magnetization along -y and the trace over the 2^n-dimensional space
-    # scales by 2^n / 4: rotate and scale so a singlet of N protons starts at +N; the complex
-    # conjugate turns the physics convention (exp(-i w t)) into the pipeline's (exp(+i w t)).
-    return np.conj(signal * (-1j) * (4 / 2**n))
+    # The signal is sum A exp(-i w t) (physics convention). The 90x pulse puts magnetization along
+    # -y and the trace over the 2^n-dimensional space scales by 2^n / 4: rotate and scale so a
+    # singlet of N protons starts at +N; the complex conjugate turns exp(-i w t) into the
+    # pipeline's exp(+i w t), so a line at +w / 2 pi Hz from the receiver (4.68 ppm) is at
+    # 4.68 + w / (2 pi MHz) ppm.
+    out = np.conj(amplitudes[keep] * (-1j) * (4 / 2**n))
+    return WATER_PPM + freqs[keep] / (2 * np.pi * mhz), out
 
 
 def macromolecules(*, mhz: float, dwell_s: float, n_points: int) -> np.ndarray:
@@ -188,6 +220,78 @@ def macromolecules(*, mhz: float, dwell_s: float, n_points: int) -> np.ndarray:
             * np.exp(-2 * np.pi**2 * sigma**2 * t**2)
         )
     return out
+
+
+# MEGA-PRESS (Mescher et al. 1998) at TE 68 ms with the delays of the FID-A simulation of the
+# sequence (Simpson et al. 2017): 90 - 5 - 180 - 17 - E - 17 - 180 - 17 - E - 12 ms, E the
+# editing 180s, idealised as selective rotations of the spins inside the editing band
+# (ON at 1.9 ppm, OFF at 7.5 ppm). The band is 62 Hz wide, the bandwidth of a 20 ms Gaussian
+# editing pulse (the pulse duration of the trial's sequence); 62 Hz at 123 MHz is +-0.25 ppm, so
+# GABA C3 (1.89) and Glu/Gln C3 (2.04-2.13) are inside the ON band, NAA's CH3 (2.01) too.
+MEGA_DELAYS_S = (0.005, 0.017, 0.017, 0.017, 0.012)
+MEGA_BANDWIDTH_HZ = 62.0
+MEGA_EDIT_PPM = {"on": 1.9, "off": 7.5}
+
+
+# Co-edited macromolecules under GABA: the lysine/arginine chain whose 3.00 ppm protons couple to
+# 1.70 ppm (J 7.7 Hz; Cudalbu et al. 2021 consensus, Table 1), two protons each.
+def expanded(metabolite: Metabolite, name: str | None = None) -> Metabolite:
+    """The same molecule with every proton of a coupled group as its own spin (A2X2 stays
+    A2X2): editing acts on the coupling network, and folding two protons into one weighted spin
+    turns GABA's 3.0 ppm pseudo-doublet (outer lines 2J apart) into a narrow doublet."""
+    groups: list[Group] = []
+    index: list[list[int]] = []
+    for g in metabolite.groups:
+        index.append(list(range(len(groups), len(groups) + g.protons)))
+        groups.extend(Group(g.ppm) for _ in range(g.protons))
+    couplings = tuple(
+        (i, j, coupling) for a, b, coupling in metabolite.couplings for i in index[a] for j in index[b]
+    )
+    return Metabolite(name or metabolite.name, tuple(groups), couplings)
+
+
+_BY_NAME = {m.name: m for m in METABOLITES}
+MEGA_METABOLITES: tuple[Metabolite, ...] = (
+    expanded(_BY_NAME["gaba"]),
+    _BY_NAME["glu"],
+    _BY_NAME["gln"],
+    expanded(Metabolite("mm30", (Group(3.00, 2), Group(1.70, 2)), ((0, 1, 7.7),))),
+)
+
+
+def mega_events(condition: str, *, mhz: float) -> tuple[tuple[str, float, float], ...]:
+    d1, d2, d3, d4, d5 = MEGA_DELAYS_S
+    half = MEGA_BANDWIDTH_HZ / 2 / mhz
+    centre = MEGA_EDIT_PPM[condition]
+    edit = f"edit:{centre - half}:{centre + half}"
+    return (
+        ("all_x", np.pi / 2, d1),
+        ("all_y", np.pi, d2),
+        (edit, np.pi, d3),
+        ("all_y", np.pi, d4),
+        (edit, np.pi, d5),
+    )
+
+
+@lru_cache(maxsize=4)
+def mega_lines(*, mhz: float) -> dict[str, dict[str, tuple[np.ndarray, np.ndarray]]]:
+    """name -> {"on": (ppm, amplitudes), "off": ...} for the MEGA-PRESS basis."""
+    return {
+        m.name: {c: lines(m, mega_events(c, mhz=mhz), mhz=mhz) for c in ("on", "off")}
+        for m in MEGA_METABOLITES
+    }
+
+
+def edited_area(name: str, low: float, high: float, *, mhz: float) -> float:
+    """Sum of the absorptive amplitudes of one molecule's DIFF = (ON - OFF) / 2 lines inside
+    low-high ppm: the area (x 1 / (2 dwell MHz)) that one unit of the basis adds there."""
+    basis = mega_lines(mhz=mhz)[name]
+    total = 0.0
+    for condition, sign in (("on", 0.5), ("off", -0.5)):
+        ppm, amplitudes = basis[condition]
+        inside = (ppm >= low) & (ppm <= high)
+        total += sign * float(np.sum(amplitudes[inside].real))
+    return total
 
 
 @lru_cache(maxsize=8)

@@ -1,6 +1,23 @@
 """Peak fits on the ppm axis and the quantities built from them. Pure: no Django.
 
-Models (MRS.md, after Gannet 3.x):
+Model 2 (the reported one since pipeline 2.0.0; `fit_off_voigt`, `fit_diff`):
+- OFF 2.6-3.6 ppm: tCr and tCho as Voigt lines sharing one lineshape (Gaussian SD sigma and
+  Lorentzian HWHM gamma, in ppm), zero-order phase, linear baseline. The tCr lineshape is the
+  scan's instrument lineshape, measured; a Lorentzian alone misreads a shim-broadened
+  (Gaussian) line and biases the tCr area.
+- DIFF 2.79-4.10 ppm, one joint fit: GABA as its pseudo-doublet (two Voigt lines about
+  3.01 ppm, split 0.09-0.15 ppm by the 7.3 Hz couplings at 3 T, amplitudes free), the co-edited
+  macromolecules as a broad Gaussian at 3.00 ppm, Glx as two Voigt lines at 3.71 and 3.79 ppm;
+  every line takes the tCr lineshape plus an extra Gaussian broadening (bounded), so the
+  lineshape is tied to what the scan shows; Gannet's baseline (linear + sin/cos), points in
+  3.16-3.285 ppm weighted 0.001, a small zero-order phase. GABA+ = GABA + co-edited MM: their sum
+  is well determined even where the split between them is not. Voigt areas are the fitted
+  parameters themselves (area-normalised profiles), so no area formula can drift from the shape.
+- Uncertainty: Cramer-Rao SD of each area from sigma^2 (J^T J)^-1 at the optimum (J the
+  Jacobian of all parameters, so the trade with lineshape and baseline is included; sigma from
+  the residual), as % of the area: the `*_fit_error_pct` values.
+
+Model 1 (Gannet 3.x, MRS.md; kept as the field's reference, `fit_diff_gannet`, reported beside):
 - DIFF 2.79-4.10 ppm: GABA+ Gaussian at 3.02 (+-0.05), Glx two Gaussians at 3.71 and 3.79
   (+-0.02, shared width), baseline linear + sin/cos(pi f / 1.31 / 4); points in 3.16-3.285 ppm
   weighted 0.001. Gaussian A exp(x2 (f - f0)^2) has area A sqrt(pi / |x2|).
@@ -12,9 +29,11 @@ Lorentzian A / (1 + ((f - f0) / g)^2) has area A pi g and FWHM 2 g.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from scipy.optimize import least_squares
+from scipy.special import wofz
 
 GABA_CENTRE, GABA_TOL = 3.02, 0.05
 GLX_CENTRES, GLX_TOL = (3.71, 3.79), 0.02
@@ -32,6 +51,7 @@ class Fit:
     baseline: np.ndarray
     ppm: np.ndarray
     fit_error_pct: dict[str, float] = field(default_factory=dict)
+    diff: np.ndarray | None = None  # the data fitted, where the fit builds them (model 2 DIFF)
 
 
 def _gauss(f: np.ndarray, a: float, x2: float, f0: float) -> np.ndarray:
@@ -51,8 +71,8 @@ def _error_pct(residual: np.ndarray, height: float) -> float:
     return float(100 * np.std(residual) / abs(height)) if height else float("inf")
 
 
-def fit_diff(ppm: np.ndarray, diff: np.ndarray) -> Fit:
-    """GABA+ and Glx on the real DIFF spectrum."""
+def fit_diff_gannet(ppm: np.ndarray, diff: np.ndarray) -> Fit:
+    """GABA+ and Glx on the real DIFF spectrum, Gannet 3.x's model (model 1)."""
     f, y = _window(ppm, np.real(diff), 2.79, 4.10)
     weights = np.where((f >= CHO_ARTEFACT[0]) & (f <= CHO_ARTEFACT[1]), 0.001, 1.0)
     bfreq = np.pi * f / 1.31 / 4
@@ -126,6 +146,285 @@ def fit_diff(ppm: np.ndarray, diff: np.ndarray) -> Fit:
 
 def _phased(spec: np.ndarray, phase: float) -> np.ndarray:
     return np.real(spec * np.exp(-1j * phase))
+
+
+# --- model 2 -----------------------------------------------------------------------------------
+
+
+def voigt(f: np.ndarray, centre: float, sigma: float, gamma: float) -> np.ndarray:
+    """Area-normalised Voigt profile (Faddeeva function): Gaussian SD `sigma` and Lorentzian
+    HWHM `gamma`, all in the units of `f`."""
+    sigma = max(sigma, 1e-6)
+    z = ((f - centre) + 1j * gamma) / (sigma * np.sqrt(2))
+    return np.real(wofz(z)) / (sigma * np.sqrt(2 * np.pi))
+
+
+def voigt_fwhm(sigma: float, gamma: float) -> float:
+    """FWHM of a Voigt line (Olivero-Longbothum, 0.02 %)."""
+    fg, fl = 2 * sigma * np.sqrt(2 * np.log(2)), 2 * gamma
+    return float(0.5346 * fl + np.sqrt(0.2166 * fl**2 + fg**2))
+
+
+NOISE_PPM = (9.5, 11.5)  # no 1H signal (NAA's amide at 7.8 ppm stays outside), inside +-8 ppm
+
+
+def noise_sd(ppm: np.ndarray, real_spec: np.ndarray) -> float:
+    """SD of the linearly detrended real spectrum over NOISE_PPM: the noise that the Cramer-Rao
+    bound needs (a residual would also hold whatever the model misses, which is not noise)."""
+    band = (ppm >= NOISE_PPM[0]) & (ppm <= NOISE_PPM[1])
+    if band.sum() < 16:
+        return float("nan")
+    x, y = ppm[band], real_spec[band]
+    return float(np.std(y - np.polyval(np.polyfit(x, y, 1), x), ddof=2))
+
+
+def _crlb(sol: Any, sigma: float, groups: dict[str, list[int]]) -> dict[str, float]:
+    """Cramer-Rao SD of sums of parameters: sigma^2 (J^T J)^+ (sigma the noise SD, in the units
+    of the residual)."""
+    jac = np.asarray(sol.jac)
+    cov = sigma**2 * np.linalg.pinv(jac.T @ jac)
+    out = {}
+    for name, idx in groups.items():
+        g = np.zeros(jac.shape[1])
+        g[idx] = 1.0
+        out[name] = float(np.sqrt(max(g @ cov @ g, 0.0)))
+    return out
+
+
+# 2.85-3.35 ppm: tCr, tCho and what lies under them, short of the anti-phase multiplets of
+# aspartate, NAA and GSH at 2.5-2.8 ppm that a linear baseline cannot follow (they pull the phase).
+OFF_WINDOW = (2.85, 3.35)
+
+
+def fit_off_voigt(ppm: np.ndarray, off: np.ndarray) -> Fit:
+    """tCr and tCho Voigt lines sharing one lineshape (tCho with an extra Gaussian of its own),
+    zero-order phase, linear baseline (OFF_WINDOW); NAA (1.75-2.25 ppm) on the phased spectrum. params carry the lineshape
+    (sigma_ppm, gamma_ppm) that the DIFF fit takes."""
+    f, y = _window(ppm, off, OFF_WINDOW[0], OFF_WINDOW[1])
+    scale = float(np.max(np.abs(y))) or 1.0
+    yn = y / scale
+
+    def model(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        acr, fcr, ach, fch, sig, gam, c0, c1, _phase, sch = p
+        # tCho is two N-methyl singlets 0.02 ppm apart (GPC, PCho): broader than tCr, so it takes
+        # an extra Gaussian of its own and does not widen tCr's lineshape.
+        peaks = acr * voigt(f, fcr, sig, gam) + ach * voigt(f, fch, np.hypot(sig, sch), gam)
+        return peaks, c0 + c1 * (f - 3.1)
+
+    def residuals(p: np.ndarray) -> np.ndarray:
+        peaks, base = model(p)
+        return _phased(yn, p[8]) - peaks - base
+
+    cr_point = yn[np.argmin(np.abs(f - 3.027))]
+    height = abs(cr_point)
+    # Start from a 7 Hz line at 123 MHz: area = height x pi x HWHM for a Lorentzian.
+    a0 = height * np.pi * 0.028
+    p0 = np.array([a0, 3.027, 0.7 * a0, 3.2, 0.01, 0.015, 0.0, 0.0, float(np.angle(cr_point)), 0.005])
+    lower = [0, 2.95, 0, 3.13, 1e-4, 1e-4, -np.inf, -np.inf, -2 * np.pi, 0.0]
+    upper = [np.inf, 3.09, np.inf, 3.27, 0.08, 0.08, np.inf, np.inf, 2 * np.pi, 0.04]
+    sol = least_squares(residuals, p0, bounds=(lower, upper), x_scale="jac", max_nfev=600)
+    acr, fcr, ach, fch, sig, gam, _c0, _c1, phase = sol.x[:9]
+    peaks, base = model(sol.x)
+    res = residuals(sol.x)
+    errors = _crlb(sol, noise_sd(ppm, _phased(off, phase)) / scale, {"cr": [0], "cho": [2]})
+    naa = fit_lorentz_window(ppm, _phased(off, phase), 1.75, 2.25, 2.01)
+    fwhm = voigt_fwhm(sig, gam)
+    cr_height = float(acr * voigt(np.array([fcr]), fcr, sig, gam)[0] * scale)
+    ch_height = float(ach * voigt(np.array([fch]), fch, np.hypot(sig, sol.x[9]), gam)[0] * scale)
+    return Fit(
+        params={
+            "phase_rad": float(phase),
+            "cr_centre_ppm": float(fcr),
+            "cho_centre_ppm": float(fch),
+            "sigma_ppm": float(sig),
+            "gamma_ppm": float(gam),
+        },
+        areas={"cr": float(acr * scale), "cho": float(ach * scale), "naa": naa.areas["peak"]},
+        heights={"cr": cr_height, "cho": ch_height, "naa": naa.heights["peak"]},
+        fwhm_ppm={
+            "cr": fwhm,
+            "cho": voigt_fwhm(float(np.hypot(sig, sol.x[9])), gam),
+            "naa": naa.fwhm_ppm["peak"],
+        },
+        residual=res * scale,
+        model=(peaks + base) * scale,
+        baseline=base * scale,
+        ppm=f,
+        fit_error_pct={
+            "cr": 100 * errors["cr"] / acr if acr else float("inf"),
+            "cho": 100 * errors["cho"] / ach if ach else float("inf"),
+        },
+    )
+
+
+DIFF_BASIS = ("gaba", "mm30", "glu", "gln")
+GABA_PLUS_WINDOW, GLX_WINDOW = (2.75, 3.25), (3.55, 3.95)
+MM_EXTRA_GAUSS_HZ = (12.0, 22.0)
+# The residual ON/OFF mismatch the DIFF fit may take up after processing.pair_offset.
+PAIR_MAX_HZ, PAIR_MAX_RAD = 1.0, 0.1
+
+
+def _diff_basis(n: int, dwell_s: float, mhz: float) -> np.ndarray:
+    """Unbroadened DIFF = (ON - OFF) / 2 FIDs of the MEGA basis (basis.py), one row per name."""
+    from spectroscopy import basis as basis_module
+
+    lines = basis_module.mega_lines(mhz=round(mhz, 4))
+    rows = []
+    for name in DIFF_BASIS:
+        ppm = np.concatenate([lines[name]["on"][0], lines[name]["off"][0]])
+        amps = np.concatenate([0.5 * lines[name]["on"][1], -0.5 * lines[name]["off"][1]])
+        rows.append(basis_module.render(ppm, amps, mhz=mhz, dwell_s=dwell_s, n_points=n))
+    return np.array(rows)
+
+
+def fit_diff(
+    ppm: np.ndarray,
+    on_fid: np.ndarray,
+    off_fid: np.ndarray,
+    *,
+    dwell_s: float,
+    mhz: float,
+    sigma_ppm: float,
+    gamma_ppm: float,
+) -> Fit:
+    """Model 2 on DIFF = (ON - OFF) / 2 over 2.79-4.10 ppm: a linear combination of the simulated
+    MEGA-PRESS DIFF of GABA, the co-edited macromolecules (MM 3.0), Glu and Gln with the scan's own
+    tCr lineshape (Lorentzian and Gaussian widths from `fit_off_voigt`), one extra Gaussian for
+    all and a broader one for MM, a frequency shift, and Gannet's baseline (linear + sin/cos).
+
+    The ON/OFF subtraction is part of the model: a residual frequency and phase of ON against OFF
+    (what is left after `processing.pair_offset`) are fitted with the rest, since 0.01 rad of it
+    turns tCr into a dispersive line under GABA+ worth ~7 % of it, and no registration of the
+    averages alone is free of the edited signals. The choline region, where that artefact shows
+    best and nothing edited is sharp, therefore keeps its full weight (Gannet weights it 0.001
+    because its model has no such term).
+
+    Variable projection: bounded linear least squares (amplitudes >= 0, baseline free) inside
+    scipy's least_squares for the non-linear parameters. Areas are exact sums of the basis lines
+    inside the GABA+ (2.75-3.25) and Glx (3.55-3.95 ppm) windows times the fitted amplitudes;
+    their Cramer-Rao SDs come from the full Jacobian (amplitudes, baseline and every non-linear
+    parameter) and the noise SD measured where there is no signal (NOISE_PPM)."""
+    from spectroscopy import basis as basis_module
+    from spectroscopy.processing import spectrum
+
+    n = len(on_fid)
+    t = np.arange(n) * dwell_s
+    window = (ppm >= 2.79) & (ppm <= 4.10)
+    f = ppm[window]
+    bfreq = np.pi * f / 1.31 / 4
+    baseline_cols = np.column_stack([np.ones_like(f), f - 3.4, np.sin(bfreq), np.cos(bfreq)])
+    on_spec_t, off_spec = on_fid, spectrum(off_fid)[window]
+    scale = float(np.max(np.abs(spectrum((on_fid - off_fid) / 2)[window].real))) or 1.0
+    stack = _diff_basis(n, dwell_s, mhz)
+    lorentz_hz = 2 * gamma_ppm * mhz
+    gauss_hz = 2 * np.sqrt(2 * np.log(2)) * sigma_ppm * mhz
+    n_b = len(DIFF_BASIS)
+    mm_row = DIFF_BASIS.index("mm30")
+    lower = np.concatenate([np.zeros(n_b), np.full(4, -np.inf)])
+    upper = np.full(n_b + 4, np.inf)
+
+    def data(theta: np.ndarray) -> np.ndarray:
+        _shift, _extra, _mm, pair_hz, pair_rad = theta
+        on = spectrum(on_spec_t * np.exp(1j * (2 * np.pi * pair_hz * t + pair_rad)))[window]
+        return np.real(on - off_spec) / 2 / scale
+
+    def columns(theta: np.ndarray) -> np.ndarray:
+        shift, extra, mm_extra, _pair_hz, _pair_rad = theta
+        g = np.hypot(gauss_hz, extra)
+        decay = 2j * np.pi * shift * t - np.pi * lorentz_hz * t
+        fids = stack * np.exp(decay - (np.pi * g * t) ** 2 / (4 * np.log(2)))[None, :]
+        g_mm = np.hypot(g, mm_extra)
+        fids[mm_row] = stack[mm_row] * np.exp(decay - (np.pi * g_mm * t) ** 2 / (4 * np.log(2)))
+        cols = np.real(spectrum(fids)[:, window]).T / scale
+        return np.hstack([cols, baseline_cols])
+
+    def solve(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        a, y = columns(theta), data(theta)
+        return a, y, _bvls(a, y, lower, upper)
+
+    def residual(theta: np.ndarray) -> np.ndarray:
+        a, y, coef = solve(theta)
+        return y - a @ coef
+
+    start = np.array([0.0, 2.0, 18.0, 0.0, 0.0])
+    bounds = (
+        [-4.0, 0.0, MM_EXTRA_GAUSS_HZ[0], -PAIR_MAX_HZ, -PAIR_MAX_RAD],
+        [4.0, 12.0, MM_EXTRA_GAUSS_HZ[1], PAIR_MAX_HZ, PAIR_MAX_RAD],
+    )
+    sol = least_squares(residual, start, bounds=bounds, x_scale=[1.0, 2.0, 5.0, 0.1, 0.01], max_nfev=200)
+    theta = sol.x
+    a, y, coef = solve(theta)
+    model = a @ coef
+    res = y - model
+    # Cramer-Rao: Jacobian of the residual in every parameter (linear ones are the columns).
+    jac_theta = []
+    for k, step in enumerate((0.01, 0.05, 0.1, 0.002, 0.0002)):
+        moved = theta.copy()
+        moved[k] += step
+        jac_theta.append(((columns(moved) @ coef - data(moved)) - (model - y)) / step)
+    jac = np.hstack([a, np.array(jac_theta).T])
+    diff_full = spectrum((on_fid * np.exp(1j * (2 * np.pi * theta[3] * t + theta[4])) - off_fid) / 2)
+    sigma = noise_sd(ppm, diff_full.real) / scale
+    if not np.isfinite(sigma) or sigma == 0:  # a noise-free spectrum: the residual is all there is
+        sigma = float(np.std(res))
+    cov = sigma**2 * np.linalg.pinv(jac.T @ jac)
+    unit = 1 / (2 * dwell_s * mhz)
+    per_unit = {
+        name: {
+            "gaba": basis_module.edited_area(name, *GABA_PLUS_WINDOW, mhz=round(mhz, 4)),
+            "glx": basis_module.edited_area(name, *GLX_WINDOW, mhz=round(mhz, 4)),
+        }
+        for name in DIFF_BASIS
+    }
+    areas, sds = {}, {}
+    for quantity, names in (("gaba", ("gaba", "mm30")), ("glx", ("glu", "gln"))):
+        g = np.zeros(jac.shape[1])
+        for name in names:
+            g[DIFF_BASIS.index(name)] = per_unit[name][quantity] * unit
+        areas[quantity] = float(g[:n_b] @ coef[:n_b])
+        sds[quantity] = float(np.sqrt(max(g @ cov @ g, 0.0)))
+    components = {name: a[:, i] * coef[i] * scale for i, name in enumerate(DIFF_BASIS)}
+    gaba_model = components["gaba"] + components["mm30"]
+    glx_model = components["glu"] + components["gln"]
+    heights = {"gaba": float(np.max(gaba_model)), "glx": float(np.max(glx_model))}
+    above = f[gaba_model >= heights["gaba"] / 2] if heights["gaba"] > 0 else f[:1]
+    above_x = f[glx_model >= heights["glx"] / 2] if heights["glx"] > 0 else f[:1]
+    gaba_band = (f >= 2.79) & (f <= 3.55)
+    mm_share = (
+        float(coef[mm_row] * per_unit["mm30"]["gaba"] * unit / areas["gaba"]) if areas["gaba"] > 0 else 0.0
+    )
+    return Fit(
+        params={
+            "shift_hz": float(theta[0]),
+            "extra_gauss_hz": float(theta[1]),
+            "mm_extra_gauss_hz": float(theta[2]),
+            "on_to_off_hz": float(theta[3]),
+            "on_to_off_rad": float(theta[4]),
+            "lorentz_hz": float(lorentz_hz),
+            "gauss_hz": float(gauss_hz),
+            "mm_area_fraction": mm_share,
+            "gaba_centre_ppm": float(f[np.argmax(gaba_model)]),
+        },
+        areas=areas,
+        heights=heights,
+        fwhm_ppm={"gaba": float(above.max() - above.min()), "glx": float(above_x.max() - above_x.min())},
+        residual=res * scale,
+        model=model * scale,
+        baseline=baseline_cols @ coef[n_b:] * scale,
+        ppm=f,
+        fit_error_pct={
+            "gaba": 100 * sds["gaba"] / areas["gaba"] if areas["gaba"] > 0 else float("inf"),
+            "glx": 100 * sds["glx"] / areas["glx"] if areas["glx"] > 0 else float("inf"),
+            "gaba_residual": _error_pct(res[gaba_band] * scale, heights["gaba"]),
+        },
+        diff=y * scale,
+    )
+
+
+def _bvls(a: np.ndarray, y: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
+    from scipy.optimize import lsq_linear
+
+    return lsq_linear(a, y, bounds=(lower, upper), method="bvls").x
 
 
 def fit_off(ppm: np.ndarray, off: np.ndarray) -> Fit:
@@ -247,12 +546,13 @@ def fit_water(ppm: np.ndarray, water: np.ndarray) -> Fit:
 
 
 def snr(ppm: np.ndarray, real_spec: np.ndarray, height: float) -> float:
-    """Peak height over noise, noise = 2 x SD of the linearly detrended 8-10 ppm region."""
-    f, y = _window(ppm, real_spec, 8.0, 10.0)
-    if len(f) < 8:
+    """Peak height over noise, noise = 2 x SD of the linearly detrended real spectrum over
+    NOISE_PPM (9.5-11.5 ppm). Not 8-10 ppm (MRS.md's first choice): NAA's amide proton at 7.8 ppm
+    reaches into it at TE 68 and made a noise-free scan read SNR ~50."""
+    sd = noise_sd(ppm, real_spec)
+    if not np.isfinite(sd):
         return float("nan")
-    detrended = y - np.polyval(np.polyfit(f, y, 1), f)
-    noise = 2 * np.std(detrended)
+    noise = 2 * sd
     return float(height / noise) if noise else float("inf")
 
 

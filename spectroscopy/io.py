@@ -5,6 +5,15 @@ dwell time in pixdim[4], a JSON header extension (code 44) with SpectrometerFreq
 ResonantNucleus, EchoTime/RepetitionTime (s), and dim_5..dim_7 tags such as DIM_COIL, DIM_DYN,
 DIM_EDIT. The order of dims 5-7 varies between files; `read_nifti_mrs` reads the tags and returns
 one canonical order: (edit, dynamics, coils, points).
+
+Phase/frequency convention (the standard's appendix, as its reference tools implement it): the
+file holds the complex conjugate of the array whose `fftshift(fft(.))` runs from low to high ppm.
+The standard's own library (`nifti_mrs`) conjugates on creation and again on access; spec2nii
+writes what scanners give in that frame. `read_nifti_mrs` conjugates once, so `MRSData.fids` are
+in the working frame every module here uses: a line at chemical shift p ppm oscillates as
+exp(+2 pi i (p - centre_ppm) MHz t), with centre_ppm = SpecFreqChemShift (4.65 ppm for 1H unless
+the header says otherwise) + RxOffset. Checked against files written by `nifti_mrs` and against
+real Siemens scans converted by spec2nii (tests/spectroscopy/test_convention.py).
 """
 
 from __future__ import annotations
@@ -18,6 +27,9 @@ import nibabel as nib
 import numpy as np
 
 MRS_EXTENSION_CODE = 44
+# The standard's nominal chemical shift of the receiver for 1H when the header has none
+# (nifti_mrs.definitions.PPM_SHIFT, spec2nii, FSL-MRS).
+DEFAULT_CENTRE_PPM = 4.65
 KNOWN_TAGS = ("DIM_COIL", "DIM_DYN", "DIM_EDIT", "DIM_INDIRECT_0", "DIM_ISIS", "DIM_MEAS", "DIM_USER_0")
 
 
@@ -37,6 +49,8 @@ class MRSData:
     repetition_time_s: float | None = None
     edit_conditions: tuple[str, ...] = ()
     header: dict[str, Any] = field(default_factory=dict)
+    # Chemical shift (ppm) of the receiver frequency: SpecFreqChemShift + RxOffset of the header.
+    centre_ppm: float = DEFAULT_CENTRE_PPM
 
     @property
     def n_points(self) -> int:
@@ -94,6 +108,12 @@ def read_nifti_mrs(path: str | Path, *, require_edit: bool = False) -> MRSData:
         raise MRSFormatError("only single-voxel spectroscopy is supported (x, y, z must be 1)")
     if not np.isfinite(data).all():
         raise MRSFormatError("the data hold NaN or infinite samples")
+    # The standard's frame to the working frame (module docstring): one conjugation, in place
+    # where the array allows it (a 32-coil series is ~170 MB).
+    if data.flags.writeable:
+        np.conjugate(data, out=data)
+    else:
+        data = np.conjugate(data)
     dwell = float(image.header["pixdim"][4])
     if not dwell > 0:
         raise MRSFormatError("the dwell time (pixdim[4]) is missing")
@@ -136,7 +156,19 @@ def read_nifti_mrs(path: str | Path, *, require_edit: bool = False) -> MRSData:
         repetition_time_s=header.get("RepetitionTime"),
         edit_conditions=conditions,
         header=header,
+        centre_ppm=_centre_ppm(header),
     )
+
+
+def _centre_ppm(header: dict[str, Any]) -> float:
+    """SpecFreqChemShift + RxOffset (the standard's keys), 4.65 ppm for 1H when absent."""
+    try:
+        centre = float(header.get("SpecFreqChemShift", DEFAULT_CENTRE_PPM))
+        offset = header.get("RxOffset", 0.0)
+        offset = float(offset[0] if isinstance(offset, (list, tuple)) else offset)
+    except (TypeError, ValueError, IndexError) as exc:
+        raise MRSFormatError("SpecFreqChemShift or RxOffset in the header is not a number") from exc
+    return centre + offset
 
 
 def _first(value: Any, default: str) -> str:
@@ -148,40 +180,6 @@ def _first(value: Any, default: str) -> str:
 
 def order_tag(tags: list[Any], tag: str) -> int:
     return 5 + tags.index(tag)
-
-
-def write_nifti_mrs(
-    path: str | Path,
-    fids: np.ndarray,
-    *,
-    dims: tuple[str, ...],
-    dwell_s: float,
-    spectrometer_mhz: float = 123.25,
-    echo_time_s: float = 0.068,
-    repetition_time_s: float = 2.0,
-    edit_conditions: tuple[str, ...] = ("ON", "OFF"),
-) -> Path:
-    """Write `fids` (points first, then `dims` in the given order) as NIfTI-MRS."""
-    path = Path(path)
-    data = fids.reshape((1, 1, 1, *fids.shape)).astype(np.complex64)
-    header: dict[str, Any] = {
-        "SpectrometerFrequency": [spectrometer_mhz],
-        "ResonantNucleus": ["1H"],
-        "EchoTime": echo_time_s,
-        "RepetitionTime": repetition_time_s,
-    }
-    for n, tag in enumerate(dims, start=5):
-        header[f"dim_{n}"] = tag
-        if tag == "DIM_EDIT":
-            header[f"dim_{n}_header"] = {"EditCondition": list(edit_conditions)}
-    image = nib.Nifti2Image(data, np.eye(4))
-    image.header["pixdim"][4] = dwell_s
-    image.header["intent_name"] = b"mrs_v0_9"
-    image.header.extensions.append(
-        nib.nifti1.Nifti1Extension(MRS_EXTENSION_CODE, json.dumps(header).encode())
-    )
-    nib.save(image, str(path))
-    return path
 
 
 def voxel_tissue_fractions(

@@ -10,8 +10,15 @@ import numpy as np
 
 from spectroscopy import fitting, processing
 from spectroscopy.io import MRSData
+from spectroscopy.processing import WATER_PPM
 
-PIPELINE_VERSION = "1.0.0"
+PIPELINE_VERSION = "2.0.0"
+TCR_PPM = 3.027  # total creatine CH3 (Govindaraju 2000): the reference line of the OFF spectrum
+NAA_PPM = 2.008
+
+
+class SpectrumRefused(ValueError):
+    """The data cannot be quantified as a 1H brain spectrum; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -45,11 +52,76 @@ class Result:
     water_area: float | None = None
 
 
-def _on_off(metab: MRSData) -> tuple[int, int]:
-    conditions = [c.upper() for c in metab.edit_conditions]
-    if len(conditions) == 2 and conditions[0] == "OFF":
-        return 1, 0
-    return 0, 1
+def _header_on_off(metab: MRSData) -> tuple[int, int] | None:
+    """(ON index, OFF index) from the header's EditCondition, None when it does not say."""
+    conditions = [c.strip().upper() for c in metab.edit_conditions]
+    if sorted(conditions) == ["OFF", "ON"]:
+        return conditions.index("ON"), conditions.index("OFF")
+    return None
+
+
+def _band_peak(ppm: np.ndarray, magnitude: np.ndarray, low: float, high: float) -> tuple[float, float]:
+    band = (ppm >= low) & (ppm <= high)
+    if not band.any():
+        return float("nan"), 0.0
+    i = int(np.argmax(magnitude[band]))
+    return float(ppm[band][i]), float(magnitude[band][i])
+
+
+def _noise_sd(ppm: np.ndarray, real_spec: np.ndarray) -> float:
+    """SD of the detrended real spectrum where no 1H signal lies (10-12 ppm, else the upper end)."""
+    band = (ppm >= 10.0) & (ppm <= 12.0)
+    if band.sum() < 16:
+        band = ppm >= np.quantile(ppm, 0.9)
+    y = real_spec[band]
+    x = ppm[band]
+    return float(np.std(y - np.polyval(np.polyfit(x, y, 1), x)))
+
+
+def orientation(ppm: np.ndarray, fid: np.ndarray, dwell_s: float, mhz: float) -> dict[str, float]:
+    """Where the strongest metabolite peak lies on the normal side of water (1.8-4.2 ppm) and on
+    its mirror image (5.16-7.56 ppm), in units of the noise SD: a spectrum read with the wrong
+    phase convention shows NAA at ~7.35 and tCr at ~6.33 ppm instead."""
+    cleaned = processing.hsvd_remove(fid, dwell_s, mhz)
+    spec = processing.spectrum(cleaned)
+    noise = _noise_sd(ppm, spec.real) or 1e-30
+    magnitude = np.abs(spec)
+    normal_ppm, normal = _band_peak(ppm, magnitude, 1.8, 4.2)
+    mirror_ppm, mirror = _band_peak(ppm, magnitude, 2 * WATER_PPM - 4.2, 2 * WATER_PPM - 1.8)
+    return {
+        "normal_ppm": normal_ppm,
+        "normal_snr": normal / noise,
+        "mirror_ppm": mirror_ppm,
+        "mirror_snr": mirror / noise,
+    }
+
+
+def check_orientation(seen: dict[str, float]) -> None:
+    """Refuse a mirrored or signal-free spectrum (never quantify it silently)."""
+    if seen["mirror_snr"] > 2 * seen["normal_snr"] and seen["mirror_snr"] > 10:
+        raise SpectrumRefused(
+            f"the spectrum is mirrored about water: its largest metabolite peak is at "
+            f"{seen['mirror_ppm']:.2f} ppm (where NAA's mirror image lies, 7.35 ppm) and nothing "
+            f"comparable lies at 1.8-4.2 ppm. The file does not follow the NIfTI-MRS phase/frequency "
+            f"convention: convert the scanner's file with spec2nii, or write it with the nifti_mrs library"
+        )
+    if seen["normal_snr"] < 5:
+        raise SpectrumRefused(
+            "no metabolite peak stands above the noise at 1.8-4.2 ppm (strongest "
+            f"{seen['normal_snr']:.1f} x noise SD): not a quantifiable 1H brain spectrum"
+        )
+
+
+def _naa_height(ppm: np.ndarray, fid: np.ndarray) -> float:
+    """Height of the magnitude spectrum at NAA (1.95-2.07 ppm): lowered in ON by the 1.9 ppm
+    editing pulse, which is how ON is told from OFF when the header does not say."""
+    return _band_peak(ppm, np.abs(processing.spectrum(fid)), 1.95, 2.07)[1]
+
+
+def _shift(fids: np.ndarray, hz: float, dwell_s: float) -> np.ndarray:
+    if not hz:
+        return fids
+    return fids * np.exp(2j * np.pi * hz * np.arange(fids.shape[-1]) * dwell_s)
 
 
 def quantify(metab: MRSData, water: MRSData | None = None, *, limits: QCLimits | None = None) -> Result:
@@ -59,9 +131,9 @@ def quantify(metab: MRSData, water: MRSData | None = None, *, limits: QCLimits |
     limits = limits or QCLimits()
     if metab.fids.shape[0] != 2:
         raise ValueError("MEGA-PRESS needs two edit conditions (ON and OFF)")
-    on_i, off_i = _on_off(metab)
     dwell, mhz, n = metab.dwell_s, metab.spectrometer_mhz, metab.n_points
     ppm = processing.ppm_axis(n, dwell, mhz)
+    notes: list[str] = []
 
     reference = water.fids if water is not None else metab.fids
     weights = processing.coil_weights(
@@ -72,13 +144,22 @@ def quantify(metab: MRSData, water: MRSData | None = None, *, limits: QCLimits |
     water_fid = None
     if water is not None:
         water_fid = processing.combine(water.fids, weights).reshape(-1, water.n_points).mean(axis=0)
+        # Klose's correction also puts water on resonance: the axis then has water at 4.68 ppm.
         combined = processing.eddy_current_correct(combined, water_fid)
         water_fid = processing.eddy_current_correct(water_fid, water_fid)
+    else:
+        # The header's receiver shift (SpecFreqChemShift + RxOffset) onto the 4.68 ppm axis.
+        combined = _shift(combined, (metab.centre_ppm - WATER_PPM) * mhz, dwell)
+    seen = orientation(ppm, combined.reshape(-1, n).mean(axis=0), dwell, mhz)
+    check_orientation(seen)
 
-    # Each condition is aligned to its own average (two passes); then the ON average is aligned to
-    # the OFF average on tCho, which editing leaves alone.
+    # Each condition is aligned to its own average (two passes); the two are then put in one frame
+    # from the paired corrections (processing.pair_offset): each condition's reference carries its
+    # own frequency and phase, and the ON/OFF subtraction of tCr turns a mismatch of 0.01 rad
+    # into a line under GABA+ (~7 % of it).
     aligned = np.empty_like(combined)
     freqs = np.empty(combined.shape[:2])
+    alignments = []
     for edit in (0, 1):
         transients = combined[edit]
         first = processing.register(transients, transients[: min(8, len(transients))].mean(axis=0), dwell)
@@ -86,23 +167,64 @@ def quantify(metab: MRSData, water: MRSData | None = None, *, limits: QCLimits |
         alignment = processing.register(transients, reference, dwell)
         aligned[edit] = processing.apply_alignment(transients, alignment, dwell)
         freqs[edit] = alignment.freq_hz
+        alignments.append(alignment)
 
     rejected = np.zeros(combined.shape[:2], dtype=bool)
     for edit in (0, 1):
         rejected[edit] = processing.outliers(aligned[edit], ppm)
+    means = [aligned[e][~rejected[e]].mean(axis=0) for e in (0, 1)]
+    heights = [_naa_height(ppm, m) for m in means]
+    by_data = (0, 1) if heights[0] < heights[1] else (1, 0)
+    by_header = _header_on_off(metab)
+    if by_header is None:
+        on_i, off_i = by_data
+        assignment = "inferred"
+        notes.append(
+            "ON and OFF are not labelled in the header: decided from the data "
+            f"(NAA at 2.01 ppm is {min(heights) / max(heights):.0%} as high in the condition taken as ON)"
+        )
+    else:
+        on_i, off_i = by_header
+        assignment = "header"
     # Drift of the scanner over the accepted OFF transients (motion outliers are not drift).
     drift = -freqs[off_i][~rejected[off_i]]
-    on = aligned[on_i][~rejected[on_i]].mean(axis=0)
-    off = aligned[off_i][~rejected[off_i]].mean(axis=0)
-    on = processing.apply_alignment(on[None, :], processing.register_in_band(on, off, ppm, dwell), dwell)[0]
-    diff_fid = processing.hsvd_remove((on - off) / 2, dwell, mhz)
+    on, off = means[on_i], means[off_i]
+    # Reference the axis on tCr (3.027 ppm) in the OFF average, as Gannet does: the water
+    # reference (or the header) places it within a few Hz; the line itself places it exactly.
+    cr_ppm, _cr_height = _band_peak(ppm, np.abs(processing.spectrum(off)), 2.9, 3.15)
+    reference_hz = float((TCR_PPM - cr_ppm) * mhz) if np.isfinite(cr_ppm) else 0.0
+    on, off = _shift(on, reference_hz, dwell), _shift(off, reference_hz, dwell)
+    pair = processing.pair_offset(alignments[on_i], alignments[off_i], ~rejected[[on_i, off_i]])
+    on = processing.apply_alignment(on[None, :], pair, dwell)[0]
+    # Residual water out of each (its tails, of any phase, reach tCr at 3.0 ppm).
+    on, off = processing.hsvd_remove(on, dwell, mhz), processing.hsvd_remove(off, dwell, mhz)
 
     off_spec = processing.spectrum(off)
-    off_fit = fitting.fit_off(ppm, off_spec)
+    off_fit = fitting.fit_off_voigt(ppm, off_spec)
     phase = off_fit.params["phase_rad"]
+    diff_fit = fitting.fit_diff(
+        ppm,
+        on * np.exp(-1j * phase),
+        off * np.exp(-1j * phase),
+        dwell_s=dwell,
+        mhz=mhz,
+        sigma_ppm=off_fit.params["sigma_ppm"],
+        gamma_ppm=off_fit.params["gamma_ppm"],
+    )
+    # The DIFF as the fit subtracted it (the ON/OFF mismatch it found taken out).
+    residual_pair = processing.Alignment(
+        np.array([diff_fit.params["on_to_off_hz"]]), np.array([diff_fit.params["on_to_off_rad"]])
+    )
+    diff_fid = (processing.apply_alignment(on[None, :], residual_pair, dwell)[0] - off) / 2
     diff_spec = processing.spectrum(diff_fid) * np.exp(-1j * phase)
-    diff_fit = fitting.fit_diff(ppm, diff_spec)
+    # Model 1 (Gannet 3.x) beside it, on the same spectra: the field's reference numbers.
+    gannet_off = fitting.fit_off(ppm, off_spec)
+    gannet_diff = fitting.fit_diff_gannet(
+        ppm, processing.spectrum(diff_fid) * np.exp(-1j * gannet_off.params["phase_rad"])
+    )
     off_real = np.real(off_spec * np.exp(-1j * phase))
+    if by_header is not None and by_header != by_data and max(heights) > 1.05 * min(heights):
+        notes.append("the header's ON/OFF labels contradict the data (NAA at 2.01 ppm is higher in ON)")
 
     gaba, glx = diff_fit.areas["gaba"], diff_fit.areas["glx"]
     cr, naa = off_fit.areas["cr"], off_fit.areas["naa"]
@@ -114,6 +236,14 @@ def quantify(metab: MRSData, water: MRSData | None = None, *, limits: QCLimits |
         "glx_iu": None,
         "gaba_plus_fit_error_pct": diff_fit.fit_error_pct["gaba"],
         "glx_fit_error_pct": diff_fit.fit_error_pct["glx"],
+        "gaba_plus_residual_pct": diff_fit.fit_error_pct["gaba_residual"],
+        "gaba_plus_cr_gannet": gannet_diff.areas["gaba"] / gannet_off.areas["cr"],
+        "glx_cr_gannet": gannet_diff.areas["glx"] / gannet_off.areas["cr"],
+        "gaba_plus_fit_error_gannet_pct": gannet_diff.fit_error_pct["gaba"],
+        "mm_fraction_of_gaba_plus": diff_fit.params["mm_area_fraction"],
+        "edit_assignment": assignment,
+        "reference_shift_hz": reference_hz,
+        "naa_ppm_before_reference": seen["normal_ppm"] if abs(seen["normal_ppm"] - NAA_PPM) < 0.3 else None,
         "cr_fwhm_hz": off_fit.fwhm_ppm["cr"] * mhz,
         "water_fwhm_hz": None,
         "naa_snr": fitting.snr(ppm, off_real, off_fit.heights["naa"]),
@@ -127,6 +257,15 @@ def quantify(metab: MRSData, water: MRSData | None = None, *, limits: QCLimits |
         "coil_weights": len(weights),
         "alignment_window_s": 0.2,
         "outlier_z_max": 3.0,
+        "on_to_off_hz": float(pair.freq_hz[0]) + diff_fit.params["on_to_off_hz"],
+        "on_to_off_rad": float(pair.phase_rad[0]) + diff_fit.params["on_to_off_rad"],
+        "axis": "water at 4.68 ppm (eddy-current correction on the water reference, else the header), "
+        "then tCr at 3.027 ppm",
+        "model": "2: DIFF as a linear combination of simulated MEGA-PRESS GABA, co-edited MM, Glu and Gln "
+        "with the scan's tCr lineshape; Cramer-Rao errors",
+        "lineshape_sigma_ppm": off_fit.params["sigma_ppm"],
+        "lineshape_gamma_ppm": off_fit.params["gamma_ppm"],
+        "orientation": seen,
     }
     if water_fid is not None and water is not None:
         water_fit = fitting.fit_water(ppm, processing.spectrum(water_fid))
@@ -145,10 +284,15 @@ def quantify(metab: MRSData, water: MRSData | None = None, *, limits: QCLimits |
         flags.append(f"tCr FWHM {values['cr_fwhm_hz']:.1f} Hz > {limits.fwhm_max_hz:g} Hz")
     if values["water_fwhm_hz"] is not None and values["water_fwhm_hz"] > limits.fwhm_max_hz:
         flags.append(f"water FWHM {values['water_fwhm_hz']:.1f} Hz > {limits.fwhm_max_hz:g} Hz")
-    if values["gaba_plus_fit_error_pct"] > limits.gaba_fit_error_max_pct:
+    if not np.isfinite(values["gaba_plus_fit_error_pct"]) or (
+        values["gaba_plus_fit_error_pct"] > limits.gaba_fit_error_max_pct
+    ):
         flags.append(
-            f"GABA+ fit error {values['gaba_plus_fit_error_pct']:.1f} % > {limits.gaba_fit_error_max_pct:g} %"
+            f"GABA+ fit error (Cramer-Rao SD) {values['gaba_plus_fit_error_pct']:.1f} % > "
+            f"{limits.gaba_fit_error_max_pct:g} %"
         )
+    if any("contradict" in note for note in notes):
+        flags.append("ON/OFF labels in the header contradict the data")
     if 100 * values["n_rejected"] / values["n_transients"] > limits.rejected_max_pct:
         flags.append(f"{values['n_rejected']} of {values['n_transients']} transients rejected")
     if values["freq_drift_hz_range"] > limits.drift_range_max_hz:
@@ -157,6 +301,7 @@ def quantify(metab: MRSData, water: MRSData | None = None, *, limits: QCLimits |
         )
     values["qc_pass"] = not flags
     values["qc_flags"] = flags
+    values["qc_notes"] = notes
     values["pipeline_version"] = PIPELINE_VERSION
     values["elapsed_s"] = round(time.perf_counter() - started, 4)
     values = {k: (float(v) if isinstance(v, np.floating) else v) for k, v in values.items()}

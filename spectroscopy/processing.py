@@ -158,30 +158,20 @@ def hsvd_remove(
     return fid - basis[:, water] @ amps[water]
 
 
-def register_in_band(
-    moving: np.ndarray,
-    target: np.ndarray,
-    ppm: np.ndarray,
-    dwell_s: float,
-    *,
-    low: float = 3.15,
-    high: float = 3.25,
-) -> Alignment:
-    """Frequency and phase that make `moving` match `target` within low-high ppm (complex
-    spectra). Used to align the ON average to the OFF average on tCho, which editing leaves
-    untouched: the edited GABA+ and Glx would bias a whole-spectrum registration."""
-    from scipy.optimize import least_squares
+def pair_offset(on: Alignment, off: Alignment, accepted: np.ndarray) -> Alignment:
+    """The correction that puts the aligned ON average in the aligned OFF average's frame.
 
-    band = (ppm >= low) & (ppm <= high)
-    t = np.arange(moving.shape[-1]) * dwell_s
-    goal = spectrum(target)[band]
-    scale = np.max(np.abs(goal)) or 1.0
-
-    def residual(p: np.ndarray) -> np.ndarray:
-        moved = spectrum(moving * np.exp(1j * (2 * np.pi * p[0] * t + p[1])))[band]
-        # Real parts only: the dispersion (imaginary) tails of the edited peaks reach far into the
-        # band and would bias the match; their absorption (real) tails do not.
-        return (moved.real - goal.real) / scale
-
-    sol = least_squares(residual, [0.0, 0.0], x_scale=[1.0, 0.1])
-    return Alignment(np.array([sol.x[0]]), np.array([sol.x[1]]))
+    Each condition was aligned to its own reference, whose frequency and phase are arbitrary (the
+    first transients' drift, jitter, a motion-corrupted one among them). MEGA interleaves ON and
+    OFF, so the scanner's drift and phase are the same for the d-th ON and d-th OFF transient:
+    the mean paired difference of their corrections is the offset between the two references,
+    free of anything editing changes in the spectra (which biases any spectral registration of
+    the averages: GABA's and MM's edited lines lie under tCr and tCho, and the 1.9 ppm pulse
+    changes NAA). `accepted` is (2, n) with the rejected transients False."""
+    n = min(len(on.freq_hz), len(off.freq_hz))
+    keep = accepted[0, :n] & accepted[1, :n]
+    if not keep.any():
+        return Alignment(np.zeros(1), np.zeros(1))
+    df = float(np.mean(on.freq_hz[:n][keep] - off.freq_hz[:n][keep]))
+    dphi = float(np.angle(np.mean(np.exp(1j * (on.phase_rad[:n][keep] - off.phase_rad[:n][keep])))))
+    return Alignment(np.array([-df]), np.array([-dphi]))

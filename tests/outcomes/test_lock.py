@@ -142,16 +142,16 @@ def test_no_mrs_result_is_queued_while_locked(
     import numpy as np
 
     from spectroscopy import services as mrs
-    from spectroscopy.io import write_nifti_mrs
-    from spectroscopy.synthetic import mega_scan
+    from spectroscopy.synthetic import independent_mega_scan, write_nifti_mrs
 
     settings.MEDIA_ROOT = str(tmp_path / "media")
-    scan = mega_scan(n_dyn=4, seed=1)
+    scan = independent_mega_scan(n_dyn=4, seed=1)
     path = write_nifti_mrs(
         tmp_path / "m.nii",
         np.transpose(scan.metab, (3, 2, 0, 1)),
         dims=("DIM_COIL", "DIM_EDIT", "DIM_DYN"),
         dwell_s=scan.dwell_s,
+        spectrometer_mhz=scan.mhz,
     )
     upload, _ = mrs.upload_store(
         participant=trial["people"][0],

@@ -11,8 +11,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from spectroscopy import basis, fitting, lcm, services
-from spectroscopy.io import MRSData, write_nifti_mrs
-from spectroscopy.synthetic import PRESS_TRUTH, press_scan
+from spectroscopy.io import MRSData
+from spectroscopy.synthetic import PRESS_TRUTH, press_scan, write_nifti_mrs
 from tests.factories import enrolled
 
 MHZ, DWELL, N = 123.25, 1 / 2000, 2048

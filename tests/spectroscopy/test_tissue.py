@@ -61,23 +61,24 @@ def test_fractions_entered_later_apply_to_a_stored_result(
     from django.utils import timezone
 
     from spectroscopy import services
-    from spectroscopy.io import write_nifti_mrs
-    from spectroscopy.synthetic import mega_scan
+    from spectroscopy.synthetic import independent_mega_scan, write_nifti_mrs
     from tests.factories import enrolled
 
     settings.MEDIA_ROOT = str(tmp_path)
-    scan = mega_scan(noise=1.0, seed=5, n_dyn=24)
+    scan = independent_mega_scan(noise=1.0, seed=5, n_dyn=24)
     metab = write_nifti_mrs(
         tmp_path / "m.nii",
         np.transpose(scan.metab, (3, 2, 0, 1)),
         dims=("DIM_COIL", "DIM_EDIT", "DIM_DYN"),
         dwell_s=scan.dwell_s,
+        spectrometer_mhz=scan.mhz,
     )
     water = write_nifti_mrs(
         tmp_path / "w.nii",
         np.transpose(scan.water[0], (2, 1, 0)),
         dims=("DIM_COIL", "DIM_DYN"),
         dwell_s=scan.dwell_s,
+        spectrometer_mhz=scan.mhz,
     )
     person = enrolled(coordinator)
     m, _ = services.upload_store(

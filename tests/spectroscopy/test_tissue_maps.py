@@ -74,19 +74,19 @@ def test_uploading_the_three_maps_records_the_sessions_fractions(coordinator, tm
     from django.utils import timezone
 
     from spectroscopy import services
-    from spectroscopy.io import write_nifti_mrs
     from spectroscopy.models import TissueFractions
-    from spectroscopy.synthetic import mega_scan
+    from spectroscopy.synthetic import independent_mega_scan, write_nifti_mrs
     from tests.factories import enrolled
 
     settings.MEDIA_ROOT = str(tmp_path / "media")
-    scan = mega_scan(n_dyn=4)
+    scan = independent_mega_scan(n_dyn=4)
     # write_nifti_mrs puts a 1 mm voxel at the origin: half GM, a quarter WM, a quarter CSF.
     metab = write_nifti_mrs(
         tmp_path / "m.nii",
         np.transpose(scan.metab, (3, 2, 0, 1)),
         dims=("DIM_COIL", "DIM_EDIT", "DIM_DYN"),
         dwell_s=scan.dwell_s,
+        spectrometer_mhz=scan.mhz,
     )
     person = enrolled(coordinator)
 
