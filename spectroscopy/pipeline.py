@@ -82,7 +82,7 @@ def orientation(ppm: np.ndarray, fid: np.ndarray, dwell_s: float, mhz: float) ->
     """Where the strongest metabolite peak lies on the normal side of water (1.8-4.2 ppm) and on
     its mirror image (5.16-7.56 ppm), in units of the noise SD: a spectrum read with the wrong
     phase convention shows NAA at ~7.35 and tCr at ~6.33 ppm instead."""
-    cleaned = processing.hsvd_remove(fid, dwell_s, mhz)
+    cleaned = processing.hsvd_remove(fid, dwell_s, mhz, points=256)  # enough to find the peaks
     spec = processing.spectrum(cleaned)
     noise = _noise_sd(ppm, spec.real) or 1e-30
     magnitude = np.abs(spec)
@@ -96,14 +96,27 @@ def orientation(ppm: np.ndarray, fid: np.ndarray, dwell_s: float, mhz: float) ->
     }
 
 
+def orientation_of(data: MRSData) -> dict[str, float]:
+    """`orientation` of a whole series before any processing: the mean of every transient per coil,
+    coils summed with the phase of their first point (enough to see where the peaks lie)."""
+    n = data.n_points
+    per_coil = data.fids.reshape(-1, data.n_coils, n).mean(axis=0).astype(np.complex128)
+    first = per_coil[:, 0]
+    fid = (np.conj(first)[:, None] * per_coil).sum(axis=0) / (np.abs(first).sum() or 1.0)
+    fid = _shift(fid, (data.centre_ppm - WATER_PPM) * data.spectrometer_mhz, data.dwell_s)
+    ppm = processing.ppm_axis(n, data.dwell_s, data.spectrometer_mhz)
+    return orientation(ppm, fid, data.dwell_s, data.spectrometer_mhz)
+
+
 def check_orientation(seen: dict[str, float]) -> None:
     """Refuse a mirrored or signal-free spectrum (never quantify it silently)."""
     if seen["mirror_snr"] > 2 * seen["normal_snr"] and seen["mirror_snr"] > 10:
         raise SpectrumRefused(
-            f"the spectrum is mirrored about water: its largest metabolite peak is at "
-            f"{seen['mirror_ppm']:.2f} ppm (where NAA's mirror image lies, 7.35 ppm) and nothing "
-            f"comparable lies at 1.8-4.2 ppm. The file does not follow the NIfTI-MRS phase/frequency "
-            f"convention: convert the scanner's file with spec2nii, or write it with the nifti_mrs library"
+            f"the spectrum is mirrored about water: its strongest peak is at {seen['mirror_ppm']:.2f} ppm, "
+            f"in the mirror image of the metabolite region (NAA would show at ~7.35 ppm, tCr at ~6.33 ppm), "
+            f"and nothing comparable lies at 1.8-4.2 ppm. The file does not follow the NIfTI-MRS "
+            f"phase/frequency convention: convert the scanner's file with spec2nii, or write it with "
+            f"the nifti_mrs library"
         )
     if seen["normal_snr"] < 5:
         raise SpectrumRefused(
@@ -122,6 +135,42 @@ def _shift(fids: np.ndarray, hz: float, dwell_s: float) -> np.ndarray:
     if not hz:
         return fids
     return fids * np.exp(2j * np.pi * hz * np.arange(fids.shape[-1]) * dwell_s)
+
+
+def quality_checks(
+    values: dict[str, Any], limits: QCLimits, *, contradicted: bool = False
+) -> list[dict[str, Any]]:
+    """Every quality limit the scan exceeds, as {code, value, limit} (the pages translate them;
+    `check_text` gives the English line the CLI and exports carry)."""
+    checks: list[dict[str, Any]] = []
+
+    def over(code: str, value: float | None, limit: float) -> None:
+        if value is not None and (not np.isfinite(value) or value > limit):
+            checks.append({"code": code, "value": float(value), "limit": float(limit)})
+
+    over("cr_fwhm", values.get("cr_fwhm_hz"), limits.fwhm_max_hz)
+    over("water_fwhm", values.get("water_fwhm_hz"), limits.fwhm_max_hz)
+    over("gaba_fit_error", values.get("gaba_plus_fit_error_pct"), limits.gaba_fit_error_max_pct)
+    if values.get("n_transients"):
+        over("rejected", 100 * values["n_rejected"] / values["n_transients"], limits.rejected_max_pct)
+    over("drift", values.get("freq_drift_hz_range"), limits.drift_range_max_hz)
+    if contradicted:
+        checks.append({"code": "edit_labels", "value": 1.0, "limit": 0.0})
+    return checks
+
+
+CHECK_TEXT = {
+    "cr_fwhm": "tCr FWHM {value:.1f} Hz > {limit:g} Hz",
+    "water_fwhm": "water FWHM {value:.1f} Hz > {limit:g} Hz",
+    "gaba_fit_error": "GABA+ fit error (Cramer-Rao SD) {value:.1f} % > {limit:g} %",
+    "rejected": "{value:.1f} % of transients rejected > {limit:g} %",
+    "drift": "frequency drift range {value:.1f} Hz > {limit:g} Hz",
+    "edit_labels": "ON/OFF labels in the header contradict the data",
+}
+
+
+def check_text(check: dict[str, Any]) -> str:
+    return CHECK_TEXT[check["code"]].format(**check)
 
 
 def quantify(metab: MRSData, water: MRSData | None = None, *, limits: QCLimits | None = None) -> Result:
@@ -197,7 +246,8 @@ def quantify(metab: MRSData, water: MRSData | None = None, *, limits: QCLimits |
     pair = processing.pair_offset(alignments[on_i], alignments[off_i], ~rejected[[on_i, off_i]])
     on = processing.apply_alignment(on[None, :], pair, dwell)[0]
     # Residual water out of each (its tails, of any phase, reach tCr at 3.0 ppm).
-    on, off = processing.hsvd_remove(on, dwell, mhz), processing.hsvd_remove(off, dwell, mhz)
+    water_left = processing.hsvd_water((on + off) / 2, dwell, mhz)
+    on, off = on - water_left, off - water_left
 
     off_spec = processing.spectrum(off)
     off_fit = fitting.fit_off_voigt(ppm, off_spec)
@@ -279,28 +329,11 @@ def quantify(metab: MRSData, water: MRSData | None = None, *, limits: QCLimits |
                 name, area, water_fit.areas["water"], te_s=te, tr_s=tr, te_water_s=te_w, tr_water_s=tr_w
             )
     water_area = None if water_fid is None else water_fit.areas["water"]
-    flags = []
-    if values["cr_fwhm_hz"] > limits.fwhm_max_hz:
-        flags.append(f"tCr FWHM {values['cr_fwhm_hz']:.1f} Hz > {limits.fwhm_max_hz:g} Hz")
-    if values["water_fwhm_hz"] is not None and values["water_fwhm_hz"] > limits.fwhm_max_hz:
-        flags.append(f"water FWHM {values['water_fwhm_hz']:.1f} Hz > {limits.fwhm_max_hz:g} Hz")
-    if not np.isfinite(values["gaba_plus_fit_error_pct"]) or (
-        values["gaba_plus_fit_error_pct"] > limits.gaba_fit_error_max_pct
-    ):
-        flags.append(
-            f"GABA+ fit error (Cramer-Rao SD) {values['gaba_plus_fit_error_pct']:.1f} % > "
-            f"{limits.gaba_fit_error_max_pct:g} %"
-        )
-    if any("contradict" in note for note in notes):
-        flags.append("ON/OFF labels in the header contradict the data")
-    if 100 * values["n_rejected"] / values["n_transients"] > limits.rejected_max_pct:
-        flags.append(f"{values['n_rejected']} of {values['n_transients']} transients rejected")
-    if values["freq_drift_hz_range"] > limits.drift_range_max_hz:
-        flags.append(
-            f"frequency drift range {values['freq_drift_hz_range']:.1f} Hz > {limits.drift_range_max_hz:g} Hz"
-        )
+    checks = quality_checks(values, limits, contradicted=any("contradict" in note for note in notes))
+    flags = [check_text(check) for check in checks]
     values["qc_pass"] = not flags
     values["qc_flags"] = flags
+    values["qc_checks"] = checks
     values["qc_notes"] = notes
     values["pipeline_version"] = PIPELINE_VERSION
     values["elapsed_s"] = round(time.perf_counter() - started, 4)

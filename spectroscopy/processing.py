@@ -143,6 +143,23 @@ def hsvd_remove(
 ) -> np.ndarray:
     """Fit `components` damped exponentials to the first `points` (Hankel SVD, matrix pencil) and
     subtract those whose frequency lies in low-high ppm (residual water)."""
+    return fid - hsvd_water(
+        fid, dwell_s, mhz, low_ppm=low_ppm, high_ppm=high_ppm, components=components, points=points
+    )
+
+
+def hsvd_water(
+    fid: np.ndarray,
+    dwell_s: float,
+    mhz: float,
+    *,
+    low_ppm: float = 4.2,
+    high_ppm: float = 5.2,
+    components: int = 20,
+    points: int = 512,
+) -> np.ndarray:
+    """The residual-water part of `fid` (see `hsvd_remove`), to subtract from several FIDs that
+    share it (ON and OFF: editing leaves water alone)."""
     n = min(points, fid.shape[-1])
     rows = n // 2
     hankel = np.lib.stride_tricks.sliding_window_view(fid[:n], n - rows + 1)[:rows]
@@ -155,7 +172,7 @@ def hsvd_remove(
     amps, *_ = np.linalg.lstsq(basis[:n], fid[:n], rcond=None)
     freq_ppm = WATER_PPM + np.angle(z) / (2 * np.pi * dwell_s) / mhz
     water = (freq_ppm >= low_ppm) & (freq_ppm <= high_ppm) & (np.abs(z) <= 1.0)
-    return fid - basis[:, water] @ amps[water]
+    return basis[:, water] @ amps[water]
 
 
 def pair_offset(on: Alignment, off: Alignment, accepted: np.ndarray) -> Alignment:

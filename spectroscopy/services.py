@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import shutil
 from datetime import datetime
@@ -16,6 +15,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from ketatrial.audit import clinical_create
@@ -54,7 +54,9 @@ def _working_copy(original: Path) -> Path:
     """An uncompressed copy for fast reading; the original stays as uploaded."""
     if original.name.endswith(".nii.gz"):
         working = original.parent / (original.name[: -len(".nii.gz")] + ".work.nii")
-        with gzip.open(original, "rb") as src, working.open("wb") as dst:
+        from isal import igzip  # ISA-L inflate: 2-3x zlib's speed for a ~170 MB 32-coil series
+
+        with igzip.open(original, "rb") as src, working.open("wb") as dst:
             shutil.copyfileobj(src, dst, CHUNK)
         return working
     return original
@@ -87,6 +89,15 @@ def _validate(path: Path, kind: str) -> str:
             _("A MEGA-PRESS series needs exactly two edit conditions (ON and OFF); this one has %d.")
             % data.fids.shape[0]
         )
+    if kind in (MRSUpload.Kind.MEGA, MRSUpload.Kind.PRESS):
+        # A mirrored (wrong phase convention) or signal-free series is refused now, with the
+        # reason, rather than quantified into a wrong number later.
+        from spectroscopy.pipeline import SpectrumRefused, check_orientation, orientation_of
+
+        try:
+            check_orientation(orientation_of(data))
+        except SpectrumRefused as exc:
+            return _("The spectrum cannot be used: %s") % exc
     return ""
 
 
@@ -289,8 +300,9 @@ def result_run(result_id: int, *, now: datetime) -> MRSResult:
 
 
 def _failed(result_id: int, exc: Exception, now: datetime) -> MRSResult:
+    # finished_at is the real end of the run (`now` is when it started).
     MRSResult.objects.filter(pk=result_id).update(
-        status=MRSResult.Status.FAILED, error=str(exc), finished_at=now
+        status=MRSResult.Status.FAILED, error=str(exc), finished_at=max(now, timezone.now())
     )
     return MRSResult.objects.get(pk=result_id)
 
@@ -304,7 +316,7 @@ def _done(
         values=clean,
         constants=constants,
         figure=figure,
-        finished_at=now,
+        finished_at=max(now, timezone.now()),  # the real end of the run (`now` is its start)
         error="",
     )
     return MRSResult.objects.get(pk=result_id)

@@ -400,7 +400,8 @@ def independent_mega_scan(
     order = np.arange(2 * n_dyn).reshape(n_dyn, 2).T  # acquisition index of (edit, dyn)
     drift = drift_hz * order / (2 * n_dyn - 1)
     if drift_hz:
-        drift = drift + np.cumsum(rng.normal(0, drift_hz / 40, 2 * n_dyn))[order]
+        # A random walk on top, about 1 Hz over the scan for 6 Hz of linear drift.
+        drift = drift + np.cumsum(rng.normal(0, drift_hz / 100, 2 * n_dyn))[order]
     phases = (
         np.deg2rad(rng.normal(0, phase_jitter_deg, (2, n_dyn))) if phase_jitter_deg else np.zeros((2, n_dyn))
     )

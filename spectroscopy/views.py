@@ -17,21 +17,25 @@ from ketatrial.forms import run_service
 from ketatrial.protocol import COORDINATOR, DATA_MANAGER, MONITOR, PRINCIPAL_INVESTIGATOR
 from participants.access import not_found, role_required
 from participants.selectors import participant_get_for_user
-from spectroscopy import figures, services
+from spectroscopy import figures, presentation, services
 from spectroscopy.forms import TissueForm, UploadForm
 from spectroscopy.models import MRSResult, MRSUpload
 
 READERS = (COORDINATOR, PRINCIPAL_INVESTIGATOR, DATA_MANAGER, MONITOR)
 
 
-def _sessions(participant) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
+def _mrs_events(participant) -> list[tuple[str, str, str]]:  # type: ignore[no-untyped-def]
+    """(code, label, local date) of the MRS sessions, from the schedule as it is shown to staff
+    (infusions.selectors applies the blinding rules of the period-2 sessions)."""
     events = infusion_selectors.participant_events(participant, now=timezone.now())
-    sessions = [
-        # The schedule's timepoint code names the session: it stays right when a visit moves.
-        (e.code, f"{e.label} ({timezone.localtime(e.start):%Y-%m-%d})")
-        for e in events
-        if e.kind == "mrs"
+    # The schedule's timepoint code names the session: it stays right when a visit moves.
+    return [
+        (e.code, str(e.label), f"{timezone.localtime(e.start):%Y-%m-%d}") for e in events if e.kind == "mrs"
     ]
+
+
+def _sessions(participant) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
+    sessions = [(code, f"{label} ({date})") for code, label, date in _mrs_events(participant)]
     return sessions or [("unscheduled", _("Unscheduled session"))]
 
 
@@ -42,9 +46,19 @@ def participant_mrs(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _page(participant, **bound: object) -> dict[str, object]:  # type: ignore[no-untyped-def]
-    sessions = _sessions(participant)
+    events = _mrs_events(participant)
+    sessions = [(code, f"{label} ({date})") for code, label, date in events] or [
+        ("unscheduled", _("Unscheduled session"))
+    ]
+    mega = MRSResult.objects.filter(
+        upload__participant=participant, upload__kind=MRSUpload.Kind.MEGA
+    ).select_related("upload")
+    known = {code for code, _label, _date in events}
+    # Sessions with results but no longer on the visible schedule keep their column (named by code).
+    extra = sorted({r.upload.session_code for r in mega} - known)
     return {
         "participant": participant,
+        "timeline": presentation.timeline(events + [(code, code, "") for code in extra], list(mega)),
         "form": bound.get("form") or UploadForm(sessions=sessions),
         "tissue_form": bound.get("tissue_form") or TissueForm(sessions=sessions),
         "uploads": participant.mrs_uploads.prefetch_related("results").order_by(
@@ -143,10 +157,16 @@ def _result(request: HttpRequest, pk: int) -> MRSResult:
 
 
 def _result_context(result: MRSResult) -> dict[str, object]:
+    events = {code: (label, date) for code, label, date in _mrs_events(result.upload.participant)}
+    label, date = events.get(result.upload.session_code, (result.upload.session_code, ""))
     return {
         "r": result,
-        "values": sorted(result.values.items()),
-        "tissue": sorted(services.tissue_values(result).items()),
+        "session_label": label,
+        "session_date": date,
+        "verdict": presentation.verdict(result),
+        "groups": presentation.value_groups(result.values) if result.status == MRSResult.Status.DONE else [],
+        "constant_groups": presentation.constant_groups(result.constants),
+        "tissue": presentation.tissue_rows(services.tissue_values(result)),
         "diff_svg": figures.diff_svg(result.figure),
         "lcm_svg": figures.lcm_svg(result.figure),
         "off_svg": figures.off_svg(result.figure),

@@ -148,6 +148,6 @@ def test_a_press_upload_is_quantified_with_its_water_and_shown(
     assert result.status == "done", result.error
     assert result.values["glu_cr"] == pytest.approx(9 / 8, rel=0.1)
     page = client.get(reverse("spectroscopy:result", args=[result.pk])).content.decode()
-    assert "Glu (green)" in page and "glu_cr" in page
+    assert "Glu (green)" in page and "Glu / tCr" in page and "glu_cr" not in page
     pdf = client.get(reverse("spectroscopy:report", args=[result.pk]))
     assert pdf.content.startswith(b"%PDF")

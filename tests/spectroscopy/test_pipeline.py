@@ -260,3 +260,32 @@ def test_it_gives_none_for_institutional_units_without_a_water_reference(clean: 
 
     assert values["gaba_plus_iu"] is None and values["glx_iu"] is None and values["water_fwhm_hz"] is None
     assert values["gaba_plus_cr"] == pytest.approx(clean.result.values["gaba_plus_cr"], rel=0.02)
+
+
+# --- the default quality limits on in-vivo-like scans ---------------------------------------------
+
+
+def test_the_default_limits_pass_clean_in_vivo_like_scans() -> None:
+    for seed in (31, 32, 33):
+        values = run(synthetic.independent_mega_scan(seed=seed, noise=2.0)).values
+        assert values["qc_pass"], values["qc_flags"]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "code", "words"),
+    [
+        ({"lorentz_hz": 8.0, "gauss_hz": 9.0}, "cr_fwhm", "tCr FWHM"),
+        ({"motion_fraction": 0.25}, "rejected", "transients rejected"),
+        ({"drift_hz": 14.0}, "drift", "frequency drift range"),
+        ({"noise": 12.0}, "gaba_fit_error", "GABA+ fit error"),
+    ],
+    ids=["linewidth", "rejections", "drift", "fit-error"],
+)
+def test_the_default_limits_flag_a_bad_scan_and_say_why(kwargs: dict, code: str, words: str) -> None:
+    values = run(synthetic.independent_mega_scan(**{"seed": 34, "noise": 2.0, **kwargs})).values
+
+    assert values["qc_pass"] is False
+    assert code in [check["code"] for check in values["qc_checks"]]
+    assert any(words in flag for flag in values["qc_flags"]), values["qc_flags"]
+    check = next(c for c in values["qc_checks"] if c["code"] == code)
+    assert check["value"] > check["limit"]

@@ -52,7 +52,24 @@ def files(tmp_path_factory):  # type: ignore[no-untyped-def]
         dwell_s=scan.dwell_s,
         spectrometer_mhz=scan.mhz,
     )
-    return {"metab": metab.read_bytes(), "water": water.read_bytes(), "no_edit": no_edit.read_bytes()}
+    # The same series stored without the standard's conjugation (a writer that ignores the
+    # NIfTI-MRS convention): every peak mirrored about water.
+    from nifti_mrs.create_nmrs import gen_nifti_mrs
+
+    mirrored = gen_nifti_mrs(
+        np.transpose(scan.metab, (3, 2, 0, 1))[None, None, None].astype(np.complex64),
+        scan.dwell_s,
+        scan.mhz,
+        dim_tags=["DIM_COIL", "DIM_EDIT", "DIM_DYN"],
+        no_conj=True,
+    )
+    mirrored.save(str(folder / "mirrored.nii.gz"))
+    return {
+        "metab": metab.read_bytes(),
+        "water": water.read_bytes(),
+        "no_edit": no_edit.read_bytes(),
+        "mirrored": (folder / "mirrored.nii.gz").read_bytes(),
+    }
 
 
 def _store(person, user, name, data, kind="mega"):  # type: ignore[no-untyped-def]
@@ -91,14 +108,15 @@ def test_a_repeated_upload_is_recognised(coordinator, files) -> None:
     [
         ("notes.txt", b"not MRS at all", "mega", "spec2nii"),
         ("broken.nii", b"\x00" * 400, "mega", "not a NIfTI file"),
-        ("no_edit.nii", None, "mega", "edit dimension"),
+        ("no_edit.nii", "no_edit", "mega", "edit dimension"),
+        ("mirrored.nii.gz", "mirrored", "mega", "mirrored about water"),
     ],
 )
 def test_a_bad_upload_is_refused_with_the_reason_and_the_original_kept(
     coordinator, files, name, payload, kind, reason
 ) -> None:
     person = enrolled(coordinator)
-    data = payload if payload is not None else files["no_edit"]
+    data = files[payload] if isinstance(payload, str) else payload
     upload, _ = _store(person, coordinator, name, data, kind)
     assert upload.status == "refused" and reason in upload.refusal_reason
     assert Path(upload.stored_path).read_bytes() == data
@@ -145,7 +163,8 @@ def test_result_page_and_pdf_report_for_readers_not_for_raters(
         result, _ = services.result_queue(upload=metab, water=None, now=timezone.now())
     services.result_run(result.pk, now=timezone.now())
     page = client_for(coordinator).get(reverse("spectroscopy:result", args=[result.pk]))
-    assert page.status_code == 200 and b"<svg" in page.content and b"gaba_plus_cr" in page.content
+    assert page.status_code == 200 and b"<svg" in page.content and "GABA+ / tCr".encode() in page.content
+    assert b"gaba_plus_cr" not in page.content
     pdf = client_for(coordinator).get(reverse("spectroscopy:report", args=[result.pk]))
     assert pdf["Content-Type"] == "application/pdf" and pdf.content.startswith(b"%PDF")
     assert client_for(rater).get(reverse("spectroscopy:result", args=[result.pk])).status_code == 403
