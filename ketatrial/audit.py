@@ -20,6 +20,8 @@ from django.db import models, transaction
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalChanges, HistoricalRecords
 
+from ketatrial.lock import require_unlocked
+
 M = TypeVar("M", bound="ClinicalModel")
 
 
@@ -45,7 +47,7 @@ class ClinicalModel(models.Model):
             raise ReasonRequired(_("A reason is required to change a saved record."))
         # The lock check and the write are one transaction holding the shared lock-state lock, so a
         # write begun before the database lock commits before it, never after (see
-        # outcomes.services.lock_state).
+        # ketatrial.lock.lock_state).
         with transaction.atomic():
             _refuse_while_locked(self)
             super().save(*args, **kwargs)
@@ -61,11 +63,7 @@ class ClinicalModel(models.Model):
 def _refuse_while_locked(record: ClinicalModel) -> None:
     if record.lock_exempt:
         return
-    from outcomes.services import database_locked, lock_state
-
-    lock_state(exclusive=False)
-    if database_locked():
-        raise ValidationError(_("The database is locked: no clinical record can be added or changed."))
+    require_unlocked()
 
 
 def clinical_create(instance: M, *, by: AbstractBaseUser | None, reason: str = "") -> M:

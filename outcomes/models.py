@@ -6,32 +6,6 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from ketatrial.audit import ClinicalModel
-
-
-class LockEvent(ClinicalModel):
-    """Append-only: each lock, unlock and sequence-key release is one row (and audited)."""
-
-    lock_exempt = True
-
-    class Action(models.TextChoices):
-        LOCK = "lock", _("Database locked")
-        UNLOCK = "unlock", _("Database unlocked")
-        RELEASE = "release", _("Sequence key released")
-
-    action = models.CharField(_("action"), max_length=10, choices=Action.choices)
-    at = models.DateTimeField(_("at"))
-    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    reason = models.TextField(_("reason"), blank=True)
-    snapshot_hash = models.CharField(_("data hash at the event"), max_length=64, blank=True)
-
-    class Meta:
-        ordering = ["at", "pk"]
-        verbose_name = _("database lock event")
-
-    def __str__(self) -> str:
-        return f"{self.action} {self.at:%Y-%m-%d %H:%M}"
-
 
 class ExportJob(models.Model):
     class Status(models.TextChoices):

@@ -13,17 +13,19 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from clinimetry.models import Assessment
 from infusions.models import VitalSigns
+from ketatrial import lock
 from ketatrial.audit import clinical_create
+from ketatrial.models import LockEvent
 from ketatrial.protocol import DATA_MANAGER, PRINCIPAL_INVESTIGATOR, STATISTICIAN
 from ketatrial.trial import protocol
 from outcomes import dataset as ds
-from outcomes.models import ExportJob, LockEvent
+from outcomes.models import ExportJob
 from participants import allocation
 from participants.access import has_role
 from participants.models import UnblindingRequest
@@ -54,24 +56,10 @@ def code_version() -> str:
 # --- lock ----------------------------------------------------------------------------------------
 
 
-LOCK_STATE_KEY = 0x4B455441  # "KETA": the PostgreSQL advisory lock of the lock state
-
-
-def lock_state(*, exclusive: bool) -> None:
-    """Take the lock-state lock for the current transaction (PostgreSQL advisory lock). Clinical
-    writes take it shared (they do not wait for one another); lock, unlock and release take it
-    exclusive, so they wait for writes in flight and writes after them see the new state. SQLite
-    serializes writes by itself."""
-    if connection.vendor != "postgresql":
-        return
-    function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {function}(%s)", [LOCK_STATE_KEY])
-
-
-def database_locked() -> bool:
-    last = LockEvent.objects.exclude(action=LockEvent.Action.RELEASE).order_by("-at", "-pk").first()
-    return last is not None and last.action == LockEvent.Action.LOCK
+# The state and its advisory lock live in ketatrial.lock (every clinical write checks them); the
+# actions that change it are here.
+lock_state = lock.lock_state
+database_locked = lock.database_locked
 
 
 @dataclass

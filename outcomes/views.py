@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from ketatrial.models import LockEvent
 from ketatrial.protocol import (
     COORDINATOR,
     DATA_MANAGER,
@@ -22,7 +23,7 @@ from ketatrial.protocol import (
 )
 from outcomes import consort as consort_diagram
 from outcomes import services
-from outcomes.models import AnalysisRun, ExportJob, LockEvent
+from outcomes.models import AnalysisRun, ExportJob
 from participants import allocation
 from participants.access import has_role, not_found, role_required
 

@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from ketatrial.audit import clinical_create
+from ketatrial.lock import require_unlocked
 from ketatrial.trial import protocol
 from participants.models import Participant
 from spectroscopy import convert, fitting, lcm
@@ -227,11 +228,7 @@ def result_queue(
     """One result per (upload, pipeline version): queue it once, after the transaction commits."""
     if upload.status != MRSUpload.Status.ACCEPTED or upload.kind not in QUANTIFIABLE:
         raise ValidationError(_("Only an accepted MEGA-PRESS or short-TE PRESS series can be quantified."))
-    from outcomes.services import database_locked, lock_state
-
-    lock_state(exclusive=False)
-    if database_locked():  # results are exported data: none is added while the database is locked
-        raise ValidationError(_("The database is locked: no clinical record can be added or changed."))
+    require_unlocked()  # results are exported data: none is added while the database is locked
     if upload.kind == MRSUpload.Kind.PRESS and version == PIPELINE_VERSION:
         version = PRESS_PIPELINE_VERSION
     result, created = MRSResult.objects.get_or_create(

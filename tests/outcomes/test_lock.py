@@ -10,8 +10,8 @@ from django.utils import timezone
 
 from clinimetry.models import Assessment
 from ketatrial.audit import clinical_update
+from ketatrial.models import LockEvent
 from outcomes import services
-from outcomes.models import LockEvent
 from participants import allocation
 from tests.outcomes.conftest import rate
 
