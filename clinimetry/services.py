@@ -17,7 +17,7 @@ from clinimetry import scoring
 from clinimetry.models import Assessment, Relapse, RelapseEvent
 from infusions import schedule as sched
 from infusions.selectors import timepoint_label
-from infusions.services import schedule_for
+from infusions.services import schedule_for, schedules_for
 from ketatrial.audit import clinical_create, clinical_update
 from ketatrial.notifications import notify, principal_investigators
 from ketatrial.trial import protocol
@@ -55,7 +55,28 @@ def all_tasks(participant: Participant) -> list[RatingTask]:
     done: dict[str, set[str]] = {}
     for code, instrument in participant.assessments.values_list("task_code", "instrument"):
         done.setdefault(code, set()).add(instrument)
-    plan = schedule_for(participant)
+    return _tasks(participant, schedule_for(participant), done, _relapse(participant))
+
+
+def tasks_many(participants: list[Participant]) -> dict[int, list[RatingTask]]:
+    """`all_tasks` of many participants in a fixed number of queries (the task list): schedules,
+    begun ratings and relapses are read once for all."""
+    plans = schedules_for(participants)
+    done: dict[int, dict[str, set[str]]] = {}
+    for pk, code, instrument in Assessment.objects.filter(participant__in=participants).values_list(
+        "participant_id", "task_code", "instrument"
+    ):
+        done.setdefault(pk, {}).setdefault(code, set()).add(instrument)
+    relapses = {r.participant_id: r for r in Relapse.objects.filter(participant__in=participants)}
+    return {p.pk: _tasks(p, plans.get(p.pk), done.get(p.pk, {}), relapses.get(p.pk)) for p in participants}
+
+
+def _tasks(
+    participant: Participant,
+    plan: sched.Schedule | None,
+    done: dict[str, set[str]],
+    relapse: Relapse | None,
+) -> list[RatingTask]:
     baseline_end = (
         plan.infusions[0].start
         if plan
@@ -73,7 +94,6 @@ def all_tasks(participant: Participant) -> list[RatingTask]:
             frozenset(done.get(BASELINE, ())),
         )
     ]
-    relapse = _relapse(participant)
     for t in plan.ratings if plan else ():
         # A task anchored to the end of an infusion appears once that end is recorded: the
         # planned end of a period's last infusion would announce that it is the last one.
@@ -146,8 +166,8 @@ def due_tasks(
     (for 7 days after the window closed, flagged). Future tasks stay hidden: the list must not
     draw the period-2 calendar."""
     open_tasks = []
-    for participant in participants:
-        for task in all_tasks(participant):
+    for tasks in tasks_many(participants).values():
+        for task in tasks:
             if task.complete:
                 continue
             if task.window_start <= now + ahead and now <= task.window_end + timedelta(days=7):

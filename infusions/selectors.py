@@ -11,13 +11,14 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from infusions import schedule as sched
 from infusions.models import Schedule
-from infusions.services import TZ, schedule_for
+from infusions.services import TZ, schedule_for, schedules_for
 from participants.models import Participant
 
 STATUS_LABELS = {
@@ -28,6 +29,13 @@ STATUS_LABELS = {
     "missed": gettext_lazy("missed"),
     "due": gettext_lazy("due"),
     "window_passed": gettext_lazy("window passed"),
+}
+
+
+KIND_LABELS = {
+    "infusion": gettext_lazy("infusions"),
+    "mrs": gettext_lazy("MRS sessions"),
+    "rating": gettext_lazy("ratings"),
 }
 
 
@@ -47,6 +55,10 @@ class Event:
     @property
     def status_label(self) -> str:
         return str(STATUS_LABELS.get(self.status, self.status))
+
+    @property
+    def kind_label(self) -> str:
+        return str(KIND_LABELS.get(self.kind, self.kind))
 
     @property
     def day(self) -> date:
@@ -101,9 +113,14 @@ def _last_key(plan: sched.Schedule, period: int) -> tuple[int, int]:
     return [i for i in plan.infusions if i.period == period][-1].key
 
 
-def participant_events(participant: Participant, *, now: datetime) -> list[Event]:
-    """Every scheduled event of one participant in order, within the blinded horizon."""
-    plan = schedule_for(participant)
+_UNSET: Any = object()
+
+
+def participant_events(participant: Participant, *, now: datetime, plan: Any = _UNSET) -> list[Event]:
+    """Every scheduled event of one participant in order, within the blinded horizon. `plan` is
+    the participant's schedule when the caller has it (None: no schedule)."""
+    if plan is _UNSET:
+        plan = schedule_for(participant)
     if plan is None:
         return []
     visible2, period2_over = _visible_period2(plan)
@@ -156,12 +173,19 @@ def participant_events(participant: Participant, *, now: datetime) -> list[Event
 
 def calendar_events(start: date, end: date, *, now: datetime) -> list[Event]:
     """Events of every scheduled participant between two dates (inclusive)."""
-    participants = Participant.objects.filter(
-        schedule__isnull=False, status=Participant.Status.RANDOMIZED
-    ).select_related("site")
+    participants = list(
+        Participant.objects.filter(
+            schedule__isnull=False, status=Participant.Status.RANDOMIZED
+        ).select_related("site")
+    )
+    plans = schedules_for(participants)  # a fixed number of queries, whatever the trial's size
     events = []
     for participant in participants:
-        events.extend(e for e in participant_events(participant, now=now) if start <= e.day <= end)
+        events.extend(
+            e
+            for e in participant_events(participant, now=now, plan=plans.get(participant.pk))
+            if start <= e.day <= end
+        )
     return sorted(events, key=lambda e: (e.start, e.participant.code))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar as pycal
+from collections import Counter
 from datetime import date, timedelta
 from typing import Any
 
@@ -61,8 +62,15 @@ def calendar_view(request: HttpRequest) -> HttpResponse:
     load = selectors.capacity(events, chairs=p.infusion_chairs_per_day, scanner_slots=p.scanner_slots_per_day)
     days = []
     day = first
+    by_day: dict[date, list] = {}
+    for e in events:
+        by_day.setdefault(e.day, []).append(e)
     while day <= last:
-        days.append((day, [e for e in events if e.day == day], load.get(day)))
+        today = by_day.get(day, [])
+        # The month view summarises a day as counts (a month of a large trial is thousands of
+        # events); the week view lists them.
+        shown = today if mode == "week" else sorted(Counter(str(e.kind_label) for e in today).items())
+        days.append((day, shown, load.get(day)))
         day += timedelta(days=1)
     return render(
         request,

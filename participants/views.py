@@ -60,10 +60,19 @@ PARTICIPANT_READERS = (
 
 @role_required(*PARTICIPANT_READERS)
 def participant_list(request: HttpRequest) -> HttpResponse:
-    participants = list(participant_list_for_user(request.user))
+    """Paged (PAGE_SIZE a page, by code), so the page and its queries do not grow with the trial."""
+    from django.core.paginator import Paginator
+
+    page = Paginator(participant_list_for_user(request.user).order_by("code"), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    participants = list(page.object_list)
     allocations = allocation.blinded_allocations(participants)
     rows = [(p, allocations.get(p.pk)) for p in participants]
-    return render(request, "participants/list.html", {"rows": rows})
+    return render(request, "participants/list.html", {"rows": rows, "page": page})
+
+
+PAGE_SIZE = 50
 
 
 @role_required(*PARTICIPANT_READERS)
