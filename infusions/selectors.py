@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from infusions import schedule as sched
-from infusions.models import Schedule
+from infusions.models import InfusionVisit, Schedule
 from infusions.services import TZ, schedule_for, schedules_for
 from participants.models import Participant
 
@@ -114,6 +115,16 @@ def _last_key(plan: sched.Schedule, period: int) -> tuple[int, int]:
 
 
 _UNSET: Any = object()
+
+
+def visit_get(participant: Participant, period: int, number: int) -> InfusionVisit:
+    """The visit row of a scheduled infusion, or an unsaved one if it was never opened (reading a
+    page writes nothing; services.visit_for opens it). ValidationError: not in the schedule."""
+    plan = schedule_for(participant)
+    if plan is None or not any(i.key == (period, number) for i in plan.infusions):
+        raise ValidationError(_("There is no such infusion in this participant's schedule."))
+    visit = InfusionVisit.objects.filter(participant=participant, period=period, number=number).first()
+    return visit or InfusionVisit(participant=participant, period=period, number=number)
 
 
 def participant_events(participant: Participant, *, now: datetime, plan: Any = _UNSET) -> list[Event]:

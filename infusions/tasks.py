@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from celery import shared_task
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 from django.utils import timezone, translation
 
 from infusions.selectors import calendar_events
+from ketatrial.celery import app
 from ketatrial.protocol import COORDINATOR, INFUSION_PHYSICIAN
 
 
@@ -33,7 +33,7 @@ def reminders_for(day: date) -> dict[str, list[str]]:
     return reminders
 
 
-@shared_task(acks_late=True)
+@app.task(acks_late=True)
 def send_day_before_reminders(day: str | None = None) -> int:
     """Email tomorrow's infusions, ratings and scans to coordinators and infusion physicians."""
     target = date.fromisoformat(day) if day else timezone.localdate() + timedelta(days=1)

@@ -8,6 +8,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -15,7 +16,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from infusions import ical, selectors, services
+from infusions import selectors, services
 from infusions.forms import (
     AdverseEventForm,
     AlertActionForm,
@@ -159,15 +160,16 @@ def mark_missed(request: HttpRequest, pk: int) -> HttpResponse:
 def _session_context(request: HttpRequest, visit: InfusionVisit, **bound: Any) -> dict[str, Any]:
     base = reverse("infusions:session", args=[visit.participant_id, visit.period, visit.number])
     now_local = timezone.localtime().strftime("%Y-%m-%dT%H:%M")
-    done_minutes = set(visit.vitals.values_list("minute", flat=True))
+    saved = visit.pk is not None  # a visit not yet opened (GET writes nothing) has no records
+    done_minutes = set(visit.vitals.values_list("minute", flat=True)) if saved else set()
     minutes = [m for m in services.vitals_minutes() if m not in done_minutes]
     return {
         "visit": visit,
         "participant": visit.participant,
-        "vitals": list(visit.vitals.all()),
-        "dissociation": list(visit.dissociation.all()),
-        "open_alerts": services.open_alerts(visit),
-        "adverse_events": list(visit.adverse_events.all()),
+        "vitals": list(visit.vitals.all()) if saved else [],
+        "dissociation": list(visit.dissociation.all()) if saved else [],
+        "open_alerts": services.open_alerts(visit) if saved else [],
+        "adverse_events": list(visit.adverse_events.all()) if saved else [],
         "start_form": bound.get("start_form")
         or StartForm(action=f"{base}start/", initial={"started_at": now_local}),
         "vitals_form": bound.get("vitals_form")
@@ -197,18 +199,22 @@ def _require_visible(participant: Any, period: Any, number: Any) -> None:
         raise not_found()
 
 
-def _visit(request: HttpRequest, pk: int, period: int, number: int) -> InfusionVisit:
+def _visit(request: HttpRequest, pk: int, period: int, number: int, *, open_it: bool = True) -> InfusionVisit:
+    """The visit of a scheduled infusion. A POST opens it (the service creates the row, audited);
+    a GET only reads: a visit not opened yet comes back unsaved."""
     participant = participant_get_for_user(request.user, pk)
     _require_visible(participant, period, number)
     try:
-        return services.visit_for(participant, period, number, by=request.user)
-    except Exception:  # noqa: BLE001 — not in this participant's schedule: the same 404 as a missing one
+        if open_it:
+            return services.visit_for(participant, period, number, by=request.user)
+        return selectors.visit_get(participant, period, number)
+    except ValidationError:  # not in this participant's schedule: the same 404 as a missing one
         raise not_found() from None
 
 
 @role_required(INFUSION_PHYSICIAN)
 def session(request: HttpRequest, pk: int, period: int, number: int) -> HttpResponse:
-    visit = _visit(request, pk, period, number)
+    visit = _visit(request, pk, period, number, open_it=False)
     return render(request, "infusions/session.html", _session_context(request, visit))
 
 
@@ -383,6 +389,8 @@ def ical_feed(request: HttpRequest, token: str) -> HttpResponse:
         events = selectors.calendar_events(
             today - timedelta(days=30), today + timedelta(days=120), now=timezone.now()
         )
+        from infusions import ical  # icalendar only for the feed itself
+
         body = ical.feed(events, user=record.user)
     response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
     response["Content-Disposition"] = 'inline; filename="ketatrial.ics"'

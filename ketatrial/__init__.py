@@ -1,3 +1,6 @@
-from ketatrial.celery import app as celery_app
+"""KetaTrial's project package.
 
-__all__ = ("celery_app",)
+The Celery application (ketatrial/celery.py) is not imported here: web processes load it only when
+they queue a job (every tasks module binds its tasks to it explicitly), so a page does not pay for
+Celery and kombu at start-up; `celery -A ketatrial` finds ketatrial.celery by itself.
+"""

@@ -3,9 +3,23 @@
 import os
 
 from celery import Celery
+from celery.schedules import crontab
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ketatrial.settings")
 
 app = Celery("ketatrial")
 app.config_from_object("django.conf:settings", namespace="CELERY")
+app.conf.beat_schedule = {
+    "worker-heartbeat": {"task": "ketatrial.tasks.worker_heartbeat", "schedule": 300.0},
+    # 02:30 in Mexico City (CELERY_TIMEZONE): the blinded monitoring (and, after release, the
+    # efficacy analyses).
+    "nightly-analyses": {"task": "outcomes.tasks.run_analyses", "schedule": crontab(hour=2, minute=30)},
+    # Export jobs left running by a worker that died are queued again.
+    "sweep-exports": {"task": "outcomes.tasks.sweep_exports", "schedule": 600.0},
+    # 17:00 in Mexico City: tomorrow's visits to coordinators and physicians.
+    "day-before-reminders": {
+        "task": "infusions.tasks.send_day_before_reminders",
+        "schedule": crontab(hour=17, minute=0),
+    },
+}
 app.autodiscover_tasks()

@@ -10,7 +10,6 @@ import os
 from pathlib import Path
 
 import dj_database_url
-from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -191,18 +190,8 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
-CELERY_BEAT_SCHEDULE = {
-    "worker-heartbeat": {"task": "ketatrial.tasks.worker_heartbeat", "schedule": 300.0},
-    # 17:00 in Mexico City (CELERY_TIMEZONE): tomorrow's visits to coordinators and physicians.
-    # 02:30 in Mexico City: the blinded monitoring (and, after release, the efficacy analyses).
-    "nightly-analyses": {"task": "outcomes.tasks.run_analyses", "schedule": crontab(hour=2, minute=30)},
-    # Export jobs left running by a worker that died are queued again.
-    "sweep-exports": {"task": "outcomes.tasks.sweep_exports", "schedule": 600.0},
-    "day-before-reminders": {
-        "task": "infusions.tasks.send_day_before_reminders",
-        "schedule": crontab(hour=17, minute=0),
-    },
-}
+# The beat schedule (crontab entries need Celery) is in ketatrial/celery.py: settings stay free of
+# Celery, so a web process does not load it.
 
 # MRS uploads are streamed to disk under MEDIA_ROOT; larger files are refused.
 MRS_MAX_UPLOAD_BYTES = env_int("MRS_MAX_UPLOAD_MB", 2048) * 1024 * 1024

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import socket
 
-from celery import shared_task
 from django.utils import timezone
 
+from ketatrial.celery import app
 from ketatrial.models import WorkerHeartbeat
 
 
-@shared_task(bind=True, acks_late=True)
+@app.task(bind=True, acks_late=True)
 def worker_heartbeat(self) -> dict[str, object]:  # type: ignore[no-untyped-def]
     """Record that a worker ran a task (beat schedules it); idempotent per task id."""
     beat, _created = WorkerHeartbeat.objects.get_or_create(

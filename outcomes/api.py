@@ -19,8 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ketatrial.protocol import DATA_MANAGER, STATISTICIAN
-from outcomes import dataset as ds
-from outcomes import services
+from outcomes import levels, services
 from participants.access import ACCESS_ATTR, PUBLIC, has_role
 
 
@@ -52,7 +51,7 @@ PAGE = [
 PAGE_SCHEMA = inline_serializer(
     "DataPage",
     {
-        "blinding": serializers.ChoiceField(choices=[ds.BLINDED, ds.NO_SEQUENCE, ds.UNBLINDED]),
+        "blinding": serializers.ChoiceField(choices=[levels.BLINDED, levels.NO_SEQUENCE, levels.UNBLINDED]),
         "data_hash": serializers.CharField(),
         "count": serializers.IntegerField(),
         "offset": serializers.IntegerField(),
@@ -75,7 +74,7 @@ class _Table(APIView):
             raise ApiDenied(
                 "Unblinded data open only to the statistician after the key is released."
             ) from exc
-        data = ds.build(request.user, blinding, now=timezone.now())
+        data = _dataset().build(request.user, blinding, now=timezone.now())
         frame = getattr(data, self.table)
         try:
             offset = max(0, int(request.query_params.get("offset", 0)))
@@ -125,3 +124,10 @@ class TokenView(APIView):
 
 
 setattr(TokenView, ACCESS_ATTR, PUBLIC)
+
+
+def _dataset():  # type: ignore[no-untyped-def]
+    """outcomes.dataset, imported when a data set is built (it brings pandas)."""
+    from outcomes import dataset
+
+    return dataset

@@ -35,7 +35,8 @@ from participants.models import Participant
 from spectroscopy.models import MRSResult
 
 TZ = ZoneInfo("America/Mexico_City")
-BLINDED, NO_SEQUENCE, UNBLINDED = "blinded", "no_sequence", "unblinded"
+from outcomes.levels import BLINDED, NO_SEQUENCE, UNBLINDED  # noqa: E402, F401  (re-exported)
+
 HDRS_ITEMS = [*[str(n) for n in range(1, 16)], "16A", "16B", "17"]
 ITEM_COLUMNS = [f"item_{k.lower()}" for k in HDRS_ITEMS]  # MADRS uses item_1 .. item_10
 MRS_VALUES = (

@@ -24,7 +24,7 @@ from ketatrial.audit import clinical_create
 from ketatrial.models import LockEvent
 from ketatrial.protocol import DATA_MANAGER, PRINCIPAL_INVESTIGATOR, STATISTICIAN
 from ketatrial.trial import protocol
-from outcomes import dataset as ds
+from outcomes import levels
 from outcomes.models import ExportJob
 from participants import allocation
 from participants.access import has_role
@@ -158,7 +158,11 @@ def blocker_rows(blockers: Blockers, *, detail: bool) -> list[tuple[str, int, li
 
 def _snapshot_hash() -> str:
     """Hash of every period's data at a lock or release (stored, never shown as data)."""
-    return ds.build(None, ds.NO_SEQUENCE, now=datetime.now().astimezone(), all_periods=True).data_hash
+    return (
+        _dataset()
+        .build(None, levels.NO_SEQUENCE, now=datetime.now().astimezone(), all_periods=True)
+        .data_hash
+    )
 
 
 @transaction.atomic
@@ -219,10 +223,10 @@ def blinding_for(user: AbstractBaseUser, *, unblinded: bool = False) -> str:
         if unblinded:
             if not unblinded_allowed():
                 raise PermissionDenied
-            return ds.UNBLINDED
-        return ds.BLINDED
+            return levels.UNBLINDED
+        return levels.BLINDED
     if has_role(user, DATA_MANAGER) and not unblinded:
-        return ds.NO_SEQUENCE
+        return levels.NO_SEQUENCE
     raise PermissionDenied
 
 
@@ -275,9 +279,9 @@ def export_run(job_id: int, *, now: datetime) -> ExportJob:
 
     try:
         # The user's rights are checked again when the job runs (a role may have gone since).
-        if blinding_for(job.requested_by, unblinded=job.blinding == ds.UNBLINDED) != job.blinding:
+        if blinding_for(job.requested_by, unblinded=job.blinding == levels.UNBLINDED) != job.blinding:
             raise PermissionDenied
-        data = ds.build(job.requested_by, job.blinding, now=now)
+        data = _dataset().build(job.requested_by, job.blinding, now=now)
         folder = Path(settings.MEDIA_ROOT) / "exports"
         folder.mkdir(parents=True, exist_ok=True)
         target = folder / export_file_name(job)
@@ -341,5 +345,12 @@ def export_for_download(user: AbstractBaseUser, job_id: int) -> ExportJob:
     job = ExportJob.objects.filter(pk=job_id, requested_by=user, status=ExportJob.Status.DONE).first()
     if job is None:
         raise ValidationError(_("No such export."))
-    blinding_for(user, unblinded=job.blinding == ds.UNBLINDED)
+    blinding_for(user, unblinded=job.blinding == levels.UNBLINDED)
     return job
+
+
+def _dataset():  # type: ignore[no-untyped-def]
+    """outcomes.dataset, imported when a data set is built (it brings pandas)."""
+    from outcomes import dataset
+
+    return dataset

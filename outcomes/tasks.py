@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from celery import shared_task
 from django.utils import timezone
 
+from ketatrial.celery import app
 
-@shared_task(acks_late=True)
+
+@app.task(acks_late=True)
 def run_export(job_id: int) -> str:
     """Late acknowledgement: a job whose worker died is delivered again; the service's claim makes
     a second delivery harmless, and failures end the job with the reason (no blind retries)."""
@@ -15,7 +16,7 @@ def run_export(job_id: int) -> str:
     return export_run(job_id, now=timezone.now()).status
 
 
-@shared_task(acks_late=True)
+@app.task(acks_late=True)
 def run_analyses(trigger: str = "nightly", user_id: int | None = None) -> list[int]:
     """Blinded monitoring always; the efficacy analyses once the sequence key is released."""
     from outcomes.analysis_runs import analyses_run
@@ -23,7 +24,7 @@ def run_analyses(trigger: str = "nightly", user_id: int | None = None) -> list[i
     return [run.pk for run in analyses_run(trigger=trigger, user_id=user_id, now=timezone.now())]
 
 
-@shared_task
+@app.task
 def sweep_exports() -> list[int]:
     from outcomes.services import exports_sweep
 

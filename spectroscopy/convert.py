@@ -24,7 +24,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from spectroscopy.io import MRSFormatError
+from spectroscopy.errors import MRSFormatError
 
 VENDOR_SUFFIXES = (".dat", ".rda", ".dcm", ".ima", ".7", ".sdat")
 TIMEOUT_S = 600

@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import nibabel as nib
 import numpy as np
 
 MRS_EXTENSION_CODE = 44
@@ -33,8 +32,7 @@ DEFAULT_CENTRE_PPM = 4.65
 KNOWN_TAGS = ("DIM_COIL", "DIM_DYN", "DIM_EDIT", "DIM_INDIRECT_0", "DIM_ISIS", "DIM_MEAS", "DIM_USER_0")
 
 
-class MRSFormatError(ValueError):
-    """The file cannot be used; the message says why, for the person who uploaded it."""
+from spectroscopy.errors import MRSFormatError  # noqa: E402  (re-exported)
 
 
 @dataclass
@@ -110,6 +108,8 @@ def _inflate(path: Path) -> bytes:
 def _load(path: Path) -> Any:
     """The NIfTI image; a .nii.gz is inflated in memory with ISA-L (nibabel's own reader inflates
     with zlib, which was most of the time of a 32-coil scan)."""
+    import nibabel as nib  # imported where a file is read: web pages do not need it
+
     try:
         if path.name.lower().endswith(".gz"):
             raw = _inflate(path)
@@ -228,6 +228,8 @@ def voxel_tissue_fractions(
     FAST segmentations of the T1 image). The voxel is the NIfTI-MRS affine's unit cube; every map
     voxel whose centre falls inside it counts, and the three mean probabilities are normalised to
     add up to 1."""
+    import nibabel as nib  # imported where a file is read: web pages do not need it
+
     mrs = nib.load(str(mrs_path))
     inverse = np.linalg.inv(mrs.affine)
     means = {}

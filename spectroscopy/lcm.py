@@ -23,8 +23,8 @@ from scipy import interpolate, optimize
 from spectroscopy import basis as basis_module
 from spectroscopy import fitting, processing
 from spectroscopy.io import MRSData
+from spectroscopy.versions import LCM_VERSION  # noqa: E402  (re-exported)
 
-LCM_VERSION = "1.0.0"
 LOW_PPM, HIGH_PPM, KNOT_PPM = 0.2, 4.0, 0.5
 METABOLITES = ("cr", "cho", "naa", "glu", "gln", "mi", "gaba", "tau", "lac", "si", "mm")
 

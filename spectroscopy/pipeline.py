@@ -11,8 +11,8 @@ import numpy as np
 from spectroscopy import fitting, processing
 from spectroscopy.io import MRSData
 from spectroscopy.processing import WATER_PPM
+from spectroscopy.versions import PIPELINE_VERSION  # noqa: E402  (re-exported)
 
-PIPELINE_VERSION = "2.0.0"
 TCR_PPM = 3.027  # total creatine CH3 (Govindaraju 2000): the reference line of the OFF spectrum
 NAA_PPM = 2.008
 

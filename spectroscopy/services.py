@@ -9,8 +9,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
 
-import nibabel as nib
-import numpy as np
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
@@ -22,16 +20,27 @@ from ketatrial.audit import clinical_create
 from ketatrial.lock import require_unlocked
 from ketatrial.trial import protocol
 from participants.models import Participant
-from spectroscopy import convert, fitting, lcm
-from spectroscopy.io import MRSFormatError, read_nifti_mrs, voxel_tissue_fractions
+
+# The numerical modules (numpy, scipy, nibabel) are imported inside the functions that quantify or
+# read files: pages that only list uploads and results do not load them.
+from spectroscopy import convert
+from spectroscopy.errors import MRSFormatError
 from spectroscopy.models import MRSResult, MRSUpload, TissueFractions
-from spectroscopy.pipeline import PIPELINE_VERSION, limits_from_protocol, quantify
+from spectroscopy.versions import PIPELINE_VERSION, PRESS_PIPELINE_VERSION
 
 CHUNK = 1024 * 1024
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
 MAP_KINDS = (MRSUpload.Kind.GM_MAP, MRSUpload.Kind.WM_MAP, MRSUpload.Kind.CSF_MAP)
 QUANTIFIABLE = (MRSUpload.Kind.MEGA, MRSUpload.Kind.PRESS)
-PRESS_PIPELINE_VERSION = f"lcm-{lcm.LCM_VERSION}"
+
+
+def limits_from_protocol(p: Any) -> Any:
+    """The MRS quality limits in force (pipeline.QCLimits from the protocol definition)."""
+    from spectroscopy.pipeline import limits_from_protocol as limits
+
+    return limits(p)
+
+
 WATER_FOR = {MRSUpload.Kind.MEGA: MRSUpload.Kind.MEGA_WATER, MRSUpload.Kind.PRESS: MRSUpload.Kind.PRESS_WATER}
 
 
@@ -65,6 +74,10 @@ def _working_copy(original: Path) -> Path:
 
 def _validate(path: Path, kind: str) -> str:
     """'' when the file is usable for its kind, else the reason (for the person who uploaded)."""
+    import nibabel as nib
+
+    from spectroscopy.io import read_nifti_mrs
+
     if kind in MAP_KINDS:
         try:
             image = nib.load(str(path))
@@ -188,6 +201,8 @@ def _store_companion(source: IO[bytes], name: str, folder: Path, *, prefix: str)
 
 def _tissue_from_maps(participant: Participant, session_code: str, *, by: AbstractBaseUser) -> None:
     """Once the session has its MEGA series and the three maps, and no fractions yet, compute them."""
+    from spectroscopy.io import voxel_tissue_fractions
+
     accepted = MRSUpload.objects.filter(
         participant=participant, session_code=session_code, status=MRSUpload.Status.ACCEPTED
     )
@@ -243,6 +258,8 @@ def result_queue(
 
 def _figure(result: Any) -> dict[str, Any]:
     """Downsampled arrays for the figures (DIFF with fit, residual, baseline; OFF; drift)."""
+    import numpy as np
+
     fit = result.diff_fit
     off_band = (result.ppm >= 1.8) & (result.ppm <= 4.2)
     return {
@@ -265,6 +282,11 @@ def _figure(result: Any) -> dict[str, Any]:
 
 def result_run(result_id: int, *, now: datetime) -> MRSResult:
     """Run the pipeline for a queued result; a finished result is never run again."""
+    import numpy as np
+
+    from spectroscopy.io import read_nifti_mrs
+    from spectroscopy.pipeline import quantify
+
     with transaction.atomic():
         result = (
             MRSResult.objects.select_for_update(of=("self",))
@@ -307,6 +329,8 @@ def _failed(result_id: int, exc: Exception, now: datetime) -> MRSResult:
 def _done(
     result_id: int, values: dict[str, Any], constants: dict[str, Any], figure: dict[str, Any], now: datetime
 ) -> MRSResult:
+    import numpy as np
+
     clean = {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in values.items()}
     MRSResult.objects.filter(pk=result_id).update(
         status=MRSResult.Status.DONE,
@@ -321,6 +345,11 @@ def _done(
 
 def _run_press(result: MRSResult, *, limits: Any, now: datetime) -> MRSResult:
     """Short-TE PRESS: the linear-combination stage (lcm.py) for Glu, Gln and Glx."""
+    import numpy as np
+
+    from spectroscopy import lcm
+    from spectroscopy.io import read_nifti_mrs
+
     try:
         metab = read_nifti_mrs(result.upload.working_path or result.upload.nifti_path)
         water = read_nifti_mrs(result.water.working_path or result.water.nifti_path) if result.water else None
@@ -374,6 +403,8 @@ def tissue_record(
 def tissue_values(result: MRSResult) -> dict[str, float]:
     """CSF-, Gasparovic- and Harris-corrected concentrations from the session's tissue fractions
     (computed from the stored areas and constants, so fractions entered later apply at once)."""
+    from spectroscopy import fitting
+
     tissue = TissueFractions.objects.filter(
         participant_id=result.upload.participant_id, session_code=result.upload.session_code
     ).first()

@@ -347,3 +347,25 @@ def test_the_scan_during_the_last_period_two_infusion_stays_hidden_until_the_per
 ) -> None:
     events = selectors.participant_events(person, now=NOW)
     assert not any(e.kind == "mrs" and e.period == 2 and "during" in e.label.lower() for e in events)
+
+
+def test_opening_the_session_page_writes_nothing_and_the_first_post_opens_the_visit(
+    person, team, client_for
+) -> None:
+    client = client_for(team["physician"])
+    url = reverse("infusions:session", args=[person.pk, 1, 1])
+    before = (InfusionVisit.objects.count(), InfusionVisit.history.count())
+
+    assert client.get(url).status_code == 200
+    assert client.get(url).status_code == 200
+    assert (InfusionVisit.objects.count(), InfusionVisit.history.count()) == before
+
+    client.post(url + "dissociation/", {"minute": "40", "kind": "cadss"})  # any POST opens it
+    assert InfusionVisit.objects.filter(participant=person, period=1, number=1).exists()
+
+
+def test_a_session_outside_the_schedule_answers_404_on_get_and_post(person, team, client_for) -> None:
+    client = client_for(team["physician"])
+    url = reverse("infusions:session", args=[person.pk, 1, 9])
+    assert client.get(url).status_code == 404
+    assert client.post(url + "start/", {}).status_code == 404
