@@ -10,6 +10,7 @@ syringe, volume and rate are identical.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -83,3 +84,14 @@ def prepare(
         pump_rate_ml_h=pump_rate_ml_h(total_volume_ml, infusion_minutes),
         weight_capped=capped,
     )
+
+
+def vials_and_waste(
+    *, volume_drawn_ml: Decimal, ml_per_vial: Decimal, mg_per_vial: Decimal, dose_mg: Decimal
+) -> tuple[int, Decimal]:
+    """Vials opened to draw `volume_drawn_ml` (whole vials: an opened vial is not reused) and the
+    milligrams left in them, which the controlled-drug register records as waste."""
+    if ml_per_vial <= 0 or mg_per_vial <= 0:
+        raise DosingError("a vial must hold a positive volume and dose")
+    vials = math.ceil(volume_drawn_ml / ml_per_vial)
+    return vials, vials * mg_per_vial - dose_mg

@@ -11,7 +11,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from infusions.dosing import DosingError, Preparation, dose_mg, prepare, pump_rate_ml_h
+from infusions.dosing import DosingError, Preparation, dose_mg, prepare, pump_rate_ml_h, vials_and_waste
 
 MG_PER_KG = D("0.5")
 TOTAL = D("50")
@@ -230,4 +230,33 @@ def test_it_refuses_a_non_positive_dose_per_kg_for_ketamine(mg_per_kg: D) -> Non
             vial_concentration_mg_ml=D("10"),
             total_volume_ml=TOTAL,
             infusion_minutes=MINUTES,
+        )
+
+
+@pytest.mark.parametrize(
+    ("drawn", "ml_per_vial", "mg_per_vial", "dose", "vials", "wasted"),
+    [
+        # 0.5 mg/kg for 70 kg = 35 mg from 50 mg/mL vials of 10 mL (500 mg): 0.7 mL, one vial.
+        (D("0.7"), D("10"), D("500"), D("35"), 1, D("465")),
+        # Exactly one vial's volume: one vial, nothing wasted.
+        (D("10"), D("10"), D("500"), D("500"), 1, D("0")),
+        # Just over one vial: a second one is opened.
+        (D("10.1"), D("10"), D("500"), D("505"), 2, D("495")),
+    ],
+)
+def test_it_counts_whole_vials_opened_and_the_milligrams_left_in_them(
+    drawn: D, ml_per_vial: D, mg_per_vial: D, dose: D, vials: int, wasted: D
+) -> None:
+    assert vials_and_waste(
+        volume_drawn_ml=drawn, ml_per_vial=ml_per_vial, mg_per_vial=mg_per_vial, dose_mg=dose
+    ) == (vials, wasted)
+
+
+def test_it_refuses_a_vial_of_no_volume() -> None:
+    with pytest.raises(DosingError):
+        vials_and_waste(
+            volume_drawn_ml=D("1"),
+            ml_per_vial=D("0"),
+            mg_per_vial=D("500"),
+            dose_mg=D("5"),
         )

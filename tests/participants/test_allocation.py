@@ -191,7 +191,7 @@ def test_randomization_follows_the_stratum(unblinded, coordinator, settings, mon
     from ketatrial.protocol import protocol_with_overrides
 
     p = protocol_with_overrides({"strata": ["A", "B"]})
-    for module in (trial, allocation):
+    for module in (trial, allocation.lists, allocation.access, allocation.pharmacy):
         monkeypatch.setattr(module, "protocol", lambda: p)
     from participants import services
 

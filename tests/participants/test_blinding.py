@@ -165,7 +165,7 @@ def build_world(first: str, settings, monkeypatch) -> dict[str, Client]:  # type
         by=users["pharmacist"], now=NOW, text=rows_to_csv(rows), filename="list.csv"
     )
     counter = itertools.count(1)
-    monkeypatch.setattr(allocation, "_syringe_code", lambda: f"S-{next(counter):08d}")
+    monkeypatch.setattr(allocation.pharmacy, "_syringe_code", lambda: f"S-{next(counter):08d}")
     receipt = allocation.receipt_record(
         lot="L1",
         vials=20,

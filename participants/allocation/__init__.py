@@ -1,0 +1,70 @@
+"""The allocation module: the only code that reads the allocation.
+
+It owns the allocation list, the randomize action, dose preparation and drug accountability (a
+preparation reveals the product) and emergency unblinding. Blinding is two keys: a user sees the
+allocation only when listed in settings.UNBLINDED_USERNAMES *and* a member of the pharmacist
+group. The principal investigator who requested an executed emergency unblinding sees that one
+participant's sequence. Everyone else gets neutral values: randomization number, kit code,
+syringe code, total volume and pump rate, never the sequence or the product.
+"""
+
+# The package, by subject: access.py (who may see what of the allocation), lists.py, randomize.py,
+# pharmacy.py, ledger.py, unblinding.py, sequence_key.py. It is still the only code that reads the
+# allocation (tests/participants/test_allocation_module_is_alone.py); callers use the names below.
+from participants.allocation.access import (  # noqa: F401
+    PRODUCT_KETAMINE,
+    PRODUCT_PLACEBO,
+    AllocationRow,
+    allocation_table,
+    can_see_allocation,
+    is_emergency_unblinded,
+    period_day_patterns,
+    period_day_patterns_many,
+    product_for,
+    randomized_count,
+    require_unblinded,
+    sequence_for,
+)
+from participants.allocation.ledger import (  # noqa: F401
+    LotBalance,
+    accountability,
+    accountability_balance,
+    receipt_record,
+    stock_count_record,
+)
+from participants.allocation.lists import (  # noqa: F401
+    allocation_list_active,
+    allocation_list_generate,
+    allocation_list_parameters_csv,
+    allocation_list_upload,
+    allocation_list_verify,
+)
+from participants.allocation.pharmacy import (  # noqa: F401
+    SYRINGE_ALPHABET,
+    BlindedPreparation,
+    blinded_preparation,
+    dose_prepare,
+    label_context,
+    preparation_get,
+    preparation_plan,
+    preparations_for,
+)
+from participants.allocation.randomize import (  # noqa: F401
+    BlindedAllocation,
+    blinded_allocation,
+    blinded_allocations,
+    participant_randomize,
+)
+from participants.allocation.sequence_key import (  # noqa: F401
+    coded_sequences,
+    released_sequences,
+    sequence_key_letters,
+    sequence_key_release,
+    sequence_key_released,
+)
+from participants.allocation.unblinding import (  # noqa: F401
+    pending_unblinding_count,
+    unblinding_execute,
+    unblinding_request,
+    unblinding_requests_for,
+)
