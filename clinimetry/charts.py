@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from html import escape
 
+from clinimetry import scales
+
 WIDTH, HEIGHT, PAD = 640, 260, 40
-STYLE = {"hdrs17": ("#1f4e79", "HDRS-17", "0"), "madrs": ("#7f7f7f", "MADRS", "6 3")}
+STYLE = {key: (s.chart[0], s.name, s.chart[1]) for key, s in scales.SCALES.items()}
 
 
 def totals_svg(points: dict[str, list[tuple[datetime, int]]]) -> str:

@@ -5,18 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from clinimetry import scoring
+from clinimetry import scales, scoring
 
 
 def spread(instrument: str, total: int) -> dict[str, int | None]:
     """Item scores adding up to `total` (at most 49 for HDRS-17, 56 for MADRS), filling items in
     order with the suicide items kept low (item 3 of HDRS-17 at most 1, item 10 of MADRS at most 2)."""
-    maxima = (
-        {k: v for k, v in scoring.HDRS17_MAX.items() if k != "16"} | {"16A": 2}
-        if instrument == scoring.HDRS17
-        else dict.fromkeys(scoring.MADRS_ITEMS, scoring.MADRS_MAX_ITEM)
-    )
-    low = {"3": 1} if instrument == scoring.HDRS17 else {"10": 2}
+    scale = scales.get(instrument)
+    # One entry per counted item (16 as 16A), each up to its points; the suicide item kept low.
+    maxima = {scale.members(c)[0].code: scale.maxima[c] for c in scale.counted}
+    low = {scale.safety_item: scale.maxima[scale.safety_item] // 2 - 1}  # HDRS item 3: 1, MADRS 10: 2
     items: dict[str, int | None] = {}
     remaining = total
     for code, maximum in maxima.items():

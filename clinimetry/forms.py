@@ -6,6 +6,7 @@ from django import forms
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from clinimetry import scales
 from clinimetry.items import item_table
 from clinimetry.models import Assessment, RelapseEvent
 
@@ -50,12 +51,17 @@ class AssessmentForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
-        if (
-            self.instrument == "hdrs17"
-            and data.get("item_16A") is not None
-            and data.get("item_16B") is not None
-        ):
-            self.add_error("item_16B", _("Rate item 16 once: by history (16A) or by measured weight (16B)."))
+        for group in scales.get(self.instrument).alternatives:  # HDRS-17: 16A or 16B, not both
+            given = [code for code in group if data.get(f"item_{code}") is not None]
+            if len(given) > 1:
+                self.add_error(
+                    f"item_{given[-1]}",
+                    _("Rate item %(item)s once: %(choices)s, not both.")
+                    % {
+                        "item": scales.get(self.instrument).item(group[0]).counted,
+                        "choices": " or ".join(group),
+                    },
+                )
         return data
 
 

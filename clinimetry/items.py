@@ -289,8 +289,12 @@ MADRS_ITEMS_TEXT: dict[str, tuple[str, str, dict[int, tuple[str, str]]]] = {
 }
 
 
+# Item wording per scale of the registry (clinimetry/scales.py); a new scale adds its table here.
+TABLES = {"hdrs17": HDRS17_ITEMS, "madrs": MADRS_ITEMS_TEXT}
+
+
 def item_table(instrument: str) -> dict[str, tuple[str, str, dict[int, tuple[str, str]]]]:
-    return HDRS17_ITEMS if instrument == "hdrs17" else MADRS_ITEMS_TEXT
+    return TABLES[instrument]
 
 
 def spanish_catalogue() -> dict[str, str]:

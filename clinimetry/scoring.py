@@ -11,36 +11,20 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-HDRS17 = "hdrs17"
-MADRS = "madrs"
+from clinimetry import scales
 
-HDRS17_MAX: dict[str, int] = {
-    "1": 4,
-    "2": 4,
-    "3": 4,
-    "4": 2,
-    "5": 2,
-    "6": 2,
-    "7": 4,
-    "8": 4,
-    "9": 4,
-    "10": 4,
-    "11": 4,
-    "12": 2,
-    "13": 2,
-    "14": 2,
-    "15": 4,
-    "16": 2,
-    "17": 2,
-}
-# Item 16 is rated as 16A (by history) or 16B (by measured weight); 3 = "not assessed", scored 0.
-HDRS16_CHOICES = (0, 1, 2, 3)
-HDRS16_NOT_ASSESSED = 3
-MADRS_ITEMS = tuple(str(n) for n in range(1, 11))
-MADRS_MAX_ITEM = 6
+HDRS17 = scales.HDRS17.key
+MADRS = scales.MADRS.key
 
-HDRS_SEVERITY_DEFAULT = ((7, "none"), (13, "mild"), (18, "moderate"), (22, "severe"), (52, "very severe"))
-MADRS_SEVERITY_SNAITH = ((6, "normal"), (19, "mild"), (34, "moderate"), (60, "severe"))
+# Derived from the registry (clinimetry/scales.py), for readers that name them.
+HDRS17_MAX: dict[str, int] = scales.HDRS17.maxima
+HDRS16_CHOICES = scales.HDRS17.item("16A").choices
+HDRS16_NOT_ASSESSED = scales.HDRS17.item("16A").not_assessed
+MADRS_ITEMS = scales.MADRS.counted
+MADRS_MAX_ITEM = scales.MADRS.maxima["1"]
+
+HDRS_SEVERITY_DEFAULT = scales.HDRS17.severity
+MADRS_SEVERITY_SNAITH = scales.MADRS.severity
 
 
 class ScoringError(ValueError):
@@ -65,66 +49,71 @@ def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _alternative(
+    scale: scales.Scale, counted: str, items: Mapping[str, int | None]
+) -> tuple[str | None, int | None]:
+    """Which entry scores `counted` and its points: one of its alternatives (16A or 16B), never
+    both; "not assessed" scores 0."""
+    given = [m for m in scale.members(counted) if items.get(m.code) is not None]
+    if len(given) > 1:
+        raise ScoringError({counted: f"rate {' or '.join(m.code for m in given)}, not both"})
+    if not given:
+        return None, None
+    member = given[0]
+    value = items[member.code]
+    if not _is_int(value) or value not in member.choices:
+        shown = ", ".join(str(c) for c in member.choices)
+        note = f" ({member.not_assessed} = not assessed)" if member.not_assessed is not None else ""
+        raise ScoringError({member.code: f"must be one of {shown}{note}, not {value}"})
+    return member.code, member.points(value)  # type: ignore[arg-type]
+
+
 def hdrs17_item16(items: Mapping[str, int | None]) -> tuple[str | None, int | None]:
     """Which of 16A/16B was rated and the points it scores (3 = not assessed scores 0)."""
-    a, b = items.get("16A"), items.get("16B")
-    if a is not None and b is not None:
-        raise ScoringError({"16": "rate 16A or 16B, not both"})
-    if a is None and b is None:
-        return None, None
-    which, value = ("16A", a) if a is not None else ("16B", b)
-    if not _is_int(value) or value not in HDRS16_CHOICES:
-        raise ScoringError({which: f"must be 0, 1, 2 or 3 (not assessed), not {value}"})
-    return which, 0 if value == HDRS16_NOT_ASSESSED else value
+    return _alternative(scales.HDRS17, "16", items)
 
 
-def validate_hdrs17(items: Mapping[str, int | None]) -> dict[str, int | None]:
-    """Points per counted item 1-17 (16 from 16A/16B); refuses out-of-range and unknown items."""
-    allowed = set(HDRS17_MAX) - {"16"} | {"16A", "16B"}
-    errors = {k: "not an HDRS-17 item (items 18-21 never count)" for k in items if k not in allowed}
+def validate(scale: scales.Scale, items: Mapping[str, int | None]) -> dict[str, int | None]:
+    """Points per counted item (16 from 16A/16B); refuses out-of-range and unknown items."""
+    allowed = {i.code for i in scale.items}
+    hint = f" ({scale.unknown_hint})" if scale.unknown_hint else ""
+    errors = {k: f"not an item of {scale.name}{hint}" for k in items if k not in allowed}
     points: dict[str, int | None] = {}
-    for item, maximum in HDRS17_MAX.items():
-        if item == "16":
+    for counted in scale.counted:
+        members = scale.members(counted)
+        if len(members) > 1:
             try:
-                _which, points["16"] = hdrs17_item16(items)
+                _which, points[counted] = _alternative(scale, counted, items)
             except ScoringError as exc:
                 errors.update(exc.errors)
             continue
-        value = items.get(item)
-        if value is not None and not (_is_int(value) and 0 <= value <= maximum):
-            errors[item] = f"must be 0-{maximum}, not {value}"
-        points[item] = value
+        value = items.get(counted)
+        if value is not None and not (_is_int(value) and value in members[0].choices):
+            errors[counted] = f"must be 0-{members[0].max_points}, not {value}"
+        points[counted] = value
     if errors:
         raise ScoringError(errors)
     return points
 
 
+def validate_hdrs17(items: Mapping[str, int | None]) -> dict[str, int | None]:
+    return validate(scales.HDRS17, items)
+
+
 def validate_madrs(items: Mapping[str, int | None]) -> dict[str, int | None]:
-    errors = {k: "not a MADRS item" for k in items if k not in MADRS_ITEMS}
-    for item in MADRS_ITEMS:
-        value = items.get(item)
-        if value is not None and not (_is_int(value) and 0 <= value <= MADRS_MAX_ITEM):
-            errors[item] = f"must be 0-{MADRS_MAX_ITEM}, not {value}"
-    if errors:
-        raise ScoringError(errors)
-    return {item: items.get(item) for item in MADRS_ITEMS}
+    return validate(scales.MADRS, items)
 
 
 def score(
     instrument: str, items: Mapping[str, int | None], *, prorating_allowed: bool = False, max_missing: int = 2
 ) -> Score:
     """Total under the missing-item rule: complete items only, or (when the study allows it)
-    prorated with at most `max_missing` items missing - HDRS by maximum possible points
-    (sum x 52 / sum of the answered items' maxima), MADRS by item count (sum x 10 / answered) -
-    rounded half up and flagged."""
-    if instrument == HDRS17:
-        points = validate_hdrs17(items)
-        maxima = HDRS17_MAX
-    elif instrument == MADRS:
-        points = validate_madrs(items)
-        maxima = dict.fromkeys(MADRS_ITEMS, MADRS_MAX_ITEM)
-    else:
-        raise ValueError(f"unknown instrument {instrument!r}")
+    prorated with at most `max_missing` items missing, by the scale's rule - HDRS by maximum
+    possible points (sum x 52 / sum of the answered items' maxima), MADRS by item count (sum x 10 /
+    answered) - rounded half up and flagged."""
+    scale = scales.get(instrument)
+    points = validate(scale, items)
+    maxima = scale.maxima
     answered = {k: v for k, v in points.items() if v is not None}
     missing = tuple(k for k, v in points.items() if v is None)
     raw = sum(answered.values())  # type: ignore[arg-type]
@@ -132,7 +121,7 @@ def score(
         return Score(raw, raw, len(answered), (), False)
     if not prorating_allowed or len(missing) > max_missing or not answered:
         return Score(None, raw, len(answered), missing, False)
-    if instrument == HDRS17:
+    if scale.prorate_by == "points":
         full, possible = sum(maxima.values()), sum(maxima[k] for k in answered)
     else:
         full, possible = len(maxima), len(answered)
@@ -154,30 +143,39 @@ def is_response(baseline: int | None, current: int | None, threshold_pct: float 
 
 
 def is_remission(
-    instrument: str, total: int | None, *, hdrs_max: int = 7, madrs_max: int = 10
+    instrument: str, total: int | None, *, hdrs_max: int = 7, madrs_max: int = 10, maximum: int | None = None
 ) -> bool | None:
+    """Total at or under the remission cut-off: `maximum` (any scale; the protocol setting named
+    by the scale's `remission_max_setting`), or the HDRS-17 / MADRS keywords."""
     if total is None:
         return None
-    return total <= (hdrs_max if instrument == HDRS17 else madrs_max)
+    if maximum is None:
+        maximum = {HDRS17: hdrs_max, MADRS: madrs_max}[scales.get(instrument).key]
+    return total <= maximum
 
 
 def severity(instrument: str, total: int | None) -> str | None:
-    """Band of the default scheme (HDRS: 0-7 none ... >= 23 very severe; MADRS: Snaith 1986)."""
+    """Band of the scale's scheme (HDRS: 0-7 none ... >= 23 very severe; MADRS: Snaith 1986)."""
     if total is None:
         return None
-    bands = HDRS_SEVERITY_DEFAULT if instrument == HDRS17 else MADRS_SEVERITY_SNAITH
-    return next(label for upper, label in bands if total <= upper)
+    return next(label for upper, label in scales.get(instrument).severity if total <= upper)
 
 
 def safety_flag(
-    instrument: str, items: Mapping[str, int | None], *, hdrs_item3_min: int = 3, madrs_item10_min: int = 4
+    instrument: str,
+    items: Mapping[str, int | None],
+    *,
+    hdrs_item3_min: int = 3,
+    madrs_item10_min: int = 4,
+    minimum: int | None = None,
 ) -> bool:
-    """HDRS item 3 (suicide) >= 3 or MADRS item 10 (suicidal thoughts) >= 4."""
-    if instrument == HDRS17:
-        value = items.get("3")
-        return value is not None and value >= hdrs_item3_min
-    value = items.get("10")
-    return value is not None and value >= madrs_item10_min
+    """The scale's suicide item at or over its threshold (HDRS item 3 >= 3, MADRS item 10 >= 4 by
+    default; `minimum` for any scale)."""
+    scale = scales.get(instrument)
+    if minimum is None:
+        minimum = {HDRS17: hdrs_item3_min, MADRS: madrs_item10_min}[scale.key]
+    value = items.get(scale.safety_item)
+    return value is not None and value >= minimum
 
 
 @dataclass(frozen=True)

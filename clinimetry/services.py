@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from clinimetry import scoring
+from clinimetry import scales, scoring
 from clinimetry.models import Assessment, Relapse, RelapseEvent
 from infusions import schedule as sched
 from infusions.selectors import timepoint_label
@@ -26,7 +26,7 @@ from participants.services import require_consent
 
 BASELINE = "baseline"
 END_OF_STUDY = "end-of-study"
-INSTRUMENTS = (scoring.HDRS17, scoring.MADRS)
+INSTRUMENTS = tuple(scales.SCALES)  # every scale of the registry
 
 
 @dataclass(frozen=True)
@@ -215,7 +215,7 @@ def assessment_save(
     except scoring.ScoringError as exc:
         raise ValidationError({f"item_{k}": v for k, v in exc.errors.items()}) from exc
     flag = scoring.safety_flag(
-        instrument, items, hdrs_item3_min=p.safety_hdrs_item3_min, madrs_item10_min=p.safety_madrs_item10_min
+        instrument, items, minimum=getattr(p, scales.get(instrument).safety_min_setting)
     )
     values = {
         "items": dict(items),
@@ -398,7 +398,7 @@ def derived_rows(participant: Participant) -> list[Derived]:
                 if a.task_code == BASELINE
                 else scoring.is_response(base, a.total, p.response_threshold_pct),
                 scoring.is_remission(
-                    a.instrument, a.total, hdrs_max=p.remission_hdrs17_max, madrs_max=p.remission_madrs_max
+                    a.instrument, a.total, maximum=getattr(p, scales.get(a.instrument).remission_max_setting)
                 ),
                 str(SEVERITY_LABELS.get(scoring.severity(a.instrument, a.total) or "", "")),
             )

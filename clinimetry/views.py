@@ -3,6 +3,7 @@ No infusion data reaches these pages."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.contrib import messages
@@ -14,7 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from clinimetry import charts, services
+from clinimetry import charts, scales, services
 from clinimetry.forms import AssessmentForm, RelapseEventForm, SignForm
 from clinimetry.items import item_table
 from clinimetry.models import Assessment
@@ -37,7 +38,14 @@ def tasks(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "clinimetry/tasks.html",
-        {"tasks": services.due_tasks(participants, now=timezone.now()), "now": timezone.now()},
+        {
+            "tasks": services.due_tasks(participants, now=timezone.now()),
+            "now": timezone.now(),
+            # MADRS first: the primary scale is entered first at a visit.
+            "scales": sorted(
+                ((k, s.name) for k, s in scales.SCALES.items()), key=lambda ks: ks[0] != "madrs"
+            ),
+        },
     )
 
 
@@ -76,7 +84,7 @@ def rate(request: HttpRequest, pk: int, instrument: str, code: str) -> HttpRespo
     initial: dict[str, Any] = {
         "rated_at": timezone.localtime().strftime("%Y-%m-%dT%H:%M"),
         "recall_period": "past_week",
-        "interview_guide": "sigh_d" if instrument == "hdrs17" else "sigma",
+        "interview_guide": scales.get(instrument).interview_guide,
         "mode": "in_person",
     }
     if existing is not None:
@@ -115,6 +123,7 @@ def rate(request: HttpRequest, pk: int, instrument: str, code: str) -> HttpRespo
             )
             return redirect(reverse("clinimetry:assessment", args=[saved.pk]))
     maxima = {f"item_{code_}": max(guide) for code_, (_n, _e, guide) in item_table(instrument).items()}
+    scale = scales.get(instrument)
     return render(
         request,
         "clinimetry/rate.html",
@@ -123,6 +132,13 @@ def rate(request: HttpRequest, pk: int, instrument: str, code: str) -> HttpRespo
             "participant": person,
             "task": task,
             "instrument": instrument,
+            "scale_name": scale.name,
+            # The page's script reads the scale from these: items rated one way or another
+            # (16A/16B) and the entries that mean "not assessed".
+            "alternatives": json.dumps([[f"item_{c}" for c in group] for group in scale.alternatives]),
+            "not_assessed": json.dumps(
+                {f"item_{i.code}": i.not_assessed for i in scale.items if i.not_assessed is not None}
+            ),
             "existing": existing,
             "maxima": maxima,
         },

@@ -31,6 +31,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from clinimetry import scales
+
 Z95 = 1.959963984540054
 
 
@@ -108,7 +110,7 @@ def primary(
     randomized = participants[participants["sequence"].isin(["KP", "PK"])]
     early_rows = early_ratings(long, window, infusion1_end or {})
     out: dict[str, Any] = {}
-    for instrument in ("hdrs17", "madrs"):
+    for instrument in scales.SCALES:
         mine = long["instrument"] == instrument
         rows = long[mine]
         has_baseline = set(rows.loc[(rows["timepoint"] == "baseline") & rows["total"].notna(), "participant"])
@@ -131,7 +133,7 @@ def mixed_model(long: pd.DataFrame, participants: pd.DataFrame) -> dict[str, Any
 
     arms = participants.set_index("participant")["sequence"]
     out: dict[str, Any] = {}
-    for instrument in ("hdrs17", "madrs"):
+    for instrument in scales.SCALES:
         rows = long[(long["instrument"] == instrument) & long["total"].notna()].copy()
         base = rows[rows["timepoint"] == "baseline"].set_index("participant")["total"]
         rows = rows[(rows["period"] == 1)]

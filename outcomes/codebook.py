@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from clinimetry import scoring
+from clinimetry import scales
 from clinimetry.models import Assessment
 from ketatrial.protocol import Protocol
 from outcomes import dataset as ds
@@ -61,12 +61,24 @@ def variables(p: Protocol, blinding: str) -> dict[str, Variable]:
         Variable("mode", "Interview mode", "string", {k: str(lab) for k, lab in Assessment.Mode.choices}),
     ]
     for key, column in zip(ds.HDRS_ITEMS, ds.ITEM_COLUMNS, strict=True):
-        hdrs_max = scoring.HDRS17_MAX.get(key, 3)
-        madrs = f"; MADRS item {key} (0-{scoring.MADRS_MAX_ITEM})" if key in scoring.MADRS_ITEMS else ""
-        v.append(Variable(column, f"HDRS-17 item {key} (0-{hdrs_max}){madrs}", "integer", source="SCALES.md"))
+        meanings = "; ".join(
+            f"{scale.name} item {key} ({', '.join(str(c) for c in scale.item(key).choices)}"
+            + (
+                f"; {scale.item(key).not_assessed} = not assessed, scores 0"
+                if scale.item(key).not_assessed is not None
+                else ""
+            )
+            + ")"
+            for scale in scales.SCALES.values()
+            if key in {i.code for i in scale.items}
+        )
+        v.append(Variable(column, meanings, "integer", source="clinimetry/scales.py, SCALES.md"))
     v += [
         Variable(
-            "total", "Total score (HDRS-17 0-52, MADRS 0-60)", "integer", source="clinimetry.scoring.score"
+            "total",
+            "Total score (" + ", ".join(f"{s.name} 0-{s.total_max}" for s in scales.SCALES.values()) + ")",
+            "integer",
+            source="clinimetry.scoring.score",
         ),
         Variable("prorated", "Total prorated for missing items", "boolean", YES_NO),
         Variable("missing_items", "Items left missing", "string"),
@@ -80,10 +92,11 @@ def variables(p: Protocol, blinding: str) -> dict[str, Variable]:
         ),
         Variable(
             "remission",
-            f"Remission: HDRS-17 <= {p.remission_hdrs17_max}, MADRS <= {p.remission_madrs_max}",
+            "Remission: "
+            + ", ".join(f"{s.name} <= {getattr(p, s.remission_max_setting)}" for s in scales.SCALES.values()),
             "boolean",
             YES_NO,
-            "protocol.remission_hdrs17_max / remission_madrs_max",
+            " / ".join(f"protocol.{s.remission_max_setting}" for s in scales.SCALES.values()),
         ),
         Variable("severity", "Severity band of the total", "string"),
         Variable("out_of_window", "Rated outside its protocol window", "boolean", YES_NO),
@@ -198,7 +211,7 @@ def wide_variable(name: str, known: dict[str, Variable]) -> Variable:
             stem = name[: -len(measure) - 1]
             instrument, _, timepoint = stem.partition("_")
             base = known[measure]
-            label = f"{'HDRS-17' if instrument == 'hdrs17' else 'MADRS'} {timepoint}: {base.label}"
+            label = f"{scales.get(instrument).name} {timepoint}: {base.label}"
             return Variable(name, label, base.kind, base.values, base.source)
     return known[name]
 

@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 from django.contrib.auth.models import AbstractBaseUser
 
-from clinimetry import scoring
+from clinimetry import scales, scoring
 from clinimetry.models import Assessment, Relapse
 from clinimetry.services import BASELINE
 from infusions.services import schedules_for
@@ -37,8 +37,10 @@ from spectroscopy.models import MRSResult
 TZ = ZoneInfo("America/Mexico_City")
 from outcomes.levels import BLINDED, NO_SEQUENCE, UNBLINDED  # noqa: E402, F401  (re-exported)
 
-HDRS_ITEMS = [*[str(n) for n in range(1, 16)], "16A", "16B", "17"]
-ITEM_COLUMNS = [f"item_{k.lower()}" for k in HDRS_ITEMS]  # MADRS uses item_1 .. item_10
+# One column per entered item code of any scale in the registry (HDRS-17 has the most: 1-15,
+# 16A, 16B, 17; MADRS uses item_1 .. item_10).
+HDRS_ITEMS = list(dict.fromkeys(i.code for s in scales.SCALES.values() for i in s.items))
+ITEM_COLUMNS = [f"item_{k.lower()}" for k in HDRS_ITEMS]
 MRS_VALUES = (
     "glu_cr",
     "gln_cr",
@@ -222,7 +224,7 @@ def build(
     # ratings and row dicts would hold several hundred MB.
     columns: dict[str, list[Any]] = {name: [] for name in _long_columns(blinding)}
     add = {name: values.append for name, values in columns.items()}
-    hdrs_keys, madrs_keys = set(HDRS_ITEMS), set(scoring.MADRS_ITEMS)
+    item_keys = {key: {i.code for i in scale.items} for key, scale in scales.SCALES.items()}
     item_pairs = list(zip(HDRS_ITEMS, ITEM_COLUMNS, strict=True))
     threshold = p.response_threshold_pct
     for row in rows.iterator(chunk_size=5000):
@@ -240,7 +242,7 @@ def build(
         add["recall_period"](a["recall_period"])
         add["mode"](a["mode"])
         items = a["items"] or {}
-        keys = hdrs_keys if instrument == scoring.HDRS17 else madrs_keys
+        keys = item_keys[instrument]
         for key, column in item_pairs:
             add[column](items.get(key) if key in keys else None)
         add["total"](total)
@@ -250,7 +252,7 @@ def build(
         add["response"](None if is_base else scoring.is_response(base, total, threshold))
         add["remission"](
             scoring.is_remission(
-                instrument, total, hdrs_max=p.remission_hdrs17_max, madrs_max=p.remission_madrs_max
+                instrument, total, maximum=getattr(p, scales.get(instrument).remission_max_setting)
             )
         )
         add["severity"](scoring.severity(instrument, total))

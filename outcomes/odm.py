@@ -20,13 +20,14 @@ import numpy as np
 import pandas as pd
 from django.contrib.auth import get_user_model
 
+from clinimetry import scales
 from clinimetry.models import Assessment
 from outcomes import dataset as ds
 
 NS = "http://www.cdisc.org/ns/odm/v1.3"
 STUDY_OID = "ST.KETATRIAL"
 MDV_OID = "MDV.1"
-FORMS = {"hdrs17": "HDRS-17", "madrs": "MADRS"}
+FORMS = {key: scale.name for key, scale in scales.SCALES.items()}
 # Collected values and the two derived values a reader of the ODM needs; the other derived
 # values and flags are in the tabular formats.
 DERIVED = ("total", "response")
@@ -71,8 +72,7 @@ def _a(value: object) -> str:
 
 
 def _item_names(instrument: str) -> list[str]:
-    keys = ds.HDRS_ITEMS if instrument == "hdrs17" else [str(n) for n in range(1, 11)]
-    return [f"item_{k.lower()}" for k in keys]
+    return [f"item_{i.code.lower()}" for i in scales.get(instrument).items]
 
 
 ITEMS = {inst: _item_names(inst) for inst in FORMS}
@@ -214,7 +214,7 @@ def write(data: ds.DataSet, out: IO[bytes], *, created: datetime, file_oid: str,
         "participant",
         "timepoint",
         "instrument",
-        *sorted(set(ITEMS["hdrs17"]) | set(ITEMS["madrs"])),
+        *sorted(set().union(*ITEMS.values())),
         *DERIVED,
     ]
     rows = (

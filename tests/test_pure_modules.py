@@ -14,6 +14,7 @@ PURE_MODULES = [
     "infusions.vitals",
     "infusions.dissociation",
     "clinimetry.scoring",
+    "clinimetry.scales",
     "clinimetry.items",
     "spectroscopy.io",
     "spectroscopy.processing",

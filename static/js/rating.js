@@ -3,25 +3,35 @@
   const form = document.getElementById("rating-form");
   if (!form) return;
   const groups = Array.from(form.querySelectorAll(".item-group"));
-  const hdrs = form.dataset.instrument === "hdrs17";
+  // The scale comes from the page (clinimetry/scales.py): groups of items rated one way or another
+  // (HDRS-17 item 16 as 16A or 16B) count once, and an entry meaning "not assessed" scores 0.
+  const alternatives = JSON.parse(form.dataset.alternatives || "[]");
+  const notAssessed = JSON.parse(form.dataset.notAssessed || "{}");
+  const inGroup = {};
+  alternatives.forEach((group, n) => group.forEach((name) => { inGroup[name] = n; }));
   const totalEl = document.getElementById("live-total");
   const missingEl = document.getElementById("live-missing");
   form.querySelectorAll(".rating-meta select, .rating-meta input[type=text], .rating-meta input[type=datetime-local]").forEach((el) => el.classList.add("form-control"));
   function update() {
     let total = 0, missing = 0;
-    let item16 = 0;
+    const rated = alternatives.map(() => 0);
     groups.forEach((g) => {
       const name = g.dataset.field;
       const checked = g.querySelector("input:checked");
-      if (hdrs && (name === "item_16A" || name === "item_16B")) {
-        if (checked) { item16 += 1; total += Number(checked.value) === 3 ? 0 : Number(checked.value); }
+      const value = checked ? Number(checked.value) : null;
+      const points = value === null || notAssessed[name] === value ? 0 : value;
+      if (name in inGroup) {
+        if (checked) { rated[inGroup[name]] += 1; total += points; }
         return;
       }
-      if (checked) total += Number(checked.value); else missing += 1;
+      if (checked) total += points; else missing += 1;
     });
-    if (hdrs && item16 === 0) missing += 1;
+    rated.forEach((n) => { if (n === 0) missing += 1; });
     totalEl.textContent = missing ? total + " (" + missing + " missing)" : String(total);
-    missingEl.textContent = hdrs && item16 > 1 ? "Rate 16A or 16B, not both" : "";
+    const twice = alternatives.filter((group, n) => rated[n] > 1);
+    missingEl.textContent = twice.length
+      ? "Rate " + twice.map((group) => group.map((name) => name.replace("item_", "")).join(" or ")).join(", ") + ", not both"
+      : "";
   }
   groups.forEach((g, i) => {
     g.addEventListener("keydown", (e) => {

@@ -16,6 +16,7 @@ from django.utils import timezone
 from spectroscopy import services
 from spectroscopy.models import MRSResult, MRSUpload
 from spectroscopy.synthetic import independent_mega_scan, write_nifti_mrs
+from spectroscopy.versions import PIPELINE_VERSION
 from tests.factories import enrolled
 from tests.workers import start_worker
 
@@ -197,11 +198,13 @@ def test_a_real_worker_on_redis_quantifies_an_upload_end_to_end(make_user, files
     try:
         from spectroscopy.tasks import quantify_result
 
-        result = MRSResult.objects.create(upload=metab, pipeline_version="1.0.0", queued_at=timezone.now())
+        result = MRSResult.objects.create(
+            upload=metab, pipeline_version=PIPELINE_VERSION, queued_at=timezone.now()
+        )
         assert quantify_result.apply_async(args=[result.pk], queue=queue).get(timeout=120) == "done"
     finally:
         worker.terminate()
         output = worker.communicate(timeout=30)[0]
     result.refresh_from_db()
     assert result.status == "done", output
-    assert result.values["n_transients"] == 64 and result.values["pipeline_version"] == "1.0.0"
+    assert result.values["n_transients"] == 64 and result.values["pipeline_version"] == PIPELINE_VERSION
