@@ -61,6 +61,12 @@ def build_trial(n: int) -> dict[str, float]:
     started = time.perf_counter()
     call_command("flush", interactive=False, verbosity=0)
     call_command("migrate", verbosity=0)
+    # flush empties the role groups that a data migration made: make them again.
+    from django.contrib.auth.models import Group, Permission
+
+    from participants.roles import sync_role_groups
+
+    sync_role_groups(Group, Permission)
     p = protocol()
     rng = random.Random(2026)  # noqa: S311 (synthetic data, not security)
     users = get_user_model()
