@@ -9,6 +9,7 @@ robust z-score of each transient's error against the median, DIFF and SUM, HSVD 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -131,21 +132,9 @@ def outliers(
     return (mse - centre) / mad > z_max
 
 
-def hsvd_remove(
-    fid: np.ndarray,
-    dwell_s: float,
-    mhz: float,
-    *,
-    low_ppm: float = 4.2,
-    high_ppm: float = 5.2,
-    components: int = 20,
-    points: int = 512,
-) -> np.ndarray:
-    """Fit `components` damped exponentials to the first `points` (Hankel SVD, matrix pencil) and
-    subtract those whose frequency lies in low-high ppm (residual water)."""
-    return fid - hsvd_water(
-        fid, dwell_s, mhz, low_ppm=low_ppm, high_ppm=high_ppm, components=components, points=points
-    )
+def hsvd_remove(fid: np.ndarray, dwell_s: float, mhz: float, **options: Any) -> np.ndarray:
+    """`fid` less its residual water (`hsvd_water`, with the same options)."""
+    return fid - hsvd_water(fid, dwell_s, mhz, **options)
 
 
 def hsvd_water(
@@ -158,8 +147,9 @@ def hsvd_water(
     components: int = 20,
     points: int = 512,
 ) -> np.ndarray:
-    """The residual-water part of `fid` (see `hsvd_remove`), to subtract from several FIDs that
-    share it (ON and OFF: editing leaves water alone)."""
+    """The residual-water part of `fid`: `components` damped exponentials fitted to the first
+    `points` (Hankel SVD, matrix pencil), those with a frequency in low-high ppm. Subtracted from
+    several FIDs that share it (ON and OFF: editing leaves water alone)."""
     n = min(points, fid.shape[-1])
     rows = n // 2
     hankel = np.lib.stride_tricks.sliding_window_view(fid[:n], n - rows + 1)[:rows]
