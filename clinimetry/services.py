@@ -123,15 +123,16 @@ def _tasks(
         )
     if relapse is not None:
         start = relapse.detected_at
+        p = protocol()
         tasks.append(
             RatingTask(
                 participant,
                 END_OF_STUDY,
                 _("End-of-study visit (relapse)"),
                 sched.FOLLOW_UP,
-                start + timedelta(days=7),
+                start + timedelta(days=p.end_of_study_due_days),
                 start,
-                start + timedelta(days=14),
+                start + timedelta(days=p.end_of_study_window_days),
                 frozenset(done.get(END_OF_STUDY, ())),
             )
         )
@@ -160,17 +161,20 @@ def task_for_rater(participant: Participant, code: str, *, now: datetime) -> Rat
 
 
 def due_tasks(
-    participants: list[Participant], *, now: datetime, ahead: timedelta = timedelta(days=2)
+    participants: list[Participant], *, now: datetime, ahead: timedelta | None = None
 ) -> list[RatingTask]:
     """Open tasks for the rater: window opening within `ahead`, not complete; overdue ones too
-    (for 7 days after the window closed, flagged). Future tasks stay hidden: the list must not
+    (for `task_overdue_days` after the window closed, flagged). Future tasks stay hidden: the list must not
     draw the period-2 calendar."""
+    p = protocol()
+    ahead = timedelta(days=p.task_list_ahead_days) if ahead is None else ahead
+    overdue = timedelta(days=p.task_overdue_days)
     open_tasks = []
     for tasks in tasks_many(participants).values():
         for task in tasks:
             if task.complete:
                 continue
-            if task.window_start <= now + ahead and now <= task.window_end + timedelta(days=7):
+            if task.window_start <= now + ahead and now <= task.window_end + overdue:
                 open_tasks.append(task)
     return sorted(open_tasks, key=lambda t: (t.window_end, t.participant.code))
 
@@ -263,12 +267,14 @@ def assessment_save(
             recipients=principal_investigators(),
             subject=_("Suicide-risk alert: %s") % participant.code,
             body=_(
-                "%(instrument)s rated %(when)s flags suicide risk (HDRS item 3 >= 3 or MADRS item 10 >= 4). "
+                "%(instrument)s rated %(when)s flags suicide risk (item %(item)s >= %(minimum)s). "
                 "The rater was asked to follow the suicide-risk procedure."
             )
             % {
                 "instrument": assessment.get_instrument_display(),
                 "when": rated_at.strftime("%Y-%m-%d %H:%M"),
+                "item": scales.get(instrument).safety_item,
+                "minimum": getattr(p, scales.get(instrument).safety_min_setting),
             },
             url=reverse("clinimetry:participant", args=[participant.pk]),
             now=now,

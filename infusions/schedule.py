@@ -325,8 +325,8 @@ def _mrs(period_infusions: list[Infusion], p: Protocol, tz: ZoneInfo) -> list[Ti
             f"p{period}-mrs-during",
             (f"MRS during infusion {during.number}",),
             at,
-            at - timedelta(minutes=5),
-            at + timedelta(minutes=5),
+            at - timedelta(minutes=p.mrs_during_window_minutes),
+            at + timedelta(minutes=p.mrs_during_window_minutes),
             during.key,
             during.status == DONE,
         )

@@ -80,6 +80,17 @@ class Protocol:
     scanner_slots_per_day: int = 2
     # Ratings
     baseline_days_before_day1: int = 7
+    # After a relapse: the end-of-study visit is due this many days later, in a window from the
+    # relapse to this many days after it.
+    end_of_study_due_days: int = 7
+    end_of_study_window_days: int = 14
+    # The rater's task list: tasks whose window opens within this many days, and overdue tasks
+    # for this many days after their window closed.
+    task_list_ahead_days: int = 2
+    task_overdue_days: int = 7
+    # Calendar feed (iCal): how long a booked infusion or a rating/MRS session is shown to last.
+    ical_infusion_minutes: int = 40
+    ical_session_minutes: int = 30
     predose_hours_before_start: float = 2.0
     after_first_infusion: tuple[TimeWindow, ...] = (
         TimeWindow(4, 1),
@@ -114,6 +125,7 @@ class Protocol:
         "1w_after_last_infusion",
     )
     mrs_during_infusion_minutes: int = 10
+    mrs_during_window_minutes: int = 5  # the in-scanner scan's window either side of its time
     mrs_during_infusion_anchor: str = "last"  # or "first": the protocol text reads both ways
     mrs_fwhm_max_hz: float = 12.0
     mrs_gaba_fit_error_max_pct: float = 15.0

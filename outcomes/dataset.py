@@ -23,6 +23,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pandas as pd
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 
 from clinimetry import scales, scoring
@@ -34,7 +35,7 @@ from participants import allocation
 from participants.models import Participant
 from spectroscopy.models import MRSResult
 
-TZ = ZoneInfo("America/Mexico_City")
+TZ = ZoneInfo(settings.TIME_ZONE)  # the trial's time zone, named once (settings)
 from outcomes.levels import BLINDED, NO_SEQUENCE, UNBLINDED  # noqa: E402, F401  (re-exported)
 
 # One column per entered item code of any scale in the registry (HDRS-17 has the most: 1-15,
