@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cached_property, partial
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -33,7 +34,9 @@ INSTRUMENTS = tuple(scales.SCALES)  # every scale of the registry
 class RatingTask:
     participant: Participant
     code: str
-    label: str
+    # The label, or a function that makes it: the task list builds every task of every participant
+    # and shows the few that are due, so labels (translated text) are made only when read.
+    label_source: Any = field(compare=False)
     period: int
     due: datetime
     window_start: datetime
@@ -43,6 +46,10 @@ class RatingTask:
     @property
     def complete(self) -> bool:
         return self.done >= set(INSTRUMENTS)
+
+    @cached_property
+    def label(self) -> str:
+        return str(self.label_source() if callable(self.label_source) else self.label_source)
 
 
 def _relapse(participant: Participant) -> Relapse | None:
@@ -58,9 +65,10 @@ def all_tasks(participant: Participant) -> list[RatingTask]:
     return _tasks(participant, schedule_for(participant), done, _relapse(participant))
 
 
-def tasks_many(participants: list[Participant]) -> dict[int, list[RatingTask]]:
+def tasks_many(participants: list[Participant], *, keep: Any = None) -> dict[int, list[RatingTask]]:
     """`all_tasks` of many participants in a fixed number of queries (the task list): schedules,
-    begun ratings and relapses are read once for all."""
+    begun ratings and relapses are read once for all. `keep(window_start, window_end, done)`, when
+    given, drops a schedule task before it is built (the task list keeps the few that are due)."""
     plans = schedules_for(participants)
     done: dict[int, dict[str, set[str]]] = {}
     for pk, code, instrument in Assessment.objects.filter(participant__in=participants).values_list(
@@ -68,7 +76,10 @@ def tasks_many(participants: list[Participant]) -> dict[int, list[RatingTask]]:
     ):
         done.setdefault(pk, {}).setdefault(code, set()).add(instrument)
     relapses = {r.participant_id: r for r in Relapse.objects.filter(participant__in=participants)}
-    return {p.pk: _tasks(p, plans.get(p.pk), done.get(p.pk, {}), relapses.get(p.pk)) for p in participants}
+    return {
+        p.pk: _tasks(p, plans.get(p.pk), done.get(p.pk, {}), relapses.get(p.pk), keep=keep)
+        for p in participants
+    }
 
 
 def _tasks(
@@ -76,6 +87,8 @@ def _tasks(
     plan: sched.Schedule | None,
     done: dict[str, set[str]],
     relapse: Relapse | None,
+    *,
+    keep: Any = None,
 ) -> list[RatingTask]:
     baseline_end = (
         plan.infusions[0].start
@@ -86,7 +99,7 @@ def _tasks(
         RatingTask(
             participant,
             BASELINE,
-            _("Baseline rating"),
+            gettext_lazy("Baseline rating"),
             0,
             baseline_end,
             participant.enrolled_at,
@@ -109,11 +122,13 @@ def _tasks(
             and t.code not in done
         ):
             continue
+        if keep is not None and not keep(t.window_start, t.window_end, done.get(t.code, ())):
+            continue
         tasks.append(
             RatingTask(
                 participant,
                 t.code,
-                timepoint_label(t),
+                partial(timepoint_label, t),
                 t.period,
                 t.due,
                 t.window_start,
@@ -128,7 +143,7 @@ def _tasks(
             RatingTask(
                 participant,
                 END_OF_STUDY,
-                _("End-of-study visit (relapse)"),
+                gettext_lazy("End-of-study visit (relapse)"),
                 sched.FOLLOW_UP,
                 start + timedelta(days=p.end_of_study_due_days),
                 start,
@@ -169,8 +184,12 @@ def due_tasks(
     p = protocol()
     ahead = timedelta(days=p.task_list_ahead_days) if ahead is None else ahead
     overdue = timedelta(days=p.task_overdue_days)
+
+    def keep(start: datetime, end: datetime, begun: Any) -> bool:
+        return not set(INSTRUMENTS) <= set(begun) and start <= now + ahead and now <= end + overdue
+
     open_tasks = []
-    for tasks in tasks_many(participants).values():
+    for tasks in tasks_many(participants, keep=keep).values():
         for task in tasks:
             if task.complete:
                 continue

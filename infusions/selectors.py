@@ -127,17 +127,30 @@ def visit_get(participant: Participant, period: int, number: int) -> InfusionVis
     return visit or InfusionVisit(participant=participant, period=period, number=number)
 
 
-def participant_events(participant: Participant, *, now: datetime, plan: Any = _UNSET) -> list[Event]:
+def participant_events(
+    participant: Participant,
+    *,
+    now: datetime,
+    plan: Any = _UNSET,
+    days: tuple[date, date] | None = None,
+) -> list[Event]:
     """Every scheduled event of one participant in order, within the blinded horizon. `plan` is
-    the participant's schedule when the caller has it (None: no schedule)."""
+    the participant's schedule when the caller has it (None: no schedule); `days` keeps only the
+    events between two local dates (inclusive), before their labels are made."""
     if plan is _UNSET:
         plan = schedule_for(participant)
     if plan is None:
         return []
+
+    def outside(start: datetime) -> bool:
+        return days is not None and not days[0] <= start.astimezone(TZ).date() <= days[1]
+
     visible2, period2_over = _visible_period2(plan)
     events: list[Event] = []
     for infusion in plan.infusions:
         if infusion.period == 2 and infusion.number not in visible2:
+            continue
+        if outside(infusion.start):
             continue
         events.append(
             Event(
@@ -164,6 +177,8 @@ def participant_events(participant: Participant, *, now: datetime, plan: Any = _
             or (t.code.endswith("mrs-during") and t.anchored_to == _last_key(plan, 2))
         )
         if anchor_period == 2 and hangs_on_last and not period2_over:
+            continue
+        if outside(t.due):
             continue
         status = "due" if now <= t.window_end else "window_passed"
         events.append(
@@ -193,9 +208,7 @@ def calendar_events(start: date, end: date, *, now: datetime) -> list[Event]:
     events = []
     for participant in participants:
         events.extend(
-            e
-            for e in participant_events(participant, now=now, plan=plans.get(participant.pk))
-            if start <= e.day <= end
+            participant_events(participant, now=now, plan=plans.get(participant.pk), days=(start, end))
         )
     return sorted(events, key=lambda e: (e.start, e.participant.code))
 
