@@ -52,7 +52,6 @@ class Fit:
     baseline: np.ndarray
     ppm: np.ndarray
     fit_error_pct: dict[str, float] = field(default_factory=dict)
-    diff: np.ndarray | None = None  # the data fitted, where the fit builds them (model 2 DIFF)
 
 
 def _gauss(f: np.ndarray, a: float, x2: float, f0: float) -> np.ndarray:
@@ -435,7 +434,6 @@ def fit_diff(
             "glx": 100 * sds["glx"] / areas["glx"] if areas["glx"] > 0 else float("inf"),
             "gaba_residual": _error_pct(res[gaba_band] * scale, heights["gaba"]),
         },
-        diff=y * scale,
     )
 
 

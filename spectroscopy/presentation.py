@@ -114,16 +114,17 @@ def value_groups(values: dict[str, Any]) -> list[Group]:
         (_("Processing"), PROCESSING),
         (_("Fitted areas"), AREAS),
     ):
+        # The rows that are not plain quantities join their group by its quantities, not its title.
         group = Group(title)
         for q in quantities:
             if q.key in values:
                 used.add(q.key)
                 group.rows.append((q.label, formatted(q, values[q.key])))
-        if title == _("Quality") and "n_transients" in values:
+        if quantities is QUALITY and "n_transients" in values:
             total, rejected = values.get("n_transients") or 0, values.get("n_rejected") or 0
             share = 100 * rejected / total if total else 0.0
             group.rows.append((_("Transients rejected"), f"{rejected} / {total} ({share:.1f} %)"))
-        if title == _("Processing") and "edit_assignment" in values:
+        if quantities is PROCESSING and "edit_assignment" in values:
             group.rows.insert(
                 0,
                 (
