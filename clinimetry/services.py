@@ -2,200 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from functools import cached_property, partial
-from typing import Any
+from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from clinimetry import scales, scoring
 from clinimetry.models import Assessment, Relapse, RelapseEvent
-from infusions import schedule as sched
-from infusions.selectors import timepoint_label
-from infusions.services import schedule_for, schedules_for
+from clinimetry.selectors import BASELINE, INSTRUMENTS, task_get
 from ketatrial.audit import clinical_create, clinical_update
 from ketatrial.notifications import notify, principal_investigators
 from ketatrial.trial import protocol
 from participants.models import Participant
 from participants.services import require_consent
-
-BASELINE = "baseline"
-END_OF_STUDY = "end-of-study"
-INSTRUMENTS = tuple(scales.SCALES)  # every scale of the registry
-
-
-@dataclass(frozen=True)
-class RatingTask:
-    participant: Participant
-    code: str
-    # The label, or a function that makes it: the task list builds every task of every participant
-    # and shows the few that are due, so labels (translated text) are made only when read.
-    label_source: Any = field(compare=False)
-    period: int
-    due: datetime
-    window_start: datetime
-    window_end: datetime
-    done: frozenset[str] = field(default_factory=frozenset)
-
-    @property
-    def complete(self) -> bool:
-        return self.done >= set(INSTRUMENTS)
-
-    @cached_property
-    def label(self) -> str:
-        return str(self.label_source() if callable(self.label_source) else self.label_source)
-
-
-def _relapse(participant: Participant) -> Relapse | None:
-    return Relapse.objects.filter(participant=participant).first()
-
-
-def all_tasks(participant: Participant) -> list[RatingTask]:
-    """Every rating task of a participant: baseline, the schedule's ratings, and (after a relapse)
-    the end-of-study visit instead of the remaining follow-up."""
-    done: dict[str, set[str]] = {}
-    for code, instrument in participant.assessments.values_list("task_code", "instrument"):
-        done.setdefault(code, set()).add(instrument)
-    return _tasks(participant, schedule_for(participant), done, _relapse(participant))
-
-
-def tasks_many(participants: list[Participant], *, keep: Any = None) -> dict[int, list[RatingTask]]:
-    """`all_tasks` of many participants in a fixed number of queries (the task list): schedules,
-    begun ratings and relapses are read once for all. `keep(window_start, window_end, done)`, when
-    given, drops a schedule task before it is built (the task list keeps the few that are due)."""
-    plans = schedules_for(participants)
-    done: dict[int, dict[str, set[str]]] = {}
-    for pk, code, instrument in Assessment.objects.filter(participant__in=participants).values_list(
-        "participant_id", "task_code", "instrument"
-    ):
-        done.setdefault(pk, {}).setdefault(code, set()).add(instrument)
-    relapses = {r.participant_id: r for r in Relapse.objects.filter(participant__in=participants)}
-    return {
-        p.pk: _tasks(p, plans.get(p.pk), done.get(p.pk, {}), relapses.get(p.pk), keep=keep)
-        for p in participants
-    }
-
-
-def _tasks(
-    participant: Participant,
-    plan: sched.Schedule | None,
-    done: dict[str, set[str]],
-    relapse: Relapse | None,
-    *,
-    keep: Any = None,
-) -> list[RatingTask]:
-    baseline_end = (
-        plan.infusions[0].start
-        if plan
-        else participant.enrolled_at + timedelta(days=protocol().baseline_days_before_day1)
-    )
-    tasks = [
-        RatingTask(
-            participant,
-            BASELINE,
-            gettext_lazy("Baseline rating"),
-            0,
-            baseline_end,
-            participant.enrolled_at,
-            baseline_end,
-            frozenset(done.get(BASELINE, ())),
-        )
-    ]
-    for t in plan.ratings if plan else ():
-        # A task anchored to the end of an infusion appears once that end is recorded: the
-        # planned end of a period's last infusion would announce that it is the last one.
-        is_predose = "predose" in t.code.split("+")[0]
-        if not t.anchor_recorded and not is_predose and t.code not in done:
-            continue
-        # Follow-up ends when the relapse is found: later weekly tasks go, unless already begun
-        # (the other scale of the visit that revealed the relapse is still to be entered).
-        if (
-            relapse is not None
-            and t.period == sched.FOLLOW_UP
-            and t.due > relapse.detected_at
-            and t.code not in done
-        ):
-            continue
-        if keep is not None and not keep(t.window_start, t.window_end, done.get(t.code, ())):
-            continue
-        tasks.append(
-            RatingTask(
-                participant,
-                t.code,
-                partial(timepoint_label, t),
-                t.period,
-                t.due,
-                t.window_start,
-                t.window_end,
-                frozenset(done.get(t.code, ())),
-            )
-        )
-    if relapse is not None:
-        start = relapse.detected_at
-        p = protocol()
-        tasks.append(
-            RatingTask(
-                participant,
-                END_OF_STUDY,
-                gettext_lazy("End-of-study visit (relapse)"),
-                sched.FOLLOW_UP,
-                start + timedelta(days=p.end_of_study_due_days),
-                start,
-                start + timedelta(days=p.end_of_study_window_days),
-                frozenset(done.get(END_OF_STUDY, ())),
-            )
-        )
-    return sorted(tasks, key=lambda t: t.due)
-
-
-def task_get(participant: Participant, code: str) -> RatingTask:
-    for task in all_tasks(participant):
-        if task.code == code:
-            return task
-    raise ValidationError(_("No such rating task for this participant."))
-
-
-def task_for_rater(participant: Participant, code: str, *, now: datetime) -> RatingTask:
-    """A task the rater may open: one the task list shows now, or one already begun (to finish
-    or correct it). Any other code answers like a missing one, so guessing codes of later
-    timepoints reveals nothing about the schedule."""
-    begun = set(participant.assessments.values_list("task_code", flat=True))
-    for task in all_tasks(participant):
-        if task.code != code:
-            continue
-        if code in begun or task in due_tasks([participant], now=now):
-            return task
-        break
-    raise ValidationError(_("No such rating task for this participant."))
-
-
-def due_tasks(
-    participants: list[Participant], *, now: datetime, ahead: timedelta | None = None
-) -> list[RatingTask]:
-    """Open tasks for the rater: window opening within `ahead`, not complete; overdue ones too
-    (for `task_overdue_days` after the window closed, flagged). Future tasks stay hidden: the list must not
-    draw the period-2 calendar."""
-    p = protocol()
-    ahead = timedelta(days=p.task_list_ahead_days) if ahead is None else ahead
-    overdue = timedelta(days=p.task_overdue_days)
-
-    def keep(start: datetime, end: datetime, begun: Any) -> bool:
-        return not set(INSTRUMENTS) <= set(begun) and start <= now + ahead and now <= end + overdue
-
-    open_tasks = []
-    for tasks in tasks_many(participants, keep=keep).values():
-        for task in tasks:
-            if task.complete:
-                continue
-            if task.window_start <= now + ahead and now <= task.window_end + overdue:
-                open_tasks.append(task)
-    return sorted(open_tasks, key=lambda t: (t.window_end, t.participant.code))
 
 
 def _signature_meaning(user: AbstractBaseUser) -> str:
@@ -387,65 +209,3 @@ def relapse_evaluate(*, participant: Participant, by: AbstractBaseUser, now: dat
         by=by,
         reason="relapse rule met",
     )
-
-
-SEVERITY_LABELS = {
-    "none": gettext_lazy("none"),
-    "normal": gettext_lazy("normal"),
-    "mild": gettext_lazy("mild"),
-    "moderate": gettext_lazy("moderate"),
-    "severe": gettext_lazy("severe"),
-    "very severe": gettext_lazy("very severe"),
-}
-
-
-@dataclass(frozen=True)
-class Derived:
-    assessment: Assessment
-    percent_change: float | None
-    response: bool | None
-    remission: bool | None
-    severity: str | None
-
-
-def derived_rows(participant: Participant) -> list[Derived]:
-    """Every assessment with its derived values against the same instrument's baseline."""
-    p = protocol()
-    rows = []
-    baselines = {a.instrument: a.total for a in participant.assessments.filter(task_code=BASELINE)}
-    for a in participant.assessments.select_related("rater", "signed_by").order_by("rated_at", "instrument"):
-        base = baselines.get(a.instrument)
-        rows.append(
-            Derived(
-                a,
-                None if a.task_code == BASELINE else scoring.percent_change(base, a.total),
-                None
-                if a.task_code == BASELINE
-                else scoring.is_response(base, a.total, p.response_threshold_pct),
-                scoring.is_remission(
-                    a.instrument, a.total, maximum=getattr(p, scales.get(a.instrument).remission_max_setting)
-                ),
-                str(SEVERITY_LABELS.get(scoring.severity(a.instrument, a.total) or "", "")),
-            )
-        )
-    return rows
-
-
-def chart_points(participant: Participant) -> dict[str, list[tuple[datetime, int]]]:
-    points: dict[str, list[tuple[datetime, int]]] = {i: [] for i in INSTRUMENTS}
-    for instrument, when, total in (
-        participant.assessments.filter(total__isnull=False)
-        .order_by("rated_at")
-        .values_list("instrument", "rated_at", "total")
-    ):
-        points[instrument].append((when, total))
-    return points
-
-
-def task_form_context(task: RatingTask) -> dict[str, Any]:
-    return {
-        "code": task.code,
-        "label": task.label,
-        "window_start": task.window_start,
-        "window_end": task.window_end,
-    }

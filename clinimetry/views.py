@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from clinimetry import charts, scales, services
+from clinimetry import charts, scales, selectors, services
 from clinimetry.forms import AssessmentForm, RelapseEventForm, SignForm
 from clinimetry.items import item_table
 from clinimetry.models import Assessment
@@ -30,16 +30,12 @@ READERS = (RATER, PRINCIPAL_INVESTIGATOR, MONITOR, DATA_MANAGER)
 
 @role_required(RATER)
 def tasks(request: HttpRequest) -> HttpResponse:
-    participants = list(
-        Participant.objects.filter(
-            status__in=[Participant.Status.ENROLLED, Participant.Status.RANDOMIZED]
-        ).select_related("site", "screening")
-    )
+    now = timezone.now()
     return render(
         request,
         "clinimetry/tasks.html",
         {
-            "tasks": services.due_tasks(participants, now=timezone.now()),
+            "tasks": selectors.due_tasks(selectors.task_list_participants(now=now), now=now),
             "now": timezone.now(),
             # MADRS first: the primary scale is entered first at a visit.
             "scales": sorted(
@@ -52,13 +48,13 @@ def tasks(request: HttpRequest) -> HttpResponse:
 @role_required(*READERS)
 def participant(request: HttpRequest, pk: int) -> HttpResponse:
     person = participant_get_for_user(request.user, pk)
-    points = services.chart_points(person)
+    points = selectors.chart_points(person)
     return render(
         request,
         "clinimetry/participant.html",
         {
             "participant": person,
-            "rows": services.derived_rows(person),
+            "rows": selectors.derived_rows(person),
             "chart": charts.totals_svg(points),
             "relapse": getattr(person, "relapse", None),
             "relapse_form": RelapseEventForm(),
@@ -67,16 +63,16 @@ def participant(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-def _task(person: Participant, code: str) -> services.RatingTask:
+def _task(person: Participant, code: str) -> selectors.RatingTask:
     try:
-        return services.task_for_rater(person, code, now=timezone.now())
+        return selectors.task_for_rater(person, code, now=timezone.now())
     except ValidationError:
         raise not_found() from None
 
 
 @role_required(RATER)
 def rate(request: HttpRequest, pk: int, instrument: str, code: str) -> HttpResponse:
-    if instrument not in services.INSTRUMENTS:
+    if instrument not in selectors.INSTRUMENTS:
         raise not_found()
     person = participant_get_for_user(request.user, pk)
     task = _task(person, code)

@@ -183,3 +183,23 @@ class CalendarToken(models.Model):
 
     def __str__(self) -> str:
         return f"calendar token of {self.user}"
+
+
+class ScheduleSpan(models.Model):
+    """Derived, not clinical: the first and last moment of a participant's computed schedule
+    (infusions, rating windows, MRS sessions, an end-of-study visit after a relapse), so the task
+    list and the calendar build only the schedules that can have something in the shown time,
+    whatever the trial's size. Written whenever the schedule's inputs change (the anchor, a visit;
+    infusions.apps) and nightly; a missing row, or one made under another protocol, counts as
+    "may be active" (the page builds that schedule), so a stale span can cost time, never a task."""
+
+    participant = models.OneToOneField(
+        Participant, on_delete=models.CASCADE, primary_key=True, related_name="schedule_span"
+    )
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField(db_index=True)
+    protocol_key = models.CharField(max_length=64)
+    computed_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"span of {self.participant_id}: {self.starts_at:%Y-%m-%d} to {self.ends_at:%Y-%m-%d}"

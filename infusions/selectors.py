@@ -10,16 +10,17 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.db.models import Q
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from infusions import schedule as sched
 from infusions.models import InfusionVisit, Schedule
-from infusions.services import TZ, schedule_for, schedules_for
+from infusions.services import TZ, protocol_key, schedule_for, schedules_for
 from participants.models import Participant
 
 STATUS_LABELS = {
@@ -197,12 +198,22 @@ def participant_events(
     return sorted(events, key=lambda e: e.start)
 
 
+def schedule_may_overlap(start: datetime, end: datetime) -> Q:
+    """Participants whose schedule can have something between two moments: a stored span that
+    overlaps them, or no span made under the protocol in force (built to be sure)."""
+    fresh = Q(schedule_span__protocol_key=protocol_key())
+    return ~fresh | Q(schedule_span__starts_at__lte=end, schedule_span__ends_at__gte=start)
+
+
 def calendar_events(start: date, end: date, *, now: datetime) -> list[Event]:
-    """Events of every scheduled participant between two dates (inclusive)."""
+    """Events of every scheduled participant between two dates (inclusive); only the schedules
+    that can reach those days are built (infusions.models.ScheduleSpan)."""
+    first = datetime.combine(start, time.min, tzinfo=TZ)
+    last = datetime.combine(end, time.max, tzinfo=TZ)
     participants = list(
-        Participant.objects.filter(
-            schedule__isnull=False, status=Participant.Status.RANDOMIZED
-        ).select_related("site")
+        Participant.objects.filter(schedule__isnull=False, status=Participant.Status.RANDOMIZED)
+        .filter(schedule_may_overlap(first, last))
+        .select_related("site")
     )
     plans = schedules_for(participants)  # a fixed number of queries, whatever the trial's size
     events = []

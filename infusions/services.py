@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import secrets
 from datetime import date, datetime, time, timedelta
@@ -24,6 +25,7 @@ from infusions.models import (
     DissociationRating,
     InfusionVisit,
     Schedule,
+    ScheduleSpan,
     VitalSigns,
 )
 from infusions.vitals import vitals_alerts, vitals_problems
@@ -108,6 +110,72 @@ def schedules_for(participants: list[Participant]) -> dict[int, sched.Schedule]:
         except (ValueError, IndexError, StopIteration):  # one bad record must not stop the others
             logger.exception("no schedule for participant %s", person.code)
     return plans
+
+
+def protocol_key() -> str:
+    """A fingerprint of the protocol in force: a schedule span made under other numbers is stale."""
+    return hashlib.sha256(repr(protocol()).encode()).hexdigest()
+
+
+def schedule_span(plan: sched.Schedule, participant: Participant) -> tuple[datetime, datetime]:
+    """The first and last moment of everything a schedule can show or ask for: the baseline
+    rating from enrolment, infusions with their day windows, rating and MRS windows (an
+    end-of-study visit after a relapse is the task list's to find: clinimetry)."""
+    moments: list[datetime] = [participant.enrolled_at] if participant.enrolled_at else []
+    for infusion in plan.infusions:
+        moments += [
+            infusion.start,
+            infusion.end,
+            datetime.combine(infusion.window_start, time.min, tzinfo=TZ),
+            datetime.combine(infusion.window_end, time.max, tzinfo=TZ),
+        ]
+    for t in (*plan.ratings, *plan.mrs):
+        moments += [t.due, t.window_start, t.window_end]
+    return min(moments), max(moments)
+
+
+def schedule_span_refresh(participant: Participant, *, now: datetime) -> ScheduleSpan | None:
+    """Store the participant's schedule span (none: no schedule, or one that cannot be built)."""
+    plan = None
+    try:
+        plan = schedule_for(participant)
+    except (ValueError, IndexError, StopIteration):
+        logger.exception("no schedule span for participant %s", participant.pk)
+    if plan is None:
+        ScheduleSpan.objects.filter(participant=participant).delete()
+        return None
+    starts_at, ends_at = schedule_span(plan, participant)
+    span, _created = ScheduleSpan.objects.update_or_create(
+        participant=participant,
+        defaults={
+            "starts_at": starts_at,
+            "ends_at": ends_at,
+            "protocol_key": protocol_key(),
+            "computed_at": now,
+        },
+    )
+    return span
+
+
+def schedule_spans_refresh(*, now: datetime) -> int:
+    """Every scheduled participant's span again (nightly; after a bulk load or a protocol
+    change). Returns how many were written."""
+    participants = list(Participant.objects.filter(schedule__isnull=False))
+    plans = schedules_for(participants)
+    key = protocol_key()
+    written = 0
+    for person in participants:
+        plan = plans.get(person.pk)
+        if plan is None:
+            continue
+        starts_at, ends_at = schedule_span(plan, person)
+        ScheduleSpan.objects.update_or_create(
+            participant=person,
+            defaults={"starts_at": starts_at, "ends_at": ends_at, "protocol_key": key, "computed_at": now},
+        )
+        written += 1
+    ScheduleSpan.objects.exclude(participant__in=[p.pk for p in participants if p.pk in plans]).delete()
+    return written
 
 
 @transaction.atomic

@@ -42,3 +42,12 @@ def send_day_before_reminders(day: str | None = None) -> int:
         send_mail(f"KetaTrial — {target:%Y-%m-%d}", "\n".join(lines), None, [email])
         sent += 1
     return sent
+
+
+@app.task(acks_late=True)
+def refresh_schedule_spans() -> int:
+    """Nightly: every schedule span again (infusions.models.ScheduleSpan), so one that a bulk
+    load or a new protocol left stale costs the task list and the calendar time for a day at most."""
+    from infusions.services import schedule_spans_refresh
+
+    return schedule_spans_refresh(now=timezone.now())

@@ -16,6 +16,11 @@ app.conf.beat_schedule = {
     "nightly-analyses": {"task": "outcomes.tasks.run_analyses", "schedule": crontab(hour=2, minute=30)},
     # Export jobs left running by a worker that died are queued again.
     "sweep-exports": {"task": "outcomes.tasks.sweep_exports", "schedule": 600.0},
+    # 03:15 in Mexico City: schedule spans again (task list and calendar prefilter).
+    "schedule-spans": {
+        "task": "infusions.tasks.refresh_schedule_spans",
+        "schedule": crontab(hour=3, minute=15),
+    },
     # 17:00 in Mexico City: tomorrow's visits to coordinators and physicians.
     "day-before-reminders": {
         "task": "infusions.tasks.send_day_before_reminders",

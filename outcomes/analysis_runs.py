@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from django.contrib.auth import get_user_model
 
-from clinimetry.services import all_tasks
+from clinimetry.selectors import all_tasks
 from infusions import schedule as sched
 from infusions.services import schedules_for
 from outcomes import analyses

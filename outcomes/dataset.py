@@ -28,7 +28,7 @@ from django.contrib.auth.models import AbstractBaseUser
 
 from clinimetry import scales, scoring
 from clinimetry.models import Assessment, Relapse
-from clinimetry.services import BASELINE
+from clinimetry.selectors import BASELINE
 from infusions.services import schedules_for
 from ketatrial.trial import protocol
 from participants import allocation

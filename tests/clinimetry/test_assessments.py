@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from clinimetry import services
+from clinimetry import selectors, services
 from clinimetry.models import Assessment, Relapse
 from ketatrial.models import Notification
 from tests.conftest import PASSWORD
@@ -142,7 +142,7 @@ def test_a_scheduled_participant_relapses_through_saved_ratings(
     _give_first_infusion(person, pharmacist)
     tasks = [
         t
-        for t in services.all_tasks(person)
+        for t in selectors.all_tasks(person)
         if t.code in ("baseline", "p1-4h-inf1", "p1-24h-inf1", "p1-predose-3")
     ]
     assert [t.code for t in tasks] == ["baseline", "p1-4h-inf1", "p1-24h-inf1", "p1-predose-3"]
@@ -156,11 +156,11 @@ def test_a_scheduled_participant_relapses_through_saved_ratings(
         _save(person, rater, "madrs", task.code, items, when=min(task.due, now - timedelta(minutes=1)))
     relapse = Relapse.objects.get(participant=person)
     assert relapse.relapse_date == min(tasks[2].due, now - timedelta(minutes=1))
-    codes = [t.code for t in services.all_tasks(person)]
+    codes = [t.code for t in selectors.all_tasks(person)]
     assert "end-of-study" in codes
     assert not any(
         c.startswith("fu-week") and t.due > relapse.detected_at
-        for c, t in zip(codes, services.all_tasks(person), strict=True)
+        for c, t in zip(codes, selectors.all_tasks(person), strict=True)
     )
 
 
@@ -285,7 +285,7 @@ def test_post_infusion_tasks_wait_for_the_recorded_end_of_their_infusion(
         day1=now.date(),
         now=now - timedelta(days=1),
     )
-    codes = [t.code for t in services.all_tasks(person)]
+    codes = [t.code for t in selectors.all_tasks(person)]
     assert (
         "p1-predose-1" in codes
         and "p1-4h-inf1" not in codes

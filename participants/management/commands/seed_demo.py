@@ -248,13 +248,14 @@ class Command(BaseCommand):
         self, participant: Any, rater: Any, course: tuple[int, int, int, dict[int, int]], *, now: Any
     ) -> None:
         """MADRS and HDRS-17 at every task already due, following the person's course."""
+        from clinimetry import selectors as tasks
         from clinimetry import services as ratings
 
         baseline, early, period2, follow_up = course
         participant = Participant.objects.get(pk=participant.pk)
-        for code in [t.code for t in ratings.all_tasks(participant)]:
+        for code in [t.code for t in tasks.all_tasks(participant)]:
             # Recomputed each time: a relapse found on the way replaces the remaining follow-up.
-            task = next((t for t in ratings.all_tasks(participant) if t.code == code), None)
+            task = next((t for t in tasks.all_tasks(participant) if t.code == code), None)
             if task is None or task.due > now - timedelta(hours=1) or task.complete:
                 continue
             when = task.due
