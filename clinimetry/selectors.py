@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from functools import cached_property, partial
 from typing import Any
 
+from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.utils.translation import gettext as _
@@ -274,3 +275,25 @@ def task_form_context(task: RatingTask) -> dict[str, Any]:
         "window_start": task.window_start,
         "window_end": task.window_end,
     }
+
+
+def assessment_get_for_task(participant: Participant, instrument: str, task_code: str) -> Assessment | None:
+    """The participant's assessment of one instrument at one rating task, or None."""
+    return Assessment.objects.filter(
+        participant=participant, instrument=instrument, task_code=task_code
+    ).first()
+
+
+def assessment_get(pk: int) -> Assessment | None:
+    """One assessment with its participant, rater and signer, or None."""
+    return Assessment.objects.select_related("participant", "rater", "signed_by").filter(pk=pk).first()
+
+
+def assessment_get_for_rater(
+    pk: int, rater: AbstractBaseUser, *, with_participant: bool = False
+) -> Assessment | None:
+    """One assessment entered by the rater (with its participant when asked), or None."""
+    assessments = Assessment.objects.filter(pk=pk, rater=rater)
+    if with_participant:
+        assessments = assessments.select_related("participant")
+    return assessments.first()

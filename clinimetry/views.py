@@ -18,7 +18,6 @@ from django.views.decorators.http import require_POST
 from clinimetry import charts, scales, selectors, services
 from clinimetry.forms import AssessmentForm, RelapseEventForm, SignForm
 from clinimetry.items import item_table
-from clinimetry.models import Assessment
 from ketatrial.forms import run_service
 from ketatrial.protocol import DATA_MANAGER, MONITOR, PRINCIPAL_INVESTIGATOR, RATER
 from participants.access import not_found, role_required
@@ -76,7 +75,7 @@ def rate(request: HttpRequest, pk: int, instrument: str, code: str) -> HttpRespo
         raise not_found()
     person = participant_get_for_user(request.user, pk)
     task = _task(person, code)
-    existing = Assessment.objects.filter(participant=person, instrument=instrument, task_code=code).first()
+    existing = selectors.assessment_get_for_task(person, instrument, code)
     initial: dict[str, Any] = {
         "rated_at": timezone.localtime().strftime("%Y-%m-%dT%H:%M"),
         "recall_period": "past_week",
@@ -144,7 +143,7 @@ def rate(request: HttpRequest, pk: int, instrument: str, code: str) -> HttpRespo
 
 @role_required(*READERS)
 def assessment(request: HttpRequest, pk: int) -> HttpResponse:
-    item = Assessment.objects.select_related("participant", "rater", "signed_by").filter(pk=pk).first()
+    item = selectors.assessment_get(pk)
     if item is None:
         raise not_found()
     participant_get_for_user(request.user, item.participant_id)
@@ -159,7 +158,7 @@ def assessment(request: HttpRequest, pk: int) -> HttpResponse:
 @role_required(RATER)
 @require_POST
 def sign(request: HttpRequest, pk: int) -> HttpResponse:
-    item = Assessment.objects.filter(pk=pk, rater=request.user).first()
+    item = selectors.assessment_get_for_rater(pk, request.user)
     if item is None:
         raise not_found()
     form = SignForm(request.POST)
@@ -178,7 +177,7 @@ def sign(request: HttpRequest, pk: int) -> HttpResponse:
 
 @role_required(RATER)
 def safety(request: HttpRequest, pk: int) -> HttpResponse:
-    item = Assessment.objects.filter(pk=pk, rater=request.user).select_related("participant").first()
+    item = selectors.assessment_get_for_rater(pk, request.user, with_participant=True)
     if item is None:
         raise not_found()
     return render(request, "clinimetry/safety.html", {"a": item})

@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from infusions import schedule as sched
-from infusions.models import InfusionVisit, Schedule
+from infusions.models import CalendarToken, InfusionVisit, Schedule
 from infusions.services import TZ, protocol_key, schedule_for, schedules_for
 from participants.models import Participant
 
@@ -245,3 +245,8 @@ def scheduled_participants() -> list[Participant]:
     return list(
         Participant.objects.filter(pk__in=Schedule.objects.values("participant")).select_related("site")
     )
+
+
+def calendar_token_get(token: str) -> CalendarToken | None:
+    """The calendar-feed token with its user, or None."""
+    return CalendarToken.objects.select_related("user").filter(token=token).first()

@@ -29,7 +29,7 @@ from infusions.forms import (
     StopForm,
     VitalsForm,
 )
-from infusions.models import CalendarToken, InfusionVisit, VitalSigns
+from infusions.models import InfusionVisit, VitalSigns
 from ketatrial.forms import run_service
 from ketatrial.protocol import COORDINATOR, INFUSION_PHYSICIAN, MONITOR, PRINCIPAL_INVESTIGATOR
 from ketatrial.trial import protocol
@@ -376,7 +376,7 @@ def calendar_feed_settings(request: HttpRequest) -> HttpResponse:
 
 @public
 def ical_feed(request: HttpRequest, token: str) -> HttpResponse:
-    record = CalendarToken.objects.select_related("user").filter(token=token).first()
+    record = selectors.calendar_token_get(token)
     if (
         record is None
         or not record.user.is_active

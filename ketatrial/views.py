@@ -15,9 +15,9 @@ from django.views.decorators.http import require_POST
 from ketatrial import trial
 from ketatrial.audit import audit_entries, audited_models
 from ketatrial.forms import LanguageForm
-from ketatrial.models import WorkerHeartbeat
 from ketatrial.navigation import role_links
 from ketatrial.protocol import BLINDING_HAZARD, DATA_MANAGER, protocol_values
+from ketatrial.selectors import worker_heartbeat_list_recent
 from participants.access import (
     authenticated,
     not_found,
@@ -91,7 +91,7 @@ def system_status(request: HttpRequest) -> HttpResponse:
         {
             "database": connection.vendor,
             "broker": "in-process (no broker)" if settings.CELERY_TASK_ALWAYS_EAGER else "Redis",
-            "heartbeats": WorkerHeartbeat.objects.all()[:10],
+            "heartbeats": worker_heartbeat_list_recent(),
         },
     )
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -30,6 +31,9 @@ from participants import allocation
 from participants.access import has_role
 from participants.models import UnblindingRequest
 from spectroscopy.models import MRSResult, MRSUpload
+
+if TYPE_CHECKING:
+    from rest_framework.authtoken.models import Token
 
 ANALYSIS_VERSION = "1.0"
 logger = logging.getLogger(__name__)
@@ -347,6 +351,14 @@ def export_for_download(user: AbstractBaseUser, job_id: int) -> ExportJob:
         raise ValidationError(_("No such export."))
     blinding_for(user, unblinded=job.blinding == levels.UNBLINDED)
     return job
+
+
+def api_token_renew(user: AbstractBaseUser) -> Token:
+    """Replace the user's API token with a new one (the old one stops working) and return it."""
+    from rest_framework.authtoken.models import Token
+
+    Token.objects.filter(user=user).delete()
+    return Token.objects.create(user=user)
 
 
 def _dataset():  # type: ignore[no-untyped-def]

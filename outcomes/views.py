@@ -13,7 +13,6 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from ketatrial.models import LockEvent
 from ketatrial.protocol import (
     COORDINATOR,
     DATA_MANAGER,
@@ -22,7 +21,7 @@ from ketatrial.protocol import (
     STATISTICIAN,
 )
 from outcomes import consort as consort_diagram
-from outcomes import services
+from outcomes import selectors, services
 from outcomes.models import AnalysisRun, ExportJob
 from participants import allocation
 from participants.access import has_role, not_found, role_required
@@ -56,7 +55,7 @@ def lock_page(request: HttpRequest) -> HttpResponse:
             "blocker_rows": services.blocker_rows(
                 blockers, detail=has_role(request.user, DATA_MANAGER, PRINCIPAL_INVESTIGATOR)
             ),
-            "events": LockEvent.objects.select_related("by"),
+            "events": selectors.lock_event_list(),
             "is_pi": has_role(request.user, PRINCIPAL_INVESTIGATOR),
             "is_statistician": has_role(request.user, STATISTICIAN),
             "key_letters": allocation.sequence_key_letters(request.user)
@@ -112,7 +111,7 @@ def release(request: HttpRequest) -> HttpResponse:
 
 @role_required(*EXPORTERS)
 def exports(request: HttpRequest) -> HttpResponse:
-    jobs = ExportJob.objects.filter(requested_by=request.user)[:50]
+    jobs = selectors.export_jobs_for_user(request.user)
     return render(
         request,
         "outcomes/exports.html",
@@ -143,16 +142,13 @@ def export_new(request: HttpRequest) -> HttpResponse:
 @require_POST
 def api_token(request: HttpRequest) -> HttpResponse:
     """A new API token for the signed-in user (the old one stops working); shown once."""
-    from rest_framework.authtoken.models import Token
-
-    Token.objects.filter(user=request.user).delete()
-    token = Token.objects.create(user=request.user)
+    token = services.api_token_renew(request.user)
     return render(request, "outcomes/api_token.html", {"token": token.key})
 
 
 @role_required(*EXPORTERS)
 def export_status(request: HttpRequest, pk: int) -> HttpResponse:
-    job = ExportJob.objects.filter(pk=pk, requested_by=request.user).first()
+    job = selectors.export_job_get_for_user(request.user, pk)
     if job is None:
         raise not_found()
     return JsonResponse(
@@ -175,11 +171,9 @@ def export_download(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _runs(request: HttpRequest) -> dict[str, object]:
-    monitoring = AnalysisRun.objects.filter(kind=AnalysisRun.Kind.MONITORING).first()
+    monitoring = selectors.analysis_run_latest(AnalysisRun.Kind.MONITORING)
     efficacy = (
-        AnalysisRun.objects.filter(kind=AnalysisRun.Kind.EFFICACY).first()
-        if _efficacy_visible(request)
-        else None
+        selectors.analysis_run_latest(AnalysisRun.Kind.EFFICACY) if _efficacy_visible(request) else None
     )
     return {
         "monitoring": monitoring,
@@ -214,7 +208,7 @@ def _pdf(html: str, name: str) -> HttpResponse:
 
 @role_required(*TEAM)
 def analysis_report(request: HttpRequest, pk: int) -> HttpResponse:
-    run = AnalysisRun.objects.filter(pk=pk).first()
+    run = selectors.analysis_run_get(pk)
     if run is None or (run.kind == AnalysisRun.Kind.EFFICACY and not _efficacy_visible(request)):
         raise not_found()
     html = render_to_string("outcomes/analysis_report.html", {"run": run, "r": run.results}, request=request)
@@ -236,7 +230,7 @@ def consort(request: HttpRequest) -> HttpResponse:
 def status_report(request: HttpRequest) -> HttpResponse:
     context = {
         **_consort_context(request),
-        "monitoring": AnalysisRun.objects.filter(kind=AnalysisRun.Kind.MONITORING).first(),
+        "monitoring": selectors.analysis_run_latest(AnalysisRun.Kind.MONITORING),
         "locked": services.database_locked(),
         "now": timezone.now(),
     }

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from axes.models import AccessAttempt
 from django.contrib import messages
-from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -40,13 +38,15 @@ from participants.forms import (
 )
 from participants.models import ScreeningRecord
 from participants.selectors import (
+    access_attempt_usernames,
     participant_get_for_user,
     participant_list_for_user,
     screening_counts,
+    screening_record_get,
+    screening_record_list,
+    user_get,
     user_list,
 )
-
-User = get_user_model()
 
 PARTICIPANT_READERS = (
     COORDINATOR,
@@ -156,7 +156,7 @@ def screening_list(request: HttpRequest) -> HttpResponse:
         )
         messages.success(request, _("Screening %s started.") % record.code)
         return redirect("participants:screening", pk=record.pk)
-    records = ScreeningRecord.objects.select_related("site").prefetch_related("consents")
+    records = screening_record_list()
     return render(
         request, "participants/screening_list.html", {"records": records, "counts": screening_counts()}
     )
@@ -193,7 +193,7 @@ def _screening_page(request: HttpRequest, record: ScreeningRecord, **forms_: Any
 
 
 def _screening_get(pk: int) -> ScreeningRecord:
-    record = ScreeningRecord.objects.select_related("site").filter(pk=pk).first()
+    record = screening_record_get(pk)
     if record is None:
         raise not_found()
     return record
@@ -331,7 +331,7 @@ def participant_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @role_required(DATA_MANAGER)
 def users(request: HttpRequest) -> HttpResponse:
     require_capability(request.user, "manage_users")
-    locked = set(AccessAttempt.objects.values_list("username", flat=True).distinct())
+    locked = access_attempt_usernames()
     return render(request, "participants/users.html", {"users": user_list(), "locked": locked})
 
 
@@ -364,7 +364,7 @@ def user_create(request: HttpRequest) -> HttpResponse:
 @role_required(DATA_MANAGER)
 def user_edit(request: HttpRequest, pk: int) -> HttpResponse:
     require_capability(request.user, "manage_users")
-    user = User.objects.filter(pk=pk).first()
+    user = user_get(pk)
     if user is None:
         raise not_found()
     initial = {"roles": list(user.groups.values_list("name", flat=True)), "active": user.is_active}
@@ -395,7 +395,7 @@ def user_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def user_unlock(request: HttpRequest, pk: int) -> HttpResponse:
     require_capability(request.user, "manage_users")
-    user = User.objects.filter(pk=pk).first()
+    user = user_get(pk)
     if user is None:
         raise not_found()
     services.user_unlock(user=user)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -23,9 +22,9 @@ from participants.forms import (
     UnblindingExecuteForm,
     UploadListForm,
 )
-from participants.models import AllocationList, KetamineReceipt, Participant, UnblindingRequest
+from participants.models import AllocationList, UnblindingRequest
+from participants.selectors import participant_get_for_pharmacy, pharmacist_checker_list
 
-User = get_user_model()
 MAX_LIST_BYTES = 2 * 1024 * 1024
 
 
@@ -111,11 +110,11 @@ def list_parameters(request: HttpRequest, pk: int) -> HttpResponse:
 @role_required(PHARMACIST)
 def preparations(request: HttpRequest, pk: int) -> HttpResponse:
     allocation.require_unblinded(request.user)
-    participant = Participant.objects.filter(pk=pk).select_related("site").first()
+    participant = participant_get_for_pharmacy(pk)
     if participant is None:
         raise not_found()
-    receipts = KetamineReceipt.objects.all()
-    checkers = User.objects.filter(groups__name=PHARMACIST, is_active=True).exclude(pk=request.user.pk)
+    receipts = allocation.receipt_list()
+    checkers = pharmacist_checker_list(request.user)
     form = PreparationForm(request.POST or None, receipts=receipts, checkers=checkers)
     if request.method == "POST" and form.is_valid():
         try:
@@ -163,7 +162,7 @@ def preparation_label(request: HttpRequest, pk: int) -> HttpResponse:
 @role_required(PHARMACIST)
 def accountability(request: HttpRequest) -> HttpResponse:
     allocation.require_unblinded(request.user)
-    receipts = KetamineReceipt.objects.all()
+    receipts = allocation.receipt_list()
     receipt_form = ReceiptForm(request.POST if "lot" in request.POST else None)
     count_form = StockCountForm(request.POST if "vials_counted" in request.POST else None, receipts=receipts)
     if request.method == "POST":

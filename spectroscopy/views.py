@@ -17,7 +17,7 @@ from ketatrial.forms import run_service
 from ketatrial.protocol import COORDINATOR, DATA_MANAGER, MONITOR, PRINCIPAL_INVESTIGATOR
 from participants.access import not_found, role_required
 from participants.selectors import participant_get_for_user
-from spectroscopy import figures, presentation, services
+from spectroscopy import figures, presentation, selectors, services
 from spectroscopy.forms import TissueForm, UploadForm
 from spectroscopy.models import MRSResult, MRSUpload
 
@@ -50,9 +50,7 @@ def _page(participant, **bound: object) -> dict[str, object]:  # type: ignore[no
     sessions = [(code, f"{label} ({date})") for code, label, date in events] or [
         ("unscheduled", _("Unscheduled session"))
     ]
-    mega = MRSResult.objects.filter(
-        upload__participant=participant, upload__kind=MRSUpload.Kind.MEGA
-    ).select_related("upload")
+    mega = selectors.mrs_result_list_mega(participant)
     known = {code for code, _label, _date in events}
     # Sessions with results but no longer on the visible schedule keep their column (named by code).
     extra = sorted({r.upload.session_code for r in mega} - known)
@@ -149,7 +147,7 @@ def quantify(request: HttpRequest, pk: int, upload_pk: int) -> HttpResponse:
 
 
 def _result(request: HttpRequest, pk: int) -> MRSResult:
-    result = MRSResult.objects.select_related("upload", "upload__participant", "water").filter(pk=pk).first()
+    result = selectors.mrs_result_get(pk)
     if result is None:
         raise not_found()
     participant_get_for_user(request.user, result.upload.participant_id)
@@ -196,7 +194,5 @@ def result_pdf(request: HttpRequest, pk: int) -> HttpResponse:
 
 @role_required(DATA_MANAGER)
 def qc_dashboard(request: HttpRequest) -> HttpResponse:
-    results = MRSResult.objects.filter(
-        status__in=[MRSResult.Status.DONE, MRSResult.Status.FAILED]
-    ).select_related("upload", "upload__participant")
+    results = selectors.mrs_result_list_for_qc()
     return render(request, "spectroscopy/qc.html", {"results": results})

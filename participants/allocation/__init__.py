@@ -29,6 +29,7 @@ from participants.allocation.ledger import (  # noqa: F401
     LotBalance,
     accountability,
     accountability_balance,
+    receipt_list,
     receipt_record,
     stock_count_record,
 )

@@ -113,3 +113,8 @@ def accountability(user: AbstractBaseUser) -> list[LotBalance]:
             )
         )
     return rows
+
+
+def receipt_list() -> Any:
+    """Every ketamine lot received (the pharmacy's dose and count forms choose from them)."""
+    return KetamineReceipt.objects.all()
