@@ -120,9 +120,22 @@ def build_trial(n: int) -> dict[str, float]:
         for i, (person, seq) in enumerate(zip(people, sequences, strict=True))
     )
     SequenceKey.objects.create(pk=1, kp_letter="A", created_at=now, released_at=now, released_by=stat)
+    # New participants at the site's capacity (3 infusion chairs on 5 days a week over a mean of
+    # 14 infusions per participant: about one a week), the last starting a week before the
+    # build. A trial grows by running longer, so at 200 and at 2,000 participants about as many
+    # are under way at any moment (some 25): the pages' cost must follow them, not the trial's size.
+    mean_infusions = (
+        len(p.period1_infusion_days)
+        + (len(p.period2_infusion_days("KP")) + len(p.period2_infusion_days("PK"))) / 2
+    )
+    spacing_days = 7 * mean_infusions / (p.infusion_chairs_per_day * 5)
+    first_day1 = date.today() - timedelta(days=round(n * spacing_days) + 7)
+
+    def day1_of(i: int) -> date:
+        return first_day1 + timedelta(days=round(i * spacing_days))
+
     Schedule.objects.bulk_create(
-        Schedule(participant=person, day1=date(2026, 1, 5) + timedelta(days=i % 200))
-        for i, person in enumerate(people)
+        Schedule(participant=person, day1=day1_of(i)) for i, person in enumerate(people)
     )
     batch: list[Assessment] = []
     uploads: list[MRSUpload] = []
@@ -131,7 +144,7 @@ def build_trial(n: int) -> dict[str, float]:
     for i, (person, seq) in enumerate(zip(people, sequences, strict=True)):
         plan = sched.build_schedule(
             sequence_days=(p.period1_infusion_days, p.period2_infusion_days(seq)),
-            day1=date(2026, 1, 5) + timedelta(days=i % 200),
+            day1=day1_of(i),
             facts={},
             p=p,
         )
@@ -193,6 +206,11 @@ def build_trial(n: int) -> dict[str, float]:
         ),
         batch_size=5000,
     )
+    # bulk_create bypasses the write path that stores schedule spans: store them all, as the
+    # nightly task does.
+    from infusions.services import schedule_spans_refresh
+
+    schedule_spans_refresh(now=now)
     return {
         "participants": n,
         "ratings": n_ratings,

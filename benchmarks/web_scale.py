@@ -4,7 +4,9 @@
 
 For each size a synthetic trial is built on PostgreSQL (BENCH_DATABASE_URL, default the database
 `ketatrial_bench` on 127.0.0.1, emptied first; the same builder as benchmarks/export_scale.py:
-schedules, every rating task signed, MRS results), served by gunicorn with 2 workers and
+schedules, every rating task signed, MRS results; participants start at the site's infusion
+capacity, about one a week, so about 25 are under way at either size and the trial's size is
+its history), served by gunicorn with 2 workers and
 DEBUG=0 (collected static files), and loaded from this machine by `--concurrency` client threads.
 Per page: p50/p95/p99 latency of `--requests` requests and the number of database queries of one
 request (counted in-process with Django's test client). Goals (issue 17): the same query count at
@@ -214,8 +216,8 @@ def run_size(size: int, *, requests: int, concurrency: int, database_url: str) -
     pages = {
         "rater task list": ("rater", reverse("clinimetry:tasks")),
         "rating form (GET)": ("rater", reverse("clinimetry:rate", args=[first.pk, "madrs", "baseline"])),
-        "calendar, week": ("coordinator", reverse("infusions:calendar") + "?view=week&start=2026-03-02"),
-        "calendar, month": ("coordinator", reverse("infusions:calendar") + "?view=month&start=2026-03-01"),
+        "calendar, week": ("coordinator", reverse("infusions:calendar") + "?view=week"),
+        "calendar, month": ("coordinator", reverse("infusions:calendar") + "?view=month"),
         "participant page": ("coordinator", reverse("participants:detail", args=[first.pk])),
         "participant list (first page)": ("coordinator", reverse("participants:list")),
     }

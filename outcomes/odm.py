@@ -118,11 +118,16 @@ def write(data: ds.DataSet, out: IO[bytes], *, created: datetime, file_oid: str,
     long = data.long
     buffer: list[str] = []
 
-    def emit(text: str) -> None:
+    size = 0
+
+    def emit(text: str) -> None:  # written out in pieces of about 1 MB
+        nonlocal size
         buffer.append(text)
-        if len(buffer) >= 5000:
+        size += len(text)
+        if size >= 1 << 20:
             out.write("".join(buffer).encode())
             buffer.clear()
+            size = 0
 
     alloc_items = [c for c in ("sequence_code", "sequence") if c in data.participants.columns]
     events = sorted(set(long["timepoint"])) if not long.empty else []
@@ -222,47 +227,77 @@ def write(data: ds.DataSet, out: IO[bytes], *, created: datetime, file_oid: str,
         if not long.empty
         else long
     )
+    # Python values with None for missing (no pandas test per cell), and each column's ItemData
+    # element made once per distinct value: item scores take a handful of values, so a 150,000-
+    # rating trial's millions of cells cost a dictionary lookup each.
+    rows = rows.astype(object).where(rows.notna(), None) if not rows.empty else rows
+    index = {name: i for i, name in enumerate(columns)}
+    fields = {
+        inst: [(name, index[name], f"I.{inst.upper()}.{name.upper()}") for name in [*ITEMS[inst], *DERIVED]]
+        for inst in ITEMS
+    }
+    elements: dict[str, dict[Any, str | None]] = {oid: {} for f in fields.values() for _n, _c, oid in f}
+
+    def element(oid: str, raw: Any) -> str | None:
+        known = elements[oid]
+        try:
+            return known[raw]
+        except KeyError:
+            value = _value(raw)
+            made = None if value is None else f'<ItemData ItemOID="{oid}" Value={_a(value)}/>\n'
+            if isinstance(raw, (int, bool, str)) and len(known) < 10_000:
+                known[raw] = made
+            return made
+        except TypeError:  # an unhashable value
+            value = _value(raw)
+            return None if value is None else f'<ItemData ItemOID="{oid}" Value={_a(value)}/>\n'
+
     by_person: dict[str, list[tuple]] = {}
     for row in rows.itertuples(index=False, name=None):
         by_person.setdefault(row[0], []).append(row)
-    index = {name: i for i, name in enumerate(columns)}
     for code in people["participant"]:
         records = by_person.get(code, [])
         if not records and not alloc.get(code):
             continue
-        emit(f"<SubjectData SubjectKey={_a(code)}>\n")
+        parts = [f"<SubjectData SubjectKey={_a(code)}>\n"]
         if alloc.get(code):
-            emit('<StudyEventData StudyEventOID="SE.RANDOMIZATION"><FormData FormOID="F.ALLOCATION">')
-            emit('<ItemGroupData ItemGroupOID="IG.ALLOCATION">')
+            parts.append('<StudyEventData StudyEventOID="SE.RANDOMIZATION"><FormData FormOID="F.ALLOCATION">')
+            parts.append('<ItemGroupData ItemGroupOID="IG.ALLOCATION">')
             for c, v in alloc[code]:
-                emit(f'<ItemData ItemOID="{_oid("I", "ALLOCATION", c.upper())}" Value={_a(v)}/>')
-            emit("</ItemGroupData></FormData></StudyEventData>\n")
+                parts.append(f'<ItemData ItemOID="{_oid("I", "ALLOCATION", c.upper())}" Value={_a(v)}/>')
+            parts.append("</ItemGroupData></FormData></StudyEventData>\n")
         current = None
         for row in records:
             event, inst = row[1], row[2]
             if event != current:
                 if current is not None:
-                    emit("</StudyEventData>\n")
-                emit(f"<StudyEventData StudyEventOID={_a(_oid('SE', event))}>\n")
+                    parts.append("</StudyEventData>\n")
+                parts.append(f"<StudyEventData StudyEventOID={_a(_oid('SE', event))}>\n")
                 current = event
             upper = inst.upper()
-            emit(f'<FormData FormOID="F.{upper}"><ItemGroupData ItemGroupOID="IG.{upper}">\n')
+            parts.append(f'<FormData FormOID="F.{upper}"><ItemGroupData ItemGroupOID="IG.{upper}">\n')
             history = changes.get(key_of.get((code, event, inst), -1), {})
             if "_row" in history:
-                emit(_audit(history["_row"], ""))
-            for name in [*ITEMS[inst], *DERIVED]:
-                value = _value(row[index[name]])
-                if value is None:
+                parts.append(_audit(history["_row"], ""))
+            for name, column, oid in fields[inst]:
+                raw = row[column]
+                if raw is None:
                     continue
                 stamp = history.get(name)
-                oid = f"I.{upper}.{name.upper()}"
                 if stamp:
-                    emit(f'<ItemData ItemOID="{oid}" Value={_a(value)}>\n{_audit(stamp, "")}</ItemData>\n')
-                else:
-                    emit(f'<ItemData ItemOID="{oid}" Value={_a(value)}/>\n')
-            emit("</ItemGroupData></FormData>\n")
+                    value = _value(raw)
+                    if value is not None:
+                        parts.append(
+                            f'<ItemData ItemOID="{oid}" Value={_a(value)}>\n{_audit(stamp, "")}</ItemData>\n'
+                        )
+                    continue
+                made = element(oid, raw)
+                if made is not None:
+                    parts.append(made)
+            parts.append("</ItemGroupData></FormData>\n")
         if current is not None:
-            emit("</StudyEventData>\n")
-        emit("</SubjectData>\n")
+            parts.append("</StudyEventData>\n")
+        parts.append("</SubjectData>\n")
+        emit("".join(parts))
     emit("</ClinicalData>\n</ODM>\n")
     out.write("".join(buffer).encode())
