@@ -213,9 +213,11 @@ def run_size(size: int, *, requests: int, concurrency: int, database_url: str) -
     assert first is not None
     from django.urls import reverse
 
+    from clinimetry.selectors import rate_url
+
     pages = {
         "rater task list": ("rater", reverse("clinimetry:tasks")),
-        "rating form (GET)": ("rater", reverse("clinimetry:rate", args=[first.pk, "madrs", "baseline"])),
+        "rating form (GET)": ("rater", rate_url(first.pk, "madrs", "baseline")),
         "calendar, week": ("coordinator", reverse("infusions:calendar") + "?view=week"),
         "calendar, month": ("coordinator", reverse("infusions:calendar") + "?view=month"),
         "participant page": ("coordinator", reverse("participants:detail", args=[first.pk])),
@@ -277,7 +279,7 @@ def run_size(size: int, *, requests: int, concurrency: int, database_url: str) -
 
 
 def _load_post_by_pk(base: str, pks: list[int], cookie: str, concurrency: int, form: dict) -> list[float]:
-    from django.urls import reverse
+    from clinimetry.selectors import rate_url
 
     times: list[float] = []
     chunks = [pks[i::concurrency] for i in range(concurrency)]
@@ -285,7 +287,7 @@ def _load_post_by_pk(base: str, pks: list[int], cookie: str, concurrency: int, f
 
     def worker(mine: list[int]) -> None:
         for pk in mine:
-            path = reverse("clinimetry:rate", args=[pk, "madrs", "baseline"])
+            path = rate_url(pk, "madrs", "baseline")
             got = _load(base, path, cookie, 1, 1, post=form)
             with lock:
                 times.extend(got)

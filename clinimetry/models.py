@@ -65,7 +65,10 @@ class Assessment(ClinicalModel):
         ]
 
     def __str__(self) -> str:
-        return f"{self.participant} {self.get_instrument_display()} {self.task_code}"
+        # By date, never by timepoint: titles reach raters and the audit pages, and a timepoint
+        # such as "p2-4h-inf4" would tell that a period 2 ended at its fourth infusion.
+        when = f" {self.rated_at:%Y-%m-%d}" if self.rated_at else ""
+        return f"{self.participant} {self.get_instrument_display()}{when}"
 
 
 class RelapseEvent(ClinicalModel):

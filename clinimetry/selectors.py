@@ -3,11 +3,15 @@ Every list reads in a fixed number of queries, whatever the trial's size."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cached_property, partial
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db.models import Q
@@ -46,7 +50,34 @@ class RatingTask:
 
     @cached_property
     def label(self) -> str:
+        """The timepoint in words (exposed roles' pages: the period and the infusion in it)."""
         return str(self.label_source() if callable(self.label_source) else self.label_source)
+
+    @cached_property
+    def ref(self) -> str:
+        """The task's opaque name: what raters see in URLs (see task_ref)."""
+        return task_ref(self.participant.pk, self.code)
+
+    # What a rater is told of any task: a rating visit, and its day. The timepoint (period,
+    # infusion, "follow-up") would tell which participant's period 2 is over.
+    rater_label = gettext_lazy("Rating visit")
+
+
+def task_ref(participant_id: int, code: str) -> str:
+    """The opaque name of a participant's rating task: 16 letters and digits from a keyed hash of
+    the participant and the timepoint, the same for every rater and every visit of the page, and
+    impossible to make from a timepoint without the server's secret. Raters' URLs carry it, so
+    neither a URL nor a guess of one says which period or infusion a task belongs to."""
+    key = hashlib.sha256(b"rating-task-ref:" + settings.SECRET_KEY.encode()).digest()
+    digest = hmac.new(key, f"{participant_id}:{code}".encode(), hashlib.sha256).digest()
+    return base64.b32encode(digest[:10]).decode().lower()
+
+
+def rate_url(participant_id: int, instrument: str, code: str) -> str:
+    """The rating form of one scale of a task (by its opaque name)."""
+    from django.urls import reverse
+
+    return reverse("clinimetry:rate", args=[participant_id, instrument, task_ref(participant_id, code)])
 
 
 def _relapse(participant: Participant) -> Relapse | None:
@@ -158,15 +189,14 @@ def task_get(participant: Participant, code: str) -> RatingTask:
     raise ValidationError(_("No such rating task for this participant."))
 
 
-def task_for_rater(participant: Participant, code: str, *, now: datetime) -> RatingTask:
-    """A task the rater may open: one the task list shows now, or one already begun (to finish
-    or correct it). Any other code answers like a missing one, so guessing codes of later
-    timepoints reveals nothing about the schedule."""
+def task_for_rater(participant: Participant, ref: str, *, now: datetime) -> RatingTask:
+    """A task the rater may open, by its opaque name: one the task list shows now, or one already
+    begun (to finish or correct it). Any other name answers like a missing one."""
     begun = set(participant.assessments.values_list("task_code", flat=True))
     for task in all_tasks(participant):
-        if task.code != code:
+        if not hmac.compare_digest(task.ref, ref):
             continue
-        if code in begun or task in due_tasks([participant], now=now):
+        if task.code in begun or task in due_tasks([participant], now=now):
             return task
         break
     raise ValidationError(_("No such rating task for this participant."))
@@ -212,7 +242,8 @@ def due_tasks(
                 continue
             if task.window_start <= now + ahead and now <= task.window_end + overdue:
                 open_tasks.append(task)
-    return sorted(open_tasks, key=lambda t: (t.window_end, t.participant.code))
+    # By due time, then by opaque name: never by timepoint or period.
+    return sorted(open_tasks, key=lambda t: (t.due, t.ref))
 
 
 SEVERITY_LABELS = {

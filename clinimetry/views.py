@@ -20,6 +20,7 @@ from clinimetry.forms import AssessmentForm, RelapseEventForm, SignForm
 from clinimetry.items import item_table
 from ketatrial.forms import run_service
 from ketatrial.protocol import DATA_MANAGER, MONITOR, PRINCIPAL_INVESTIGATOR, RATER
+from participants import allocation
 from participants.access import not_found, role_required
 from participants.models import Participant
 from participants.selectors import participant_get_for_user
@@ -58,23 +59,25 @@ def participant(request: HttpRequest, pk: int) -> HttpResponse:
             "relapse": getattr(person, "relapse", None),
             "relapse_form": RelapseEventForm(),
             "is_rater": RATER in {g.name for g in request.user.groups.all()},
+            "strictly_blinded": allocation.is_strictly_blinded(request.user),
         },
     )
 
 
-def _task(person: Participant, code: str) -> selectors.RatingTask:
+def _task(person: Participant, ref: str) -> selectors.RatingTask:
     try:
-        return selectors.task_for_rater(person, code, now=timezone.now())
+        return selectors.task_for_rater(person, ref, now=timezone.now())
     except ValidationError:
         raise not_found() from None
 
 
 @role_required(RATER)
-def rate(request: HttpRequest, pk: int, instrument: str, code: str) -> HttpResponse:
+def rate(request: HttpRequest, pk: int, instrument: str, ref: str) -> HttpResponse:
     if instrument not in selectors.INSTRUMENTS:
         raise not_found()
     person = participant_get_for_user(request.user, pk)
-    task = _task(person, code)
+    task = _task(person, ref)
+    code = task.code
     existing = selectors.assessment_get_for_task(person, instrument, code)
     initial: dict[str, Any] = {
         "rated_at": timezone.localtime().strftime("%Y-%m-%dT%H:%M"),
@@ -151,8 +154,20 @@ def assessment(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "clinimetry/assessment.html",
-        {"a": item, "sign_form": form, "can_sign": item.rater_id == request.user.pk and not item.signed_at},
+        {
+            "a": item,
+            "sign_form": form,
+            "can_sign": item.rater_id == request.user.pk and not item.signed_at,
+            **_assessment_context(request, item),
+        },
     )
+
+
+def _assessment_context(request: HttpRequest, item: Any) -> dict[str, Any]:
+    return {
+        "strictly_blinded": allocation.is_strictly_blinded(request.user),
+        "correct_url": selectors.rate_url(item.participant_id, item.instrument, item.task_code),
+    }
 
 
 @role_required(RATER)
@@ -171,7 +186,10 @@ def sign(request: HttpRequest, pk: int) -> HttpResponse:
         messages.success(request, _("Signed."))
         return redirect("clinimetry:assessment", pk=pk)
     return render(
-        request, "clinimetry/assessment.html", {"a": item, "sign_form": form, "can_sign": True}, status=400
+        request,
+        "clinimetry/assessment.html",
+        {"a": item, "sign_form": form, "can_sign": True, **_assessment_context(request, item)},
+        status=400,
     )
 
 

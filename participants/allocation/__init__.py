@@ -69,3 +69,7 @@ from participants.allocation.unblinding import (  # noqa: F401
     unblinding_request,
     unblinding_requests_for,
 )
+from participants.allocation.visibility import (  # noqa: F401, E402
+    is_strictly_blinded,
+    may_see,
+)

@@ -58,9 +58,7 @@ def _save(person, rater, instrument, code, items, when=None, reason=""):  # type
 
 def test_a_baseline_rating_is_scored_and_stored(rater, coordinator, client_for) -> None:
     person = enrolled(coordinator)
-    response = client_for(rater).post(
-        reverse("clinimetry:rate", args=[person.pk, "hdrs17", "baseline"]), _form(HDRS_BASE)
-    )
+    response = client_for(rater).post(selectors.rate_url(person.pk, "hdrs17", "baseline"), _form(HDRS_BASE))
     assert response.status_code == 302
     a = Assessment.objects.get(participant=person, instrument="hdrs17")
     assert (a.total, a.prorated, a.items["16A"]) == (33, False, 1)
@@ -83,7 +81,7 @@ def test_out_of_range_or_tampered_posts_are_refused_beside_the_field_and_the_ent
     base = HDRS_BASE if instrument == "hdrs17" else MADRS_BASE
     data = _form(base, **tamper)
     response = client_for(rater).post(
-        reverse("clinimetry:rate", args=[person.pk, instrument, "baseline"]), data, HTTP_ACCEPT_LANGUAGE="en"
+        selectors.rate_url(person.pk, instrument, "baseline"), data, HTTP_ACCEPT_LANGUAGE="en"
     )
     html = response.content.decode()
     assert response.status_code == 400
@@ -116,7 +114,7 @@ def test_a_suicide_risk_item_alerts_the_principal_investigator_and_prompts_the_r
 ) -> None:
     person = enrolled(coordinator)
     response = client_for(rater).post(
-        reverse("clinimetry:rate", args=[person.pk, "madrs", "baseline"]), _form({**MADRS_BASE, "10": 4})
+        selectors.rate_url(person.pk, "madrs", "baseline"), _form({**MADRS_BASE, "10": 4})
     )
     assert response.status_code == 302 and "/safety/" in response.url
     page = client_for(rater).get(response.url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
@@ -164,7 +162,7 @@ def test_a_scheduled_participant_relapses_through_saved_ratings(
     )
 
 
-def test_the_rater_task_list_shows_due_tasks_and_no_infusion_data(
+def test_the_rater_task_list_shows_due_tasks_as_opaque_rating_visits_and_no_infusion_data(
     rater, coordinator, pharmacist, make_user, settings, client_for
 ) -> None:
     settings.UNBLINDED_USERNAMES = ["pharmacist", "pharmacist2"]
@@ -178,8 +176,9 @@ def test_the_rater_task_list_shows_due_tasks_and_no_infusion_data(
         now=now - timedelta(days=1),
     )
     html = client_for(rater).get(reverse("clinimetry:tasks"), HTTP_ACCEPT_LANGUAGE="en").content.decode()
-    assert person.code in html and "pre-dose rating" in html
-    for word in ("infusion 1", "Period 2", "syringe", "mL/h", "etamin", "lacebo", "vital"):
+    assert person.code in html and "Rating visit" in html
+    # Opaque tasks: what to rate and by when, never the timepoint (period, infusion, follow-up).
+    for word in ("pre-dose", "aseline", "infusion", "Period", "syringe", "mL/h", "etamin", "lacebo", "vital"):
         assert word not in html, word
     assert not re.search(r"\b(KP|PK)\b", html)
     assert "follow-up" not in html.lower()  # future tasks stay hidden
@@ -205,7 +204,7 @@ def test_the_form_page_and_its_submission_make_the_same_number_of_queries_with_1
                 template = Participant.objects.select_related("screening").first()
             _bulk(template, total - Participant.objects.count())
         target = _participants(1, coordinator)[0]
-        url = reverse("clinimetry:rate", args=[target.pk, "madrs", "baseline"])
+        url = selectors.rate_url(target.pk, "madrs", "baseline")
         with CaptureQueriesContext(connection) as get_q:
             assert client.get(url).status_code == 200
         with CaptureQueriesContext(connection) as post_q:
@@ -264,12 +263,11 @@ def test_a_rater_cannot_open_a_task_that_is_not_due_so_guessing_codes_reveals_no
     )
     client = client_for(rater)
     for code in ("p2-predose-5", "p2-predose-3", "fu-week-1", "p2-4h-inf4", "p1-4h-inf1"):
-        assert client.get(reverse("clinimetry:rate", args=[person.pk, "madrs", code])).status_code == 404, (
-            code
-        )
-    assert (
-        client.get(reverse("clinimetry:rate", args=[person.pk, "madrs", "p1-predose-1"])).status_code == 200
-    )
+        assert client.get(selectors.rate_url(person.pk, "madrs", code)).status_code == 404, code
+    assert client.get(selectors.rate_url(person.pk, "madrs", "p1-predose-1")).status_code == 200
+    # The timepoint in the URL, as URLs once carried it, answers like a missing task.
+    by_timepoint = f"/ratings/participant/{person.pk}/rate/madrs/p1-predose-1/"
+    assert client.get(by_timepoint).status_code == 404
 
 
 def test_post_infusion_tasks_wait_for_the_recorded_end_of_their_infusion(

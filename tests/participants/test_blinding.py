@@ -25,6 +25,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 from pypdf import PdfReader
 
+from clinimetry.selectors import task_ref
 from infusions import services as infusion_services
 from infusions.models import CalendarToken
 from ketatrial.audit import audited_models
@@ -229,10 +230,12 @@ def differences(world1: dict[str, tuple[int, str]], world2: dict[str, tuple[int,
 def two_worlds(settings, monkeypatch) -> Callable[..., tuple[dict, dict]]:  # type: ignore[no-untyped-def]
     def run(roles: list[str] | None = None) -> tuple[dict, dict]:
         # Rating codes a rater could guess, beyond what the task list shows.
+        # The timepoint itself (the old URLs) and the opaque name of each task.
         guessed = [
-            f"/ratings/participant/{pk}/rate/madrs/{code}/"
+            f"/ratings/participant/{pk}/rate/madrs/{name}/"
             for pk in (1, 2)
             for code in ("p2-predose-5", "p2-4h-inf4", "p2-4h-inf8", "fu-week-1", "p1-predose-1")
+            for name in (code, task_ref(pk, code))
         ]
         urls = _routes() + guessed
         worlds = []
