@@ -128,14 +128,18 @@ def _display(record: models.Model, name: str) -> Any:
     return value
 
 
-def audit_entries(instance: ClinicalModel) -> list[AuditEntry]:
-    """The history of one record, oldest first, each change with its old and new values."""
+def audit_entries(instance: ClinicalModel, *, shown: Any = None) -> list[AuditEntry]:
+    """The history of one record, oldest first, each change with its old and new values.
+    `shown(names)`, when given, keeps the fields the reader may see (in order); a change of
+    hidden fields only appears as an entry without values."""
     records = list(instance.history.select_related("history_user").order_by("history_date", "history_id"))
     entries: list[AuditEntry] = []
     previous = None
+    every = [f.name for f in instance._meta.fields if f.editable and f.name != "id"]
+    allowed = set(every if shown is None else shown(every))
     for record in records:
         if previous is None:
-            fields = [f.name for f in record.instance_type._meta.fields if f.editable and f.name != "id"]
+            fields = [n for n in every if n in allowed]
             changes = tuple(
                 FieldChange(str(record._meta.get_field(n).verbose_name), None, _display(record, n))
                 for n in fields
@@ -149,6 +153,7 @@ def audit_entries(instance: ClinicalModel) -> list[AuditEntry]:
                     _display(record, c.field),
                 )
                 for c in delta.changes
+                if c.field in allowed
             )
         user = record.history_user.get_username() if record.history_user else _("system")
         entries.append(

@@ -53,12 +53,14 @@ ROLE_WORK: dict[str, tuple[tuple[object, str], ...]] = {
     PRINCIPAL_INVESTIGATOR: (
         (_("Participants"), "participants:list"),
         (_("Emergency unblinding requests"), "participants:unblinding_list"),
+        (_("Audit trail"), "audit_index"),
         (_("Database lock"), "outcomes:lock"),
         (_("Analyses"), "outcomes:analyses"),
         (_("CONSORT flow diagram"), "outcomes:consort"),
     ),
     MONITOR: (
         (_("Participants"), "participants:list"),
+        (_("Audit trail"), "audit_index"),
         (_("Analyses"), "outcomes:analyses"),
         (_("CONSORT flow diagram"), "outcomes:consort"),
     ),

@@ -7,7 +7,7 @@ import dataclasses
 from django.conf import settings
 from django.contrib.auth.views import LoginView
 from django.db import connection
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
@@ -16,7 +16,13 @@ from ketatrial import trial
 from ketatrial.audit import audit_entries, audited_models
 from ketatrial.forms import LanguageForm
 from ketatrial.navigation import role_links
-from ketatrial.protocol import BLINDING_HAZARD, DATA_MANAGER, protocol_values
+from ketatrial.protocol import (
+    BLINDING_HAZARD,
+    DATA_MANAGER,
+    MONITOR,
+    PRINCIPAL_INVESTIGATOR,
+    protocol_values,
+)
 from ketatrial.selectors import worker_heartbeat_list_recent
 from participants.access import (
     authenticated,
@@ -27,6 +33,7 @@ from participants.access import (
     role_required,
     user_roles,
 )
+from participants.allocation import visibility
 from participants.roles import ROLE_LABELS, ROLE_PERMISSIONS
 from participants.services import user_set_language
 
@@ -103,35 +110,50 @@ def _audited_model(label: str) -> type:
     raise not_found()
 
 
-@role_required(DATA_MANAGER)
+AUDIT_READERS = (DATA_MANAGER, PRINCIPAL_INVESTIGATOR, MONITOR)
+
+
+def _visible_models(request: HttpRequest) -> list[type]:
+    return [m for m in audited_models() if visibility.may_see_records(request.user, m._meta.label_lower)]
+
+
+@role_required(*AUDIT_READERS)
 def audit_index(request: HttpRequest) -> HttpResponse:
     require_capability(request.user, "review_audit")
     recent = []
-    for model in audited_models():
+    models = _visible_models(request)
+    for model in models:
         for record in model.history.select_related("history_user").order_by("-history_date")[:50]:
             recent.append((record, model._meta.label_lower, model._meta.verbose_name))
     recent.sort(key=lambda item: item[0].history_date, reverse=True)
     return render(
         request,
         "audit/index.html",
-        {
-            "models": [(m._meta.label_lower, m._meta.verbose_name) for m in audited_models()],
-            "recent": recent[:50],
-        },
+        {"models": [(m._meta.label_lower, m._meta.verbose_name) for m in models], "recent": recent[:50]},
     )
 
 
-@role_required(DATA_MANAGER)
+@role_required(*AUDIT_READERS)
 def audit_record(request: HttpRequest, label: str, pk: int) -> HttpResponse:
+    """One record's history, as the visibility rule lets this reader see the live record: a
+    model the reader may not see answers exactly like a record that does not exist."""
     require_capability(request.user, "review_audit")
+    if not visibility.may_see_records(request.user, label):
+        raise not_found()
     model = _audited_model(label)
     instance = model.objects.filter(pk=pk).first()
     if instance is None:
-        raise Http404
+        raise not_found()
     return render(
         request,
         "audit/record.html",
-        {"instance": instance, "label": model._meta.verbose_name, "entries": audit_entries(instance)},
+        {
+            "instance": instance,
+            "label": model._meta.verbose_name,
+            "entries": audit_entries(
+                instance, shown=lambda names: visibility.visible_fields(request.user, label, names)
+            ),
+        },
     )
 
 

@@ -43,10 +43,11 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
     PRINCIPAL_INVESTIGATOR: (
         "lock_database",
         "request_unblinding",
+        "review_audit",
         "sign_off",
         "view_participants",
     ),
-    MONITOR: ("verify_source", "view_participants"),
+    MONITOR: ("review_audit", "verify_source", "view_participants"),
 }
 
 assert set(ROLE_PERMISSIONS) == set(ROLES)

@@ -31,6 +31,8 @@ ADVERSE_EVENTS = "adverse_events"
 MRS = "mrs"  # MRS uploads and results
 PARTICIPANT = "participant"  # enrolment, consent, identity (the participant record itself)
 ALLOCATION = "allocation"  # allocation, product, kit-to-product
+TRIAL = "trial"  # trial-wide records: database locks and releases
+INTERNAL = "internal"  # storage details no role reads (file paths on the server)
 
 NO, READ, WRITE = 0, 1, 2
 
@@ -48,6 +50,7 @@ TABLE: dict[str, dict[str, int]] = {
         ADVERSE_EVENTS: READ,
         MRS: READ,
         PARTICIPANT: READ,
+        TRIAL: READ,
     },
     DATA_MANAGER: {
         RATINGS: READ,
@@ -56,6 +59,7 @@ TABLE: dict[str, dict[str, int]] = {
         ADVERSE_EVENTS: READ,
         MRS: READ,
         PARTICIPANT: READ,
+        TRIAL: READ,
     },
     MONITOR: {
         RATINGS: READ,
@@ -64,6 +68,7 @@ TABLE: dict[str, dict[str, int]] = {
         ADVERSE_EVENTS: READ,
         MRS: READ,
         PARTICIPANT: READ,
+        TRIAL: READ,
     },
     PHARMACIST: {SCHEDULE: READ, PARTICIPANT: READ},
 }
@@ -95,3 +100,51 @@ def access(user: AbstractBaseUser | AnonymousUser, kind: str) -> int:
 
 def may_see(user: AbstractBaseUser | AnonymousUser, kind: str) -> bool:
     return access(user, kind) >= READ
+
+
+# The kind of each audited model's records; a model not listed is shown to no one (deny by
+# default). The allocation's own records (slots, preparations, receipts, unblinding, the key)
+# and identities stay out of the audit pages altogether (ClinicalModel.audit_restricted).
+MODEL_KINDS: dict[str, str] = {
+    "ketatrial.lockevent": TRIAL,
+    "participants.screeningrecord": PARTICIPANT,
+    "participants.consent": PARTICIPANT,
+    "participants.participant": PARTICIPANT,
+    "infusions.schedule": SCHEDULE,
+    "infusions.infusionvisit": SCHEDULE,
+    "infusions.vitalsigns": INFUSION_SAFETY,
+    "infusions.dissociationrating": INFUSION_SAFETY,
+    "infusions.adverseevent": ADVERSE_EVENTS,
+    "clinimetry.assessment": RATINGS,
+    "clinimetry.relapseevent": RATINGS,
+    "clinimetry.relapse": RATINGS,
+    "spectroscopy.mrsupload": MRS,
+    "spectroscopy.tissuefractions": MRS,
+}
+# Fields of a visible record whose kind differs from the record's.
+FIELD_KINDS: dict[str, dict[str, str]] = {
+    "spectroscopy.mrsupload": {
+        "stored_path": INTERNAL,
+        "working_path": INTERNAL,
+        "companion_path": INTERNAL,
+        "converted_path": INTERNAL,
+    },
+}
+
+
+def record_kind(label: str) -> str | None:
+    """The kind of data a model's records hold (by "app.model" label), or None: shown to no one."""
+    return MODEL_KINDS.get(label)
+
+
+def may_see_records(user: AbstractBaseUser | AnonymousUser, label: str) -> bool:
+    """Whether the user may see a model's records (live or in their history)."""
+    kind = record_kind(label)
+    return kind is not None and may_see(user, kind)
+
+
+def visible_fields(user: AbstractBaseUser | AnonymousUser, label: str, names: list[str]) -> list[str]:
+    """The fields of a visible record the user may see, in the given order: a record's history
+    shows a role exactly what that role may see of the live record, field by field."""
+    own = FIELD_KINDS.get(label, {})
+    return [n for n in names if n not in own or (own[n] != INTERNAL and may_see(user, own[n]))]

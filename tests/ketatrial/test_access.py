@@ -89,7 +89,7 @@ def test_the_access_check_reports_an_undeclared_view(settings) -> None:
         ("participants:pharmacy", set()),  # the pharmacist group alone is one key of two
         ("participants:unblinding_list", {"principal_investigator"}),
         ("participants:users", {"data_manager"}),
-        ("audit_index", {"data_manager"}),
+        ("audit_index", {"data_manager", "principal_investigator", "monitor"}),
         ("system_status", {"data_manager"}),
     ],
 )

@@ -1,5 +1,6 @@
 """Audit trail: reasons required, old and new values kept, audit tables append-only."""
 
+import re
 from decimal import Decimal
 
 import pytest
@@ -135,3 +136,86 @@ def test_a_reason_covers_one_write_only(participant, coordinator) -> None:
     updated.height_cm = Decimal("171.0")
     with pytest.raises(ReasonRequired):
         updated.save()
+
+
+def test_a_record_the_reader_may_not_see_answers_like_one_that_does_not_exist(
+    participant, coordinator, data_manager, client_for
+) -> None:
+    """The allocation's records (slots, preparations) are no one's audit page: the answer for an
+    existing slot is the answer for a participant id that was never used, byte for byte."""
+    from participants.models import AllocationList, AllocationSlot
+
+    alloc = AllocationList.objects.create(
+        method="generated",
+        parameters={},
+        checksum="x",
+        created_at=participant.enrolled_at,
+        created_by=coordinator,
+    )
+    slot = AllocationSlot.objects.create(
+        allocation_list=alloc, sequence_no=1, block_no=1, block_size=4, sequence="KP", kit_code="K1"
+    )
+    client = client_for(data_manager)
+    urls = [
+        reverse("audit_record", args=["participants.allocationslot", slot.pk]),
+        reverse("audit_record", args=["participants.participant", 987654]),
+    ]
+    hidden, missing = (client.get(url) for url in urls)
+    assert hidden.status_code == missing.status_code == 404
+
+    def page(response, url):  # type: ignore[no-untyped-def]  # the asked URL and CSRF token aside
+        html = response.content.decode().replace(url, "URL")
+        return re.sub(r'(csrfmiddlewaretoken" value=|nonce=)"[^"]*"', "", html)
+
+    assert page(hidden, urls[0]) == page(missing, urls[1])
+
+
+def test_the_monitor_and_the_pi_read_the_history_of_what_they_may_see(
+    participant, coordinator, monitor, principal_investigator, rater, statistician, client_for
+) -> None:
+    services.participant_update(
+        participant=participant, by=coordinator, reason="Scale recalibrated", height_cm=Decimal("171.5")
+    )
+    url = reverse("audit_record", args=["participants.participant", participant.pk])
+    for reader in (monitor, principal_investigator):
+        page = client_for(reader).get(url)
+        assert page.status_code == 200 and "Scale recalibrated" in page.content.decode(), reader
+    assert client_for(rater).get(url).status_code == 403
+    assert client_for(statistician).get(url).status_code == 403
+
+
+def test_a_history_shows_only_the_fields_the_reader_may_see_of_the_live_record(monkeypatch) -> None:
+    from django.contrib.auth.models import AnonymousUser
+
+    """Field by field: a field of another kind than its record's (planted here on the participant
+    record as allocation data) disappears from every history entry, old and new values alike."""
+    from participants.allocation import visibility
+
+    names = ["site", "status", "height_cm"]
+    assert visibility.visible_fields(AnonymousUser(), "participants.participant", names) == names
+    monkeypatch.setitem(visibility.FIELD_KINDS, "participants.participant", {"status": visibility.ALLOCATION})
+    assert visibility.visible_fields(AnonymousUser(), "participants.participant", names) == [
+        "site",
+        "height_cm",
+    ]
+    assert "stored_path" not in visibility.visible_fields(
+        None, "spectroscopy.mrsupload", ["participant", "stored_path", "sha256"]
+    )
+
+
+@pytest.mark.django_db
+def test_a_planted_hidden_field_leaves_the_history_page(
+    participant, coordinator, data_manager, client_for, monkeypatch
+) -> None:
+    from participants.allocation import visibility
+
+    services.participant_update(
+        participant=participant, by=coordinator, reason="Scale recalibrated", height_cm=Decimal("171.5")
+    )
+    url = reverse("audit_record", args=["participants.participant", participant.pk])
+    assert "171.5" in client_for(data_manager).get(url).content.decode()
+    monkeypatch.setitem(
+        visibility.FIELD_KINDS, "participants.participant", {"height_cm": visibility.ALLOCATION}
+    )
+    html = client_for(data_manager).get(url).content.decode()
+    assert "171.5" not in html and "170.0" not in html and "Scale recalibrated" in html
