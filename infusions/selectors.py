@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -21,6 +21,7 @@ from django.utils.translation import gettext_lazy
 from infusions import schedule as sched
 from infusions.models import CalendarToken, InfusionVisit, Schedule
 from infusions.services import TZ, protocol_key, schedule_for, schedules_for
+from ketatrial.trial import protocol
 from participants.models import Participant
 
 STATUS_LABELS = {
@@ -147,6 +148,12 @@ def participant_events(
         return days is not None and not days[0] <= start.astimezone(TZ).date() <= days[1]
 
     visible2, period2_over = _visible_period2(plan)
+    # Beyond the next infusion, period 2 shows the booking lead ahead: counted from now, or from
+    # the next planned infusion if that is earlier (an overdue one), so what shows follows the
+    # participant's progress, not the wall clock.
+    upcoming = next((i.start for i in plan.infusions if i.status == sched.PLANNED), now)
+    horizon = min(now, upcoming) + timedelta(days=protocol().booking_lead_days)
+    visible2 |= {i.number for i in plan.infusions if i.period == 2 and i.start <= horizon}
     events: list[Event] = []
     for infusion in plan.infusions:
         if infusion.period == 2 and infusion.number not in visible2:
@@ -166,18 +173,20 @@ def participant_events(
                 infusion.number,
             )
         )
+    last2 = _last_key(plan, 2)
     for t in [*plan.ratings, *plan.mrs]:
         anchor_period, anchor_number = t.anchored_to or (1, 1)
-        if anchor_period == 2 and anchor_number not in visible2:
-            continue
-        hangs_on_last = (
-            t.period == sched.FOLLOW_UP
-            or any("last" in s for s in t.serves)
-            or t.code.endswith(("mrs-24h", "mrs-1w"))
-            # The scan during the last infusion would mark that infusion as the last one.
-            or (t.code.endswith("mrs-during") and t.anchored_to == _last_key(plan, 2))
+        # What hangs on the last period-2 infusion (its in-scanner scan, the scans and ratings
+        # after it, follow-up) would mark that infusion as the last: shown once period 2 is over,
+        # or the booking lead before it is due. (The 1-week scan of period 1, merged with period
+        # 2's baseline scan, is anchored to period 2's first infusion and shows with it.)
+        hangs_on_last = t.period == sched.FOLLOW_UP or (
+            t.anchored_to == last2 and (t.kind == sched.MRS or any("last" in s for s in t.serves))
         )
-        if anchor_period == 2 and hangs_on_last and not period2_over:
+        if hangs_on_last and not period2_over:
+            if t.due > horizon:
+                continue
+        elif anchor_period == 2 and anchor_number not in visible2:
             continue
         if outside(t.due):
             continue

@@ -88,6 +88,12 @@ class Protocol:
     # for this many days after their window closed.
     task_list_ahead_days: int = 2
     task_overdue_days: int = 7
+    # How far ahead exposed staff see period-2 infusions beyond the next one, and the events that
+    # hang on the last period-2 infusion (the in-scanner scan, the 24 h and 1-week scans, the
+    # post-infusion ratings, follow-up): time to book a chair and the scanner. From this many days
+    # before KP's last period-2 infusion, staff who see the calendar can infer the sequence
+    # (unless period2_equal_length is on).
+    booking_lead_days: int = 7
     # Calendar feed (iCal): how long a booked infusion or a rating/MRS session is shown to last.
     ical_infusion_minutes: int = 40
     ical_session_minutes: int = 30
