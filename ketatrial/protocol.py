@@ -62,6 +62,9 @@ class Protocol:
     period1_infusion_days: tuple[int, ...] = (1, 4, 8, 11, 15, 19, 23, 27)
     period2_infusion_days_kp: tuple[int, ...] = (1, 4, 8, 11)
     period2_infusion_days_pk: tuple[int, ...] = (1, 4, 8, 11, 15, 19, 23, 27)
+    # The optional amendment (PROTOCOL.md): both sequences get the PK pattern in period 2, KP's
+    # infusions all saline (its last four added), so the schedule no longer tells the sequence.
+    period2_equal_length: bool = False
     period2_gap_days: int = 7
     infusion_window_days: int = 1
     min_hours_between_infusions: int = 48
@@ -194,14 +197,18 @@ class Protocol:
         return self.total_volume_ml / self.infusion_minutes * 60
 
     def period2_infusion_days(self, sequence: str) -> tuple[int, ...]:
-        """Day pattern of period 2 for a sequence (KP gives four placebo infusions)."""
-        return self.period2_infusion_days_kp if sequence == "KP" else self.period2_infusion_days_pk
+        """Day pattern of period 2 for a sequence (KP gives four placebo infusions; eight, the
+        last four added, with period2_equal_length on)."""
+        if sequence == "KP" and not self.period2_equal_length:
+            return self.period2_infusion_days_kp
+        return self.period2_infusion_days_pk
 
 
 BLINDING_HAZARD = (
-    "Period 2 lengths differ by sequence (4 infusions after KP, 8 after PK): anyone who sees the "
-    "period-2 calendar can infer the sequence. Raters therefore never see the infusion calendar, "
-    "infusion records, vitals, adverse events or dissociation scales, only their assessment tasks."
+    "Period 2 lengths differ by sequence (4 infusions after KP, 8 after PK) unless "
+    "period2_equal_length is on: anyone who sees the period-2 calendar can infer the sequence. "
+    "Raters therefore never see the infusion calendar, infusion records, vitals, adverse events or "
+    "dissociation scales, only opaque rating visits."
 )
 
 DEFAULT_PROTOCOL = Protocol()

@@ -16,18 +16,18 @@ from participants.models import Participant
 TZ = selectors.TZ
 
 
-def _plan(sequence: str, given: int, p2_given: int) -> sched.Schedule:
+def _plan(sequence: str, given: int, p2_given: int, p=None) -> sched.Schedule:  # type: ignore[no-untyped-def]
     """A schedule from day 1 = 2026-03-02 with period 1 fully given and `p2_given` period-2
     infusions given, each on its planned day."""
-    p = protocol()
+    p = p or protocol()
     days = (p.period1_infusion_days, p.period2_infusion_days(sequence))
     facts: dict = {}
     for _ in range(given + p2_given):
         plan = sched.build_schedule(
             sequence_days=days, day1=datetime(2026, 3, 2).date(), facts=facts, p=p, tz=TZ
         )
-        nxt = next(i for i in plan.infusions if i.status == sched.PLANNED)
-        if nxt.period == 2 and nxt.number > p2_given:
+        nxt = next((i for i in plan.infusions if i.status == sched.PLANNED), None)
+        if nxt is None or (nxt.period == 2 and nxt.number > p2_given):
             break
         facts[nxt.key] = sched.InfusionFact(
             status=sched.DONE, start=nxt.start, end=nxt.start + timedelta(minutes=40)
@@ -68,3 +68,23 @@ def test_the_in_scanner_scan_of_the_last_infusion_shows_the_booking_lead_ahead()
     pk4 = _plan("PK", given=8, p2_given=4)
     fifth = next(i for i in pk4.infusions if i.key == (2, 5))
     assert "inf-2-5" in _codes(pk4, fifth.start - lead + timedelta(hours=1))
+
+
+def test_with_period2_equal_length_on_both_sequences_show_the_same_events_at_every_stage() -> None:
+    """The amendment: KP gets eight period-2 infusions (all saline), so at every stage of period 2
+    and follow-up the two sequences' calendars are the same; with it off they differ."""
+    from ketatrial.protocol import protocol_with_overrides
+
+    on = protocol_with_overrides({"period2_equal_length": True})
+    assert on.period2_infusion_days("KP") == on.period2_infusion_days("PK")
+    differed = False
+    for given in range(0, 9):
+        for p, equal in ((on, True), (protocol(), False)):
+            kp, pk = _plan("KP", 8, given, p), _plan("PK", 8, given, p)
+            anchor = next((i.start for i in pk.infusions if i.status == sched.PLANNED), None)
+            now = (anchor or pk.infusions[-1].end) - timedelta(hours=3)
+            same = _codes(kp, now) == _codes(pk, now)
+            if equal:
+                assert same, given
+            differed |= not same
+    assert differed  # the check can tell: without the amendment the calendars part
