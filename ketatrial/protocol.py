@@ -97,6 +97,9 @@ class Protocol:
     # before KP's last period-2 infusion, staff who see the calendar can infer the sequence
     # (unless period2_equal_length is on).
     booking_lead_days: int = 7
+    # Counts a strictly blinded reader sees (CONSORT stages a sequence can move) change only in
+    # steps of this many participants until the key is released.
+    blinded_count_batch: int = 10
     # Calendar feed (iCal): how long a booked infusion or a rating/MRS session is shown to last.
     ical_infusion_minutes: int = 40
     ical_session_minutes: int = 30

@@ -68,7 +68,14 @@ def monitoring(*, now: datetime) -> tuple[dict[str, Any], str]:
                 tasks_due += 1
                 tasks_done += task.complete
     long = data.long
-    results = list(MRSResult.objects.filter(status__in=[MRSResult.Status.DONE, MRSResult.Status.FAILED]))
+    # Baseline and period-1 scans only: period-2 scans fall at times that differ by sequence.
+    results = [
+        r
+        for r in MRSResult.objects.filter(
+            status__in=[MRSResult.Status.DONE, MRSResult.Status.FAILED]
+        ).select_related("upload")
+        if ds.mrs_period(r.upload.session_code) in (0, 1)
+    ]
     done = [r for r in results if r.status == MRSResult.Status.DONE]
 
     def med(key: str) -> float | None:

@@ -26,7 +26,22 @@ STAGES = (
 )
 
 
-def counts(user: AbstractBaseUser | None = None, *, unblinded: bool = False) -> dict[str, Any]:
+# Stages whose counts a participant's sequence can move (period 2 is 4 or 8 infusions long):
+# for a strictly blinded reader they move only in batches.
+SEQUENCE_SENSITIVE = ("period2_received", "period2_discontinued", "followup", "relapsed")
+
+
+def batched(n: int, size: int) -> int:
+    """`n` rounded down to a multiple of `size`: the count moves only once `size` more have
+    reached the stage, so no single participant's step can be read off it."""
+    return n - n % size
+
+
+def counts(
+    user: AbstractBaseUser | None = None, *, unblinded: bool = False, batch: int | None = None
+) -> dict[str, Any]:
+    """The diagram's counts. `batch`, for a strictly blinded reader, rounds the stages that a
+    sequence can move (SEQUENCE_SENSITIVE) down to multiples of `batch`."""
     from clinimetry.models import Assessment, Relapse
     from infusions.models import InfusionVisit
     from participants import allocation
@@ -67,7 +82,12 @@ def counts(user: AbstractBaseUser | None = None, *, unblinded: bool = False) -> 
         c["followup"] += p.pk in followup
         c["relapsed"] += p.pk in relapsed
         c["analysed"] += p.pk in with_baseline
+    if batch:
+        for c in columns.values():
+            for stage in SEQUENCE_SENSITIVE:
+                c[stage] = batched(c[stage], batch)
     return {
+        "batch": batch,
         "assessed": len(screening),
         "excluded": outcomes["screen_failure"] + outcomes["declined"],
         "screen_failure": outcomes["screen_failure"],

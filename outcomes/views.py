@@ -20,6 +20,7 @@ from ketatrial.protocol import (
     PRINCIPAL_INVESTIGATOR,
     STATISTICIAN,
 )
+from ketatrial.trial import protocol
 from outcomes import consort as consort_diagram
 from outcomes import selectors, services
 from outcomes.models import AnalysisRun, ExportJob
@@ -217,7 +218,10 @@ def analysis_report(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _consort_context(request: HttpRequest) -> dict[str, object]:
     unblinded = _efficacy_visible(request)
-    counts = consort_diagram.counts(request.user, unblinded=unblinded)
+    strict = allocation.is_strictly_blinded(request.user) and not unblinded
+    counts = consort_diagram.counts(
+        request.user, unblinded=unblinded, batch=protocol().blinded_count_batch if strict else None
+    )
     return {"counts": counts, "svg": consort_diagram.svg(counts), "unblinded": unblinded}
 
 
