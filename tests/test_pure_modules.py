@@ -21,6 +21,7 @@ PURE_MODULES = [
     "spectroscopy.fitting",
     "spectroscopy.synthetic",
     "spectroscopy.pipeline",
+    "outcomes.blinding_indices",
 ]
 
 
