@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy
 
 from clinimetry import scales
 from clinimetry.items import item_table
-from clinimetry.models import Assessment, RelapseEvent
+from clinimetry.models import Assessment, BlindingGuess, RelapseEvent
 
 
 class AssessmentForm(forms.Form):
@@ -77,3 +77,30 @@ class RelapseEventForm(forms.Form):
         label=gettext_lazy("Date"), widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
     )
     note = forms.CharField(label=gettext_lazy("Note"), required=False, max_length=500)
+
+
+class BlindingGuessForm(forms.Form):
+    """One guess of the product received in the period asked about."""
+
+    occasion = forms.ChoiceField(label=gettext_lazy("Occasion"), choices=BlindingGuess.Occasion.choices)
+    guesser = forms.ChoiceField(label=gettext_lazy("Whose guess"), choices=BlindingGuess.Guesser.choices)
+    guess = forms.ChoiceField(
+        label=gettext_lazy("Which product was given in the period asked about?"),
+        choices=BlindingGuess.Guess.choices,
+        widget=forms.RadioSelect,
+    )
+    confidence = forms.TypedChoiceField(
+        label=gettext_lazy("How sure"),
+        choices=BlindingGuess.Confidence.choices,
+        coerce=int,
+        empty_value=None,
+        required=False,
+        widget=forms.RadioSelect,
+        help_text=gettext_lazy('Leave empty for "don\'t know".'),
+    )
+    reason = forms.CharField(label=gettext_lazy("Reason for a correction"), required=False, max_length=500)
+
+    def __init__(self, *args: Any, guessers: list[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["guesser"]
+        field.choices = [c for c in BlindingGuess.Guesser.choices if c[0] in guessers]  # type: ignore[attr-defined]

@@ -98,3 +98,54 @@ class Relapse(ClinicalModel):
 
     def __str__(self) -> str:
         return f"relapse of {self.participant}"
+
+
+class BlindingGuess(ClinicalModel):
+    """A guess of the product received (SAP "Blinding"): by the participant, the rater and the
+    infusion physician, at the end of period 1 (about period 1; the same time in both sequences)
+    and at the final study visit (about period 2)."""
+
+    class Occasion(models.TextChoices):
+        END_OF_PERIOD_1 = "end_of_period1", _("End of period 1")
+        FINAL_VISIT = "final_visit", _("Final study visit")
+
+    class Guesser(models.TextChoices):
+        PARTICIPANT = "participant", _("Participant")
+        RATER = "rater", _("Rater")
+        INFUSION_PHYSICIAN = "infusion_physician", _("Infusion physician")
+
+    class Guess(models.TextChoices):
+        KETAMINE = "ketamine", _("Ketamine")
+        PLACEBO = "placebo", _("Placebo")
+        DONT_KNOW = "dont_know", _("Don't know")
+
+    class Confidence(models.IntegerChoices):
+        NOT_AT_ALL = 1, _("Not at all sure")
+        SOMEWHAT = 2, _("Somewhat sure")
+        VERY = 3, _("Very sure")
+
+    participant = models.ForeignKey(Participant, on_delete=models.PROTECT, related_name="blinding_guesses")
+    occasion = models.CharField(_("occasion"), max_length=16, choices=Occasion.choices)
+    guesser = models.CharField(_("guesser"), max_length=20, choices=Guesser.choices)
+    guess = models.CharField(_("guess"), max_length=10, choices=Guess.choices)
+    confidence = models.PositiveSmallIntegerField(
+        _("confidence"), choices=Confidence.choices, null=True, blank=True
+    )
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField(_("recorded at"))
+
+    class Meta:
+        ordering = ["participant", "recorded_at"]
+        verbose_name = _("blinding guess")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["participant", "occasion", "guesser"], name="one_guess_per_guesser_and_occasion"
+            )
+        ]
+
+    @property
+    def about_period(self) -> int:
+        return 1 if self.occasion == self.Occasion.END_OF_PERIOD_1 else 2
+
+    def __str__(self) -> str:
+        return f"{self.participant} {self.guesser} {self.occasion}"

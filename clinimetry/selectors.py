@@ -328,3 +328,14 @@ def assessment_get_for_rater(
     if with_participant:
         assessments = assessments.select_related("participant")
     return assessments.first()
+
+
+def blinding_guesses_of(participant: Participant, guessers: list[str]) -> list[Any]:
+    """The participant's recorded guesses by the given guessers (the recorder's own view)."""
+    from clinimetry.models import BlindingGuess
+
+    return list(
+        BlindingGuess.objects.filter(participant=participant, guesser__in=guessers).order_by(
+            "occasion", "guesser"
+        )
+    )

@@ -11,11 +11,13 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from clinimetry import scales, scoring
-from clinimetry.models import Assessment, Relapse, RelapseEvent
+from clinimetry.models import Assessment, BlindingGuess, Relapse, RelapseEvent
 from clinimetry.selectors import BASELINE, INSTRUMENTS, task_get
 from ketatrial.audit import clinical_create, clinical_update
 from ketatrial.notifications import notify, principal_investigators
+from ketatrial.protocol import INFUSION_PHYSICIAN, RATER
 from ketatrial.trial import protocol
+from participants.access import has_role
 from participants.models import Participant
 from participants.services import require_consent
 
@@ -209,3 +211,47 @@ def relapse_evaluate(*, participant: Participant, by: AbstractBaseUser, now: dat
         by=by,
         reason="relapse rule met",
     )
+
+
+# Who records whose guess: the rater asks the participant and gives their own; the infusion
+# physician gives theirs.
+GUESS_RECORDERS = {
+    BlindingGuess.Guesser.PARTICIPANT: RATER,
+    BlindingGuess.Guesser.RATER: RATER,
+    BlindingGuess.Guesser.INFUSION_PHYSICIAN: INFUSION_PHYSICIAN,
+}
+
+
+@transaction.atomic
+def blinding_guess_record(
+    *,
+    participant: Participant,
+    occasion: str,
+    guesser: str,
+    guess: str,
+    confidence: int | None,
+    by: AbstractBaseUser,
+    now: datetime,
+    reason: str = "",
+) -> BlindingGuess:
+    """Record (or correct, with a reason) one guess of the product received."""
+    participant = Participant.objects.select_for_update().get(pk=participant.pk)
+    if guesser not in GUESS_RECORDERS or not has_role(by, GUESS_RECORDERS[guesser]):
+        raise PermissionDenied
+    if participant.status not in (Participant.Status.RANDOMIZED, Participant.Status.COMPLETED):
+        raise ValidationError(_("Only a randomized participant is asked to guess the product."))
+    if guess != BlindingGuess.Guess.DONT_KNOW and confidence is None:
+        raise ValidationError({"confidence": _("How sure is the guess?")})
+    if guess == BlindingGuess.Guess.DONT_KNOW:
+        confidence = None
+    values = {"guess": guess, "confidence": confidence, "recorded_by": by, "recorded_at": now}
+    existing = BlindingGuess.objects.filter(
+        participant=participant, occasion=occasion, guesser=guesser
+    ).first()
+    if existing is None:
+        return clinical_create(
+            BlindingGuess(participant=participant, occasion=occasion, guesser=guesser, **values),
+            by=by,
+            reason="recorded",
+        )
+    return clinical_update(existing, by=by, reason=reason, changes=values)

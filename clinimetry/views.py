@@ -16,12 +16,12 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from clinimetry import charts, scales, selectors, services
-from clinimetry.forms import AssessmentForm, RelapseEventForm, SignForm
+from clinimetry.forms import AssessmentForm, BlindingGuessForm, RelapseEventForm, SignForm
 from clinimetry.items import item_table
 from ketatrial.forms import run_service
-from ketatrial.protocol import DATA_MANAGER, MONITOR, PRINCIPAL_INVESTIGATOR, RATER
+from ketatrial.protocol import DATA_MANAGER, INFUSION_PHYSICIAN, MONITOR, PRINCIPAL_INVESTIGATOR, RATER
 from participants import allocation
-from participants.access import not_found, role_required
+from participants.access import not_found, role_required, user_roles
 from participants.models import Participant
 from participants.selectors import participant_get_for_user
 
@@ -215,3 +215,33 @@ def relapse_event(request: HttpRequest, pk: int) -> HttpResponse:
         for errors in form.errors.values():
             messages.error(request, " ".join(errors))
     return redirect("clinimetry:participant", pk=pk)
+
+
+@role_required(RATER, INFUSION_PHYSICIAN)
+def blinding_guess(request: HttpRequest, pk: int) -> HttpResponse:
+    """Guesses of the product (SAP "Blinding"): the rater records the participant's and their
+    own, the infusion physician theirs, at the end of period 1 and at the final visit."""
+    person = participant_get_for_user(request.user, pk)
+    guessers = [g for g, role in services.GUESS_RECORDERS.items() if role in user_roles(request.user)]
+    form = BlindingGuessForm(request.POST or None, guessers=guessers)
+    if request.method == "POST" and run_service(
+        form,
+        lambda d: services.blinding_guess_record(
+            participant=person,
+            occasion=d["occasion"],
+            guesser=d["guesser"],
+            guess=d["guess"],
+            confidence=d["confidence"],
+            by=request.user,
+            now=timezone.now(),
+            reason=d["reason"],
+        ),
+    ):
+        messages.success(request, _("Guess recorded."))
+        return redirect("clinimetry:blinding_guess", pk=pk)
+    return render(
+        request,
+        "clinimetry/blinding_guess.html",
+        {"participant": person, "form": form, "recorded": selectors.blinding_guesses_of(person, guessers)},
+        status=400 if form.errors else 200,
+    )

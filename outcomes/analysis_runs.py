@@ -14,6 +14,7 @@ from django.contrib.auth import get_user_model
 from clinimetry.selectors import all_tasks
 from infusions import schedule as sched
 from infusions.services import schedules_for
+from ketatrial.trial import protocol
 from outcomes import analyses
 from outcomes import dataset as ds
 from outcomes.models import AnalysisRun
@@ -115,6 +116,13 @@ def monitoring(*, now: datetime) -> tuple[dict[str, Any], str]:
             "median_cr_fwhm_hz": med("cr_fwhm_hz"),
             "median_gaba_plus_fit_error_pct": med("gaba_plus_fit_error_pct"),
         },
+        # Pooled over both sequences, in whole batches of guesses (SAP: before release).
+        "blinding": {
+            _guess_key(occasion, guesser): {"occasion": occasion, "guesser": guesser, "share": share, "n": n}
+            for (occasion, guesser), (share, n) in sorted(
+                allocation.pooled_correct_guesses(max(10, protocol().blinded_count_batch)).items()
+            )
+        },
     }
     return _clean(report), data.data_hash
 
@@ -186,8 +194,34 @@ def efficacy(*, now: datetime) -> tuple[dict[str, Any], str]:
         "mixed_model": analyses.mixed_model(data.long, data.participants),
         "relapse": analyses.relapse(survival_frame(data, ends)),
         "mrs_change": analyses.mrs_change(data.mrs, groups),
+        "blinding": blinding_indices_report(),
     }
     return _clean(report), data.data_hash
+
+
+def _guess_key(occasion: str, guesser: str) -> str:
+    return f"{occasion}:{guesser}"
+
+
+def blinding_indices_report() -> dict[str, Any]:
+    """After release: per guess occasion and guesser, the guess table (rows guess ketamine /
+    placebo / don't know, columns product given), James's index and Bang's per arm (SAP)."""
+    from dataclasses import asdict
+
+    from outcomes.blinding_indices import bang, james
+
+    out = {}
+    for (occasion, guesser), table in sorted(allocation.guess_tables().items()):
+        ketamine, placebo = bang(table)
+        out[_guess_key(occasion, guesser)] = {
+            "occasion": occasion,
+            "guesser": guesser,
+            "table": table,
+            "james": asdict(james(table)),
+            "bang_ketamine": asdict(ketamine),
+            "bang_placebo": asdict(placebo),
+        }
+    return out
 
 
 def analyses_run(*, trigger: str, user_id: int | None, now: datetime) -> list[AnalysisRun]:

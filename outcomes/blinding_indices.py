@@ -61,7 +61,9 @@ def bang(table: tuple[tuple[int, int], ...]) -> tuple[Index, Index]:
     return out[0], out[1]
 
 
-def james(table: tuple[tuple[int, int], ...], weights: tuple[tuple[float, float], ...] = JAMES_WEIGHTS) -> Index:
+def james(
+    table: tuple[tuple[int, int], ...], weights: tuple[tuple[float, float], ...] = JAMES_WEIGHTS
+) -> Index:
     """James's index over both arms."""
     n = sum(sum(row) for row in table)
     if n == 0:

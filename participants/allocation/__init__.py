@@ -25,6 +25,10 @@ from participants.allocation.access import (  # noqa: F401
     require_unblinded,
     sequence_for,
 )
+from participants.allocation.guesses import (  # noqa: F401, E402
+    guess_tables,
+    pooled_correct_guesses,
+)
 from participants.allocation.ledger import (  # noqa: F401
     LotBalance,
     accountability,
