@@ -71,6 +71,8 @@ def protocol_page(request: HttpRequest) -> HttpResponse:
             "protocol": p,
             "rows": rows,
             "hazard": BLINDING_HAZARD,
+            "residual": visibility.residual_inference(p.period2_equal_length),
+            "equal_length": p.period2_equal_length,
             "pump_rate": p.pump_rate_ml_per_h,
             "role_permissions": [(ROLE_LABELS[r], caps) for r, caps in ROLE_PERMISSIONS.items()],
             "field_count": len(dataclasses.fields(p)),

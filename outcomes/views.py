@@ -62,8 +62,14 @@ def lock_page(request: HttpRequest) -> HttpResponse:
             "key_letters": allocation.sequence_key_letters(request.user)
             if _efficacy_visible(request)
             else {},
+            **_residual_context(),
         },
     )
+
+
+def _residual_context() -> dict[str, object]:
+    equal = protocol().period2_equal_length
+    return {"residual": allocation.visibility.residual_inference(equal), "equal_length": equal}
 
 
 def _run(request: HttpRequest, action, done: str) -> HttpResponse:  # type: ignore[no-untyped-def]
@@ -237,6 +243,7 @@ def status_report(request: HttpRequest) -> HttpResponse:
         "monitoring": selectors.analysis_run_latest(AnalysisRun.Kind.MONITORING),
         "locked": services.database_locked(),
         "now": timezone.now(),
+        **_residual_context(),
     }
     html = render_to_string("outcomes/status_report.html", context, request=request)
     return _pdf(html, "ketatrial-status-report.pdf")

@@ -9,6 +9,7 @@ audit history, exports and counts ask this module, not the role names.
 from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.utils.translation import gettext_lazy as _
 
 from ketatrial.protocol import (
     COORDINATOR,
@@ -32,6 +33,7 @@ MRS = "mrs"  # MRS uploads and results
 PARTICIPANT = "participant"  # enrolment, consent, identity (the participant record itself)
 ALLOCATION = "allocation"  # allocation, product, kit-to-product
 TRIAL = "trial"  # trial-wide records: database locks and releases
+GUESSES = "guesses"  # guesses of the product (blinding assessment)
 INTERNAL = "internal"  # storage details no role reads (file paths on the server)
 
 NO, READ, WRITE = 0, 1, 2
@@ -39,10 +41,16 @@ NO, READ, WRITE = 0, 1, 2
 # Role -> kind -> access. The statistician's rows are the exports' (dataset.py codes them); the
 # pharmacist's allocation access is the two keys of allocation.access, not this table.
 TABLE: dict[str, dict[str, int]] = {
-    RATER: {RATINGS: WRITE, PARTICIPANT: READ},
+    RATER: {RATINGS: WRITE, PARTICIPANT: READ, GUESSES: WRITE},
     STATISTICIAN: {},
     COORDINATOR: {SCHEDULE: WRITE, ADVERSE_EVENTS: READ, MRS: WRITE, PARTICIPANT: WRITE},
-    INFUSION_PHYSICIAN: {SCHEDULE: WRITE, INFUSION_SAFETY: WRITE, ADVERSE_EVENTS: WRITE, PARTICIPANT: READ},
+    INFUSION_PHYSICIAN: {
+        SCHEDULE: WRITE,
+        INFUSION_SAFETY: WRITE,
+        ADVERSE_EVENTS: WRITE,
+        PARTICIPANT: READ,
+        GUESSES: WRITE,
+    },
     PRINCIPAL_INVESTIGATOR: {
         RATINGS: READ,
         SCHEDULE: READ,
@@ -51,6 +59,7 @@ TABLE: dict[str, dict[str, int]] = {
         MRS: READ,
         PARTICIPANT: READ,
         TRIAL: READ,
+        GUESSES: READ,
     },
     DATA_MANAGER: {
         RATINGS: READ,
@@ -60,6 +69,7 @@ TABLE: dict[str, dict[str, int]] = {
         MRS: READ,
         PARTICIPANT: READ,
         TRIAL: READ,
+        GUESSES: READ,
     },
     MONITOR: {
         RATINGS: READ,
@@ -69,6 +79,7 @@ TABLE: dict[str, dict[str, int]] = {
         MRS: READ,
         PARTICIPANT: READ,
         TRIAL: READ,
+        GUESSES: READ,
     },
     PHARMACIST: {SCHEDULE: READ, PARTICIPANT: READ},
 }
@@ -118,6 +129,7 @@ MODEL_KINDS: dict[str, str] = {
     "clinimetry.assessment": RATINGS,
     "clinimetry.relapseevent": RATINGS,
     "clinimetry.relapse": RATINGS,
+    "clinimetry.blindingguess": GUESSES,
     "spectroscopy.mrsupload": MRS,
     "spectroscopy.tissuefractions": MRS,
 }
@@ -148,3 +160,70 @@ def visible_fields(user: AbstractBaseUser | AnonymousUser, label: str, names: li
     shows a role exactly what that role may see of the live record, field by field."""
     own = FIELD_KINDS.get(label, {})
     return [n for n in names if n not in own or (own[n] != INTERNAL and may_see(user, own[n]))]
+
+
+# What each role can still infer of the sequence, by stage: the protocol's own design (4 vs 8
+# period-2 infusions, the dissociation a ketamine infusion visibly causes), not the software,
+# which never shows the allocation to any of them. Stated on the protocol page, the lock page
+# and the status report (PROTOCOL.md, "Who may see what").
+STAGES = (
+    ("period1", _("Period 1 (both sequences: 8 infusions)")),
+    ("period2_early", _("Period 2, until a week before KP's 4th infusion")),
+    ("period2_lead", _("Period 2, the booking week before KP's 4th infusion")),
+    ("period2_kp_over", _("KP's period 2 over, PK's continuing")),
+    ("followup", _("Both in follow-up")),
+)
+
+_NOTHING = _("Nothing from the software.")
+_DISSOCIATION = _(
+    "Nothing from the software; dissociation seen during an infusion can hint at the active "
+    "product, as in any trial of this drug."
+)
+_BOOKING = _(
+    "The calendar shows what hangs on KP's last period-2 infusion (the in-scanner scan, the scans "
+    "and ratings after it) a week ahead, while PK's shows infusion 5 only after infusion 4: the "
+    "sequence can be inferred from here."
+)
+_SCHEDULE = _(
+    "The schedule shows period 2 ended after 4 infusions (KP) or continuing to 8 (PK): the "
+    "sequence can be inferred."
+)
+_FOLLOWUP = _(
+    "Follow-up started about 16 days earlier for KP than for PK enrolled at the same time: the "
+    "sequence can be inferred from the dates."
+)
+_RATER = _(
+    "Nothing from the software (opaque rating visits, by due day). In person the rater meets "
+    "the participant at pre-dose ratings; after KP's period 2 those visits stop, for PK they go "
+    "on twice a week: the visit rhythm, not the software, tells."
+)
+_STATISTICIAN = _(
+    "Nothing: exports hold baseline and period 1 only, coded; counts that a sequence could move "
+    "change in batches of 10."
+)
+
+
+def residual_inference(equal_length: bool) -> list[tuple[object, list[tuple[object, object]]]]:
+    """Per stage, (role label, what that role can infer) for every blinded role. With the
+    period2_equal_length amendment on, the schedule no longer tells the sequence at any stage."""
+    from participants.roles import ROLE_LABELS
+
+    rows = []
+    for stage, label in STAGES:
+        late = stage in ("period2_lead", "period2_kp_over", "followup") and not equal_length
+        exposed = {
+            "period1": _DISSOCIATION,
+            "period2_early": _DISSOCIATION,
+            "period2_lead": _BOOKING,
+            "period2_kp_over": _SCHEDULE,
+            "followup": _FOLLOWUP,
+        }[stage]
+        cells = [
+            (ROLE_LABELS[RATER], _RATER if late and stage != "period2_lead" else _NOTHING),
+            (ROLE_LABELS[STATISTICIAN], _STATISTICIAN),
+        ]
+        for role in (COORDINATOR, INFUSION_PHYSICIAN, PRINCIPAL_INVESTIGATOR, DATA_MANAGER, MONITOR):
+            text = exposed if late else (_DISSOCIATION if role == INFUSION_PHYSICIAN else _NOTHING)
+            cells.append((ROLE_LABELS[role], text))
+        rows.append((label, cells))
+    return rows
