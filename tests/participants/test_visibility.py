@@ -17,7 +17,7 @@ def test_the_residual_inference_names_the_stage_where_the_schedule_tells_and_non
     assert not any("inferred" in str(t) for cells in on.values() for _r, t in cells)
     # The strictly blinded roles learn nothing from the software at any stage.
     for cells in off.values():
-        statistician = dict((str(r), str(t)) for r, t in cells)["Statistician"]
+        statistician = {str(r): str(t) for r, t in cells}["Statistician"]
         assert "inferred" not in statistician
 
 
