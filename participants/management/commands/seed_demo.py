@@ -19,6 +19,21 @@ from participants import allocation, services
 from participants.models import Participant, ScreeningRecord
 
 DEMO_START_DAYS_AGO = (100, 45, 20, 3, 12, 30, 8, 25)
+# The blinding stages (issue 12): per stage, one KP and one PK participant with identical data
+# (same weight, course, dates), day 1 this many days ago, and how their story ends. Day 12 is mid
+# period 1; day 42 is after period-2 infusion 3; day 52 is after KP's period 2 ended (its 4th
+# infusion on day 44) while PK's goes on to day 60; day 80, both in follow-up.
+STAGES: tuple[tuple[str, int, str], ...] = (
+    ("period1-mid", 12, ""),
+    ("period2-after-3", 42, ""),
+    ("kp-over-pk-continuing", 52, ""),
+    ("both-in-follow-up", 80, ""),
+    ("relapse", 110, "relapse"),
+    ("withdrawn", 20, "withdrawn"),
+    ("emergency-unblinded", 30, "unblinded"),
+)
+STAGE_COURSE = (31, 12, 11, {1: 10, 2: 12})
+STAGE_RELAPSE_COURSE = (31, 12, 11, {1: 10, 2: 24, 3: 25, 4: 26})
 DEMO_PASSWORD = "Ketamina-demo-2026"
 # MADRS course per randomized person: (baseline, after the first infusion, period 2, follow-up
 # weeks -> total). Person 1 responds then relapses in follow-up; person 2 responds and stays well;
@@ -40,6 +55,22 @@ DEMO_PEOPLE = (
     ("Carmen Díaz", "70.0", "165.0", 0, "declined"),
     ("Pedro Cruz", "77.0", "171.0", 20, "excluded"),
 )
+
+
+def _demo_list(n: int) -> str:
+    import random
+
+    from participants.randomization import Row, rows_to_csv
+
+    rng = random.Random(20261126)  # noqa: S311 (a demo list, not a real allocation)
+    rows = []
+    for block in range(n // 2):
+        pair = ["KP", "PK"]
+        rng.shuffle(pair)
+        for k, sequence in enumerate(pair):
+            number = 2 * block + k + 1
+            rows.append(Row("", number, block + 1, 2, sequence, f"KIT{number:04d}"))
+    return rows_to_csv(rows)
 
 
 class Command(BaseCommand):
@@ -85,12 +116,15 @@ class Command(BaseCommand):
                 f"(now: {settings.UNBLINDED_USERNAMES})"
             )
         p = protocol()
-        allocation.allocation_list_generate(
-            by=pharmacist, now=now - timedelta(days=40), n_per_stratum=40, seed=20261126
+        # The demo's list: blocks of two, one of each sequence in a seeded order, so that each
+        # stage pair below has one KP and one PK participant (a real list comes from the trial
+        # statistician, with blocks the site does not know).
+        allocation.allocation_list_upload(
+            by=pharmacist, now=now - timedelta(days=400), text=_demo_list(80), filename="demo-list.csv"
         )
         receipt = allocation.receipt_record(
             lot="KET-2026-001",
-            vials=50,
+            vials=300,
             mg_per_vial=Decimal("500"),
             ml_per_vial=Decimal("10"),
             expiry_date=date(2028, 6, 30),
@@ -164,6 +198,8 @@ class Command(BaseCommand):
                 reason="Weight re-measured on the calibrated scale",
                 baseline_weight_kg=first.baseline_weight_kg - Decimal("0.6"),
             )
+        for stage, day1_days_ago, ending in STAGES:
+            self._stage_pair(stage, day1_days_ago, ending, users, receipt, now=now)
         allocation.stock_count_record(
             receipt=receipt,
             vials_counted=allocation.accountability_balance(receipt),
@@ -243,6 +279,72 @@ class Command(BaseCommand):
             infusions.session_discharge(
                 visit=visit, discharged_at=upcoming.start + timedelta(minutes=110), by=physician
             )
+
+    def _stage_pair(
+        self, stage: str, day1_days_ago: int, ending: str, users: dict[str, Any], receipt: Any, *, now: Any
+    ) -> None:
+        """Two participants, one per sequence (consecutive slots of a block of two), identical in
+        every record but the allocation, standing at `stage` today."""
+        p = protocol()
+        coordinator = users["coordinator"]
+        day1 = (now - timedelta(days=day1_days_ago)).date()
+        start = now - timedelta(days=day1_days_ago + 4)
+        for name in ("A", "B"):
+            record = services.screening_start(site=services.site_get_or_create_default(), by=coordinator, now=start)
+            services.consent_record(
+                screening=record,
+                version=p.consent_version,
+                consented_at=start + timedelta(minutes=20),
+                by=coordinator,
+                now=start + timedelta(minutes=20),
+            )
+            services.screening_assess(
+                screening=record,
+                inclusion_met=[True] * len(p.inclusion_criteria),
+                exclusion_present=[False] * len(p.exclusion_criteria),
+                hdrs17_total=24,
+                by=coordinator,
+                now=start + timedelta(hours=1),
+            )
+            participant = services.participant_enroll(
+                screening=record,
+                by=coordinator,
+                now=start + timedelta(days=1),
+                baseline_weight_kg=Decimal("70.0"),
+                height_cm=Decimal("168.0"),
+                full_name=f"Etapa {stage} {name}",
+                date_of_birth=date(1980, 5, 5),
+                phone="55 5000 0000",
+                address="Ciudad de México",
+                baseline_date=(start + timedelta(days=1)).date(),
+            )
+            allocation.participant_randomize(participant=participant, by=coordinator, now=start + timedelta(days=2))
+            self._infusions(participant, users, receipt, day1=day1, now=now, miss=None)
+            course = STAGE_RELAPSE_COURSE if ending == "relapse" else STAGE_COURSE
+            self._ratings(participant, users["rater"], course, now=now)
+            participant = Participant.objects.get(pk=participant.pk)
+            if ending == "withdrawn":
+                services.participant_disposition(
+                    participant=participant,
+                    status=Participant.Status.WITHDRAWN,
+                    on=(now - timedelta(days=2)).date(),
+                    reason="Moved to another city",
+                    by=coordinator,
+                    now=now - timedelta(days=2),
+                )
+            elif ending == "unblinded":
+                request = allocation.unblinding_request(
+                    participant=participant,
+                    reason="Serious adverse event: treating physician needs the product",
+                    by=users["principal_investigator"],
+                    now=now - timedelta(days=3),
+                )
+                allocation.unblinding_execute(
+                    request=request,
+                    people_informed="Treating physician, principal investigator",
+                    by=users[PHARMACIST],
+                    now=now - timedelta(days=3) + timedelta(hours=1),
+                )
 
     def _ratings(
         self, participant: Any, rater: Any, course: tuple[int, int, int, dict[int, int]], *, now: Any

@@ -1,0 +1,309 @@
+"""Blinding through the whole crossover, in one database: seed_demo builds a pair of participants
+per stage, one KP and one PK with identical records (period 1 mid; period 2 after infusion 3;
+KP's period 2 over while PK's continues; both in follow-up; relapse; withdrawn; emergency-
+unblinded). Every participant page, direct URL, rating form, audit page and the rater's task-
+list rows are rendered for both of a pair as every blinded persona and compared, with each
+one's identity masked. Strictly blinded roles may see no difference at any stage; exposed roles
+only at the stages where the protocol's design tells (the documented residual inference); with
+period2_equal_length on, no role sees any difference."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import itertools
+import json
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from django.test import Client, override_settings
+from django.urls import reverse
+from pypdf import PdfReader
+
+from clinimetry import selectors as rating_selectors
+from ketatrial import trial
+from participants.allocation import visibility
+from participants.models import Participant
+from tests.participants.test_blinding import _flush
+
+STRICT = ["rater", "statistician"]
+EXPOSED = ["coordinator", "infusion_physician", "principal_investigator", "data_manager", "monitor"]
+# Where the protocol's design (4 vs 8 period-2 infusions) lets a role tell the pair apart
+# (visibility.residual_inference): for the rater, in the visits they make once KP's period 2 is
+# over; for exposed roles, from the booking week before KP's 4th period-2 infusion (the
+# in-scanner scan and the next chair must be booked), then period 2 over and follow-up.
+TELLING = {"kp-over-pk-continuing", "both-in-follow-up", "relapse"}
+TELLING_EXPOSED = TELLING | {"period2-after-3"}
+
+
+def _pairs() -> dict[str, tuple[Participant, Participant]]:
+    from participants.services import identity_read
+
+    people = Participant.objects.filter(identity__isnull=False).select_related("screening").order_by("number")
+    by_stage: dict[str, list[Participant]] = {}
+    for person in people:
+        match = re.match(r"Etapa (\S+) [AB]$", identity_read(person).get("full_name", ""))
+        if match:
+            by_stage.setdefault(match.group(1), []).append(person)
+    return {stage: (pair[0], pair[1]) for stage, pair in by_stage.items()}
+
+
+def _urls(person: Participant) -> list[str]:
+    pk = person.pk
+    urls = [
+        reverse(name, args=[pk])
+        for name in (
+            "participants:detail",
+            "participants:edit",
+            "participants:disposition",
+            "participants:unblinding_request",
+            "clinimetry:participant",
+            "clinimetry:blinding_guess",
+            "infusions:timeline",
+            "infusions:adverse_events",
+            "spectroscopy:participant",
+            "spectroscopy:tissue",
+        )
+    ]
+    urls += [reverse("infusions:session", args=[pk, period, n]) for period in (1, 2) for n in range(1, 9)]
+    urls.append(reverse("audit_record", args=["participants.participant", pk]))
+    # Every rating task in order of due time, by its opaque name, and names a rater could try.
+    tasks = sorted(rating_selectors.all_tasks(person), key=lambda t: (t.due, t.code))
+    urls += [rating_selectors.rate_url(pk, "madrs", t.code) for t in tasks]
+    urls += [rating_selectors.rate_url(pk, "madrs", c) for c in ("p2-predose-5", "p2-4h-inf4", "fu-week-1")]
+    return urls
+
+
+def _masks(person: Participant) -> list[tuple[re.Pattern[str], str]]:
+    return [
+        (re.compile(rf"\b{re.escape(person.code)}\b"), "<code>"),
+        (re.compile(rf"\b{re.escape(person.screening.code)}\b"), "<screening>"),
+        (re.compile(r"Etapa (\S+) [AB]\b"), r"Etapa \1 <name>"),
+        (re.compile(rf"/(participant|participants|participants\.participant)/{person.pk}/"), r"/\1/<pk>/"),
+        (re.compile(r"/[a-z2-7]{16}/"), "/<task>/"),
+        (re.compile(r"/(assessment|result|preparation|screening|adverse-event)/\d+/"), r"/\1/<id>/"),
+        # The participant's own number and screening record id, as audit rows show them.
+        (
+            re.compile(rf'(class="(?:new|old)-value">)({person.number}|{person.screening_id})<'),
+            r"\1<own-id><",
+        ),
+        (re.compile(r"\bKIT\d+\b"), "<kit>"),
+        (re.compile(r"\bS-[0-9A-Z]{6,}\b"), "<syringe>"),
+        (re.compile(r'name="csrfmiddlewaretoken" value="[^"]+"'), "<csrf>"),
+        (re.compile(r"\b\d{4}-\d\d-\d\d[ T]\d\d:\d\d(:\d\d(\.\d+)?)?([+-]\d\d:?\d\d|Z)?"), "<datetime>"),
+        (re.compile(r"value=\"\d+\" selected>[^<]*INNN-\d+"), "<self>"),
+    ]
+
+
+def _render(client: Client, url: str, person: Participant) -> tuple[int, str]:
+    response = client.get(url)
+    if response.get("Content-Type", "").startswith("application/pdf"):
+        body = "".join(p.extract_text() for p in PdfReader(io.BytesIO(response.content)).pages)
+    else:
+        body = response.content.decode("utf-8", "replace")
+    # The randomization number is per participant (A and B take consecutive slots).
+    rand = re.search(r"R-\d+", body)
+    if rand:
+        body = body.replace(rand.group(0), "<rand>")
+    for pattern, replacement in _masks(person):
+        body = pattern.sub(replacement, body)
+    return response.status_code, body
+
+
+def _task_rows(client: Client, person: Participant) -> list[str]:
+    html = client.get(reverse("clinimetry:tasks")).content.decode()
+    rows = [row for row in re.findall(r"<tr.*?</tr>", html, flags=re.S) if person.code in row]
+    out = []
+    for row in rows:
+        for pattern, replacement in _masks(person):
+            row = pattern.sub(replacement, row)
+        out.append(row)
+    return out
+
+
+def _differences(clients: dict[str, Client], role: str, a: Participant, b: Participant) -> list[str]:
+    client = clients[role]
+    differ = []
+    for url_a, url_b in itertools.zip_longest(_urls(a), _urls(b)):
+        # One has more rating tasks than the other: the other's answer is that of a task that
+        # does not exist (what anyone probing a URL would get).
+        url_a = url_a or rating_selectors.rate_url(a.pk, "madrs", "no-such-task")
+        url_b = url_b or rating_selectors.rate_url(b.pk, "madrs", "no-such-task")
+        seen_a, seen_b = _render(client, url_a, a), _render(client, url_b, b)
+        if seen_a != seen_b:
+            differ.append(url_a)
+            if os.environ.get("BLINDING_DIFF"):
+                import difflib
+
+                print(role, url_a, seen_a[0], seen_b[0])
+                print(
+                    "\n".join(
+                        list(
+                            difflib.unified_diff(seen_a[1].splitlines(), seen_b[1].splitlines(), lineterm="")
+                        )[:30]
+                    )
+                )
+    if _task_rows(client, a) != _task_rows(client, b):
+        differ.append("task list rows")
+    return differ
+
+
+def _clients() -> dict[str, Client]:
+    from django.contrib.auth import get_user_model
+
+    clients = {}
+    for user in get_user_model().objects.filter(username__in=STRICT + EXPOSED):
+        client = Client(HTTP_ACCEPT_LANGUAGE="en")
+        client.force_login(user)
+        clients[user.get_username()] = client
+    return clients
+
+
+@pytest.fixture(scope="module")
+def staged(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[dict]:  # type: ignore[no-untyped-def]
+    """seed_demo's stage pairs (parameter off), then the same stages again with
+    period2_equal_length on (in the same database)."""
+    overrides: Path = tmp_path_factory.mktemp("protocol") / "overrides.json"
+    with django_db_blocker.unblock(), override_settings(UNBLINDED_USERNAMES=["pharmacist", "pharmacist2"]):
+        _flush()
+        call_command("seed_demo", stdout=io.StringIO())
+        off = _pairs()
+        overrides.write_text(json.dumps({"period2_equal_length": True}))
+        with override_settings(PROTOCOL_OVERRIDES_FILE=str(overrides)):
+            trial.overrides.cache_clear()
+            trial.protocol.cache_clear()
+            try:
+                from django.contrib.auth import get_user_model
+                from django.utils import timezone
+
+                from participants.management.commands.seed_demo import STAGES, Command
+                from participants.models import KetamineReceipt
+
+                users = {u.get_username(): u for u in get_user_model().objects.all()}
+                command = Command()
+                for stage, days, ending in STAGES:
+                    if stage in ("kp-over-pk-continuing", "both-in-follow-up"):
+                        command._stage_pair(
+                            f"{stage}-equal",
+                            days,
+                            ending,
+                            users,
+                            KetamineReceipt.objects.first(),
+                            now=timezone.now(),
+                        )
+                on = {k: v for k, v in _pairs().items() if k.endswith("-equal")}
+            finally:
+                trial.overrides.cache_clear()
+                trial.protocol.cache_clear()
+        assert not trial.protocol().period2_equal_length
+        off = {k: v for k, v in off.items() if not k.endswith("-equal")}
+        yield {"off": off, "on": on, "overrides": str(overrides)}
+        _flush()
+
+
+@pytest.mark.django_db
+def test_strictly_blinded_roles_see_no_difference_beyond_the_raters_own_visits(staged) -> None:
+    """The statistician sees no difference at any stage. The rater sees none either, except, once
+    KP's period 2 is over, in the ratings the rater made in person (after KP's last infusion the
+    rater rates at 4 h, 24 h, 72 h and weekly; for PK before each infusion): the visit rhythm,
+    stated as the rater's residual inference; nothing else on any page."""
+    with override_settings(UNBLINDED_USERNAMES=["pharmacist", "pharmacist2"]):
+        clients = _clients()
+        assert len(staged["off"]) == 7
+        for stage, (a, b) in staged["off"].items():
+            assert _differences(clients, "statistician", a, b) == [], stage
+            differ = _differences(clients, "rater", a, b)
+            if stage not in TELLING:
+                assert differ == [], (stage, differ)
+            else:
+                assert all(d == "task list rows" or d.startswith("/ratings/") for d in differ), (
+                    stage,
+                    differ,
+                )
+
+
+@pytest.mark.django_db
+def test_exposed_roles_see_differences_only_where_the_design_tells(staged) -> None:
+    told = {
+        str(label)
+        for label, cells in visibility.residual_inference(False)
+        for _r, t in cells
+        if "inferred" in str(t)
+    }
+    assert told  # the stated residual inference names stages
+    with override_settings(UNBLINDED_USERNAMES=["pharmacist", "pharmacist2"]):
+        clients = _clients()
+        seen = set()
+        for stage, (a, b) in staged["off"].items():
+            for role in EXPOSED:
+                differ = _differences(clients, role, a, b)
+                if stage not in TELLING_EXPOSED:
+                    assert differ == [], (stage, role, differ)
+                elif differ:
+                    seen.add(stage)
+        assert seen  # the comparison does see the design's difference where it exists
+
+
+@pytest.mark.django_db
+def test_with_period2_equal_length_on_no_role_sees_a_difference(staged) -> None:
+    with override_settings(
+        UNBLINDED_USERNAMES=["pharmacist", "pharmacist2"], PROTOCOL_OVERRIDES_FILE=staged["overrides"]
+    ):
+        trial.overrides.cache_clear()
+        trial.protocol.cache_clear()
+        try:
+            assert trial.protocol().period2_equal_length
+            clients = _clients()
+            assert len(staged["on"]) == 2
+            for stage, (a, b) in staged["on"].items():
+                for role in STRICT + EXPOSED:
+                    assert _differences(clients, role, a, b) == [], (stage, role)
+        finally:
+            trial.overrides.cache_clear()
+            trial.protocol.cache_clear()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("surface", "role"),
+    [("rater task label", "rater"), ("schedule label on a direct URL", "coordinator")],
+)
+def test_a_planted_leak_is_caught_by_name(staged, monkeypatch, surface, role) -> None:
+    """The comparison is not blind itself: a label that carries period 2's length (read through
+    the blinding module, as a careless change might) shows up at a stage where the pair must look
+    the same, on the surface where it was planted."""
+    from clinimetry.selectors import RatingTask
+    from infusions import selectors as infusion_selectors
+    from participants import allocation
+
+    def length(person: Participant) -> int:
+        try:
+            return len(allocation.period_day_patterns(person)[1])
+        except Exception:  # noqa: BLE001 (not randomized: no pattern)
+            return 0
+
+    if surface == "rater task label":
+        monkeypatch.setattr(
+            RatingTask, "rater_label", property(lambda t: f"Rating visit {length(t.participant)}")
+        )
+    else:
+        original = infusion_selectors.participant_events
+
+        def leaky(participant, **kwargs):  # type: ignore[no-untyped-def]
+            return [
+                dataclasses.replace(e, label=f"{e.label} /{length(participant)}")
+                for e in original(participant, **kwargs)
+            ]
+
+        monkeypatch.setattr(infusion_selectors, "participant_events", leaky)
+    with override_settings(UNBLINDED_USERNAMES=["pharmacist", "pharmacist2"]):
+        a, b = staged["off"]["period2-after-3" if role == "rater" else "period1-mid"]
+        differ = _differences(_clients(), role, a, b)
+    expected = (
+        "task list rows" if surface == "rater task label" else reverse("infusions:timeline", args=[a.pk])
+    )
+    assert expected in differ, differ
