@@ -25,7 +25,7 @@ from outcomes import consort as consort_diagram
 from outcomes import selectors, services
 from outcomes.models import AnalysisRun, ExportJob
 from participants import allocation
-from participants.access import has_role, not_found, role_required
+from participants.access import capability_required, has_role, not_found, role_required
 
 TEAM = (COORDINATOR, PRINCIPAL_INVESTIGATOR, DATA_MANAGER, MONITOR, STATISTICIAN)
 LOCK_VIEWERS = (PRINCIPAL_INVESTIGATOR, DATA_MANAGER, STATISTICIAN)
@@ -82,7 +82,7 @@ def _run(request: HttpRequest, action, done: str) -> HttpResponse:  # type: igno
     return redirect("outcomes:lock")
 
 
-@role_required(PRINCIPAL_INVESTIGATOR)
+@capability_required("lock_database")
 @require_POST
 def lock(request: HttpRequest) -> HttpResponse:
     return _run(
@@ -94,7 +94,7 @@ def lock(request: HttpRequest) -> HttpResponse:
     )
 
 
-@role_required(PRINCIPAL_INVESTIGATOR)
+@capability_required("lock_database")
 @require_POST
 def unlock(request: HttpRequest) -> HttpResponse:
     return _run(
@@ -116,7 +116,7 @@ def release(request: HttpRequest) -> HttpResponse:
     )
 
 
-@role_required(*EXPORTERS)
+@capability_required("export_data")
 def exports(request: HttpRequest) -> HttpResponse:
     jobs = selectors.export_jobs_for_user(request.user)
     return render(
@@ -131,7 +131,7 @@ def exports(request: HttpRequest) -> HttpResponse:
     )
 
 
-@role_required(*EXPORTERS)
+@capability_required("export_data")
 @require_POST
 def export_new(request: HttpRequest) -> HttpResponse:
     try:
@@ -145,7 +145,7 @@ def export_new(request: HttpRequest) -> HttpResponse:
     return redirect("outcomes:exports")
 
 
-@role_required(*EXPORTERS)
+@capability_required("export_data")
 @require_POST
 def api_token(request: HttpRequest) -> HttpResponse:
     """A new API token for the signed-in user (the old one stops working); shown once."""
@@ -153,7 +153,7 @@ def api_token(request: HttpRequest) -> HttpResponse:
     return render(request, "outcomes/api_token.html", {"token": token.key})
 
 
-@role_required(*EXPORTERS)
+@capability_required("export_data")
 def export_status(request: HttpRequest, pk: int) -> HttpResponse:
     job = selectors.export_job_get_for_user(request.user, pk)
     if job is None:
@@ -163,7 +163,7 @@ def export_status(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@role_required(*EXPORTERS)
+@capability_required("export_data")
 def export_download(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         job = services.export_for_download(request.user, pk)

@@ -61,6 +61,25 @@ def role_required(*roles: str) -> Callable[[F], F]:
     return decorate
 
 
+def capability_required(*capabilities: str) -> Callable[[F], F]:
+    """Declare a view open to whoever holds any of `capabilities` (participants.roles grants
+    them to roles; the role groups are checked against that table at start-up). The one
+    vocabulary of access: views name what they allow, templates ask `perms.ketatrial.<name>`."""
+    from participants.roles import ROLE_PERMISSIONS
+
+    unknown = set(capabilities) - {c for caps in ROLE_PERMISSIONS.values() for c in caps}
+    if unknown:
+        raise ValueError(f"unknown capabilities: {sorted(unknown)}")
+    roles = [role for role, caps in ROLE_PERMISSIONS.items() if set(caps) & set(capabilities)]
+
+    def decorate(view: F) -> F:
+        setattr(view, ACCESS_ATTR, frozenset(roles))
+        view.ketatrial_capabilities = frozenset(capabilities)  # type: ignore[attr-defined]
+        return view
+
+    return decorate
+
+
 def authenticated(view: F) -> F:
     """Declare a view open to any signed-in user (home, language, own password)."""
     setattr(view, ACCESS_ATTR, AUTHENTICATED)

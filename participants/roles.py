@@ -39,7 +39,7 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
     COORDINATOR: ("manage_enrollment", "manage_schedule", "view_participants"),
     PHARMACIST: ("view_allocation", "prepare_doses", "execute_unblinding", "view_participants"),
     STATISTICIAN: ("export_data",),
-    DATA_MANAGER: ("manage_users", "review_audit", "manage_queries", "view_participants"),
+    DATA_MANAGER: ("export_data", "manage_users", "review_audit", "manage_queries", "view_participants"),
     PRINCIPAL_INVESTIGATOR: (
         "lock_database",
         "request_unblinding",

@@ -11,9 +11,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from ketatrial.protocol import PHARMACIST
 from participants import allocation
-from participants.access import not_found, role_required
+from participants.access import capability_required, not_found
 from participants.forms import (
     GenerateListForm,
     PreparationForm,
@@ -41,13 +40,13 @@ def _home_context(request: HttpRequest, **forms_: object) -> dict[str, object]:
     }
 
 
-@role_required(PHARMACIST)
+@capability_required("view_allocation")
 def pharmacy_home(request: HttpRequest) -> HttpResponse:
     allocation.require_unblinded(request.user)
     return render(request, "participants/pharmacy_home.html", _home_context(request))
 
 
-@role_required(PHARMACIST)
+@capability_required("view_allocation")
 @require_POST
 def list_generate(request: HttpRequest) -> HttpResponse:
     allocation.require_unblinded(request.user)
@@ -65,7 +64,7 @@ def list_generate(request: HttpRequest) -> HttpResponse:
     )
 
 
-@role_required(PHARMACIST)
+@capability_required("view_allocation")
 @require_POST
 def list_upload(request: HttpRequest) -> HttpResponse:
     allocation.require_unblinded(request.user)
@@ -94,7 +93,7 @@ def list_upload(request: HttpRequest) -> HttpResponse:
     )
 
 
-@role_required(PHARMACIST)
+@capability_required("view_allocation")
 def list_parameters(request: HttpRequest, pk: int) -> HttpResponse:
     allocation.require_unblinded(request.user)
     allocation_list = AllocationList.objects.filter(pk=pk).first()
@@ -107,7 +106,7 @@ def list_parameters(request: HttpRequest, pk: int) -> HttpResponse:
     return response
 
 
-@role_required(PHARMACIST)
+@capability_required("prepare_doses")
 def preparations(request: HttpRequest, pk: int) -> HttpResponse:
     allocation.require_unblinded(request.user)
     participant = participant_get_for_pharmacy(pk)
@@ -147,7 +146,7 @@ def preparations(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@role_required(PHARMACIST)
+@capability_required("prepare_doses")
 def preparation_label(request: HttpRequest, pk: int) -> HttpResponse:
     prep = allocation.preparation_get(request.user, pk)
     html = render_to_string("participants/label.html", allocation.label_context(prep))
@@ -159,7 +158,7 @@ def preparation_label(request: HttpRequest, pk: int) -> HttpResponse:
     return response
 
 
-@role_required(PHARMACIST)
+@capability_required("prepare_doses")
 def accountability(request: HttpRequest) -> HttpResponse:
     allocation.require_unblinded(request.user)
     receipts = allocation.receipt_list()
@@ -196,7 +195,7 @@ def accountability(request: HttpRequest) -> HttpResponse:
     )
 
 
-@role_required(PHARMACIST)
+@capability_required("execute_unblinding")
 def unblinding_execute(request: HttpRequest, pk: int) -> HttpResponse:
     allocation.require_unblinded(request.user)
     req = UnblindingRequest.objects.filter(pk=pk).select_related("participant", "requested_by").first()

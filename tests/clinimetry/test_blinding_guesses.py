@@ -46,7 +46,9 @@ def test_the_rater_and_the_physician_record_their_guesses_through_the_page(
     page = client_for(rater).post(url, {**form, "guesser": "rater", "confidence": ""})
     assert page.status_code == 400 and 'value="rater" selected' in page.content.decode().replace("\n", "")
     # The physician records only their own guess: the participant's is not theirs to enter.
-    assert client_for(infusion_physician).post(url, {**form, "guesser": "infusion_physician"}).status_code == 302
+    assert (
+        client_for(infusion_physician).post(url, {**form, "guesser": "infusion_physician"}).status_code == 302
+    )
     assert client_for(infusion_physician).post(url, {**form, "guesser": "participant"}).status_code == 400
     guesses = {(g.guesser, g.guess, g.confidence) for g in BlindingGuess.objects.all()}
     assert guesses == {("participant", "ketamine", 2), ("infusion_physician", "ketamine", 2)}
@@ -76,7 +78,9 @@ def test_guess_tables_count_guesses_against_the_product_of_the_period_asked_abou
         expected[k % 3][0 if given == "ketamine" else 1] += 1
     with pytest.raises(PermissionDenied):
         allocation.guess_tables()  # sealed key: no table for anyone but the unblinded pharmacist
-    assert allocation.guess_tables(pharmacist)[("end_of_period1", "participant")] == tuple(map(tuple, expected))
+    assert allocation.guess_tables(pharmacist)[("end_of_period1", "participant")] == tuple(
+        map(tuple, expected)
+    )
     monkeypatch.setattr(allocation.guesses, "sequence_key_released", lambda: True)
     assert allocation.guess_tables()[("end_of_period1", "participant")] == tuple(map(tuple, expected))
     # Before release, six guesses are not a whole batch of ten: no figure yet.

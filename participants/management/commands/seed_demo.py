@@ -290,7 +290,9 @@ class Command(BaseCommand):
         day1 = (now - timedelta(days=day1_days_ago)).date()
         start = now - timedelta(days=day1_days_ago + 4)
         for name in ("A", "B"):
-            record = services.screening_start(site=services.site_get_or_create_default(), by=coordinator, now=start)
+            record = services.screening_start(
+                site=services.site_get_or_create_default(), by=coordinator, now=start
+            )
             services.consent_record(
                 screening=record,
                 version=p.consent_version,
@@ -318,7 +320,9 @@ class Command(BaseCommand):
                 address="Ciudad de México",
                 baseline_date=(start + timedelta(days=1)).date(),
             )
-            allocation.participant_randomize(participant=participant, by=coordinator, now=start + timedelta(days=2))
+            allocation.participant_randomize(
+                participant=participant, by=coordinator, now=start + timedelta(days=2)
+            )
             self._infusions(participant, users, receipt, day1=day1, now=now, miss=None)
             course = STAGE_RELAPSE_COURSE if ending == "relapse" else STAGE_COURSE
             self._ratings(participant, users["rater"], course, now=now)
