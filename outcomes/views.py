@@ -69,7 +69,7 @@ def lock_page(request: HttpRequest) -> HttpResponse:
 
 def _residual_context() -> dict[str, object]:
     equal = protocol().period2_equal_length
-    return {"residual": allocation.visibility.residual_inference(equal), "equal_length": equal}
+    return {"residual": allocation.visibility.residual_texts(equal)}
 
 
 def _run(request: HttpRequest, action, done: str) -> HttpResponse:  # type: ignore[no-untyped-def]

@@ -38,6 +38,18 @@ INTERNAL = "internal"  # storage details no role reads (file paths on the server
 
 NO, READ, WRITE = 0, 1, 2
 
+# The principal investigator, the data manager and the monitor read everything but the allocation.
+_OVERSIGHT = {
+    RATINGS: READ,
+    SCHEDULE: READ,
+    INFUSION_SAFETY: READ,
+    ADVERSE_EVENTS: READ,
+    MRS: READ,
+    PARTICIPANT: READ,
+    TRIAL: READ,
+    GUESSES: READ,
+}
+
 # Role -> kind -> access. The statistician's rows are the exports' (dataset.py codes them); the
 # pharmacist's allocation access is the two keys of allocation.access, not this table.
 TABLE: dict[str, dict[str, int]] = {
@@ -51,36 +63,9 @@ TABLE: dict[str, dict[str, int]] = {
         PARTICIPANT: READ,
         GUESSES: WRITE,
     },
-    PRINCIPAL_INVESTIGATOR: {
-        RATINGS: READ,
-        SCHEDULE: READ,
-        INFUSION_SAFETY: READ,
-        ADVERSE_EVENTS: READ,
-        MRS: READ,
-        PARTICIPANT: READ,
-        TRIAL: READ,
-        GUESSES: READ,
-    },
-    DATA_MANAGER: {
-        RATINGS: READ,
-        SCHEDULE: READ,
-        INFUSION_SAFETY: READ,
-        ADVERSE_EVENTS: READ,
-        MRS: READ,
-        PARTICIPANT: READ,
-        TRIAL: READ,
-        GUESSES: READ,
-    },
-    MONITOR: {
-        RATINGS: READ,
-        SCHEDULE: READ,
-        INFUSION_SAFETY: READ,
-        ADVERSE_EVENTS: READ,
-        MRS: READ,
-        PARTICIPANT: READ,
-        TRIAL: READ,
-        GUESSES: READ,
-    },
+    PRINCIPAL_INVESTIGATOR: _OVERSIGHT,
+    DATA_MANAGER: _OVERSIGHT,
+    MONITOR: _OVERSIGHT,
     PHARMACIST: {SCHEDULE: READ, PARTICIPANT: READ},
 }
 
@@ -201,6 +186,24 @@ _STATISTICIAN = _(
     "Nothing: exports hold baseline and period 1 only, coded; counts that a sequence could move "
     "change in batches of 10."
 )
+
+
+def residual_texts(equal_length: bool) -> dict[str, object]:
+    """The heading and the note above the residual-inference table (templates never name the
+    sequence themselves: tests/participants/test_allocation_module_is_alone.py)."""
+    return {
+        "title": _("What each blinded role can still infer of the sequence"),
+        "note": _(
+            "period2_equal_length is on: both sequences have 8 period-2 infusions, so the schedule "
+            "tells nothing at any stage."
+        )
+        if equal_length
+        else _(
+            "period2_equal_length is off (the protocol's default): period 2 has 4 infusions after KP "
+            "and 8 after PK."
+        ),
+        "rows": residual_inference(equal_length),
+    }
 
 
 def residual_inference(equal_length: bool) -> list[tuple[object, list[tuple[object, object]]]]:

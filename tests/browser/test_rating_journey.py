@@ -74,8 +74,10 @@ def test_the_rater_enters_madrs_and_hdrs_by_keyboard_signs_and_sees_the_point(
     page = new_page()
     sign_in(page, "rater", PASSWORD)
     page.get_by_role("link", name="Assessment tasks").click()
-    row = page.get_by_role("row").filter(has_text="rating 24h after the first infusion")
+    # Raters see opaque rating visits, by due day: the 24 h rating is the participant's latest due.
+    row = page.get_by_role("row").filter(has_text=person.code).filter(has_text="Rating visit").last
     expect(row).to_contain_text(person.code)
+    expect(page.get_by_role("main")).not_to_contain_text("24h")
     row.get_by_role("link", name="MADRS").click()
 
     page.locator('[data-field="item_1"]').focus()
@@ -90,7 +92,7 @@ def test_the_rater_enters_madrs_and_hdrs_by_keyboard_signs_and_sees_the_point(
     expect(page.get_by_text("I performed this interview and confirm")).to_be_visible()
 
     page.goto("/ratings/")
-    page.get_by_role("row").filter(has_text="rating 24h after the first infusion").get_by_role(
+    page.get_by_role("row").filter(has_text=person.code).filter(has_text="Rating visit").last.get_by_role(
         "link", name="HDRS-17"
     ).click()
     page.locator('[data-field="item_1"]').focus()
