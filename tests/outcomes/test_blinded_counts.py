@@ -58,3 +58,27 @@ def test_one_participant_entering_follow_up_moves_no_count_the_statistician_sees
     assert diagram(data_manager) != before["data_manager"]
     assert consort.counts(unblinded=False)["arms"]["pooled"]["followup"] == 1
     assert consort.counts(unblinded=False, batch=10)["arms"]["pooled"]["followup"] == 0
+
+
+@pytest.mark.django_db
+def test_a_planted_count_leak_is_caught(
+    coordinator, pharmacist, rater, statistician, client_for, monkeypatch
+) -> None:
+    """With the batching planted away, the same single step shows on the statistician's diagram."""
+    monkeypatch.setattr(consort, "batched", lambda n, size: n)
+    at = timezone.now() - timedelta(days=200)
+    allocation.allocation_list_generate(by=pharmacist, now=at, n_per_stratum=20, seed=3)
+    person = enrolled(coordinator, now=at)
+    allocation.participant_randomize(participant=person, by=coordinator, now=at)
+    person = Participant.objects.get(pk=person.pk)
+    infusion_services.schedule_set(
+        participant=person, day1=at.date() + timedelta(days=2), by=coordinator, now=at
+    )
+    before = client_for(statistician).get(reverse("outcomes:consort")).content.decode()
+    when = datetime.combine(at.date() + timedelta(days=120), time(10), tzinfo=timezone.get_current_timezone())
+    clinical_create(
+        signed_rating(person, rater, "madrs", "fu-week-1", 3, 12, when), by=rater, reason="entered"
+    )
+    after = client_for(statistician).get(reverse("outcomes:consort")).content.decode()
+    strip = re.compile(r'(csrfmiddlewaretoken" value=|nonce=)"[^"]*"')
+    assert strip.sub("", before) != strip.sub("", after)

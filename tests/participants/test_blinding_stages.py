@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.test import Client, override_settings
 from django.urls import reverse
@@ -26,8 +27,9 @@ from pypdf import PdfReader
 
 from clinimetry import selectors as rating_selectors
 from ketatrial import trial
+from ketatrial.protocol import ROLES
 from participants.allocation import visibility
-from participants.models import Participant
+from participants.models import AllocationSlot, DosePreparation, Participant, ScreeningRecord
 from tests.participants.test_blinding import _flush
 
 STRICT = ["rater", "statistician"]
@@ -99,6 +101,12 @@ def _masks(person: Participant) -> list[tuple[re.Pattern[str], str]]:
     ]
 
 
+def _mask(text: str, person: Participant) -> str:
+    for pattern, replacement in _masks(person):
+        text = pattern.sub(replacement, text)
+    return text
+
+
 def _render(client: Client, url: str, person: Participant) -> tuple[int, str]:
     response = client.get(url)
     if response.get("Content-Type", "").startswith("application/pdf"):
@@ -133,17 +141,19 @@ def _differences(clients: dict[str, Client], role: str, a: Participant, b: Parti
         # does not exist (what anyone probing a URL would get).
         url_a = url_a or rating_selectors.rate_url(a.pk, "madrs", "no-such-task")
         url_b = url_b or rating_selectors.rate_url(b.pk, "madrs", "no-such-task")
-        seen_a, seen_b = _render(client, url_a, a), _render(client, url_b, b)
+        # The URL is part of what a user sees: masked like the page, it must read the same.
+        seen_a = (_mask(url_a, a), *_render(client, url_a, a))
+        seen_b = (_mask(url_b, b), *_render(client, url_b, b))
         if seen_a != seen_b:
             differ.append(url_a)
             if os.environ.get("BLINDING_DIFF"):
                 import difflib
 
-                print(role, url_a, seen_a[0], seen_b[0])
+                print(role, url_a, seen_a[1], seen_b[1])
                 print(
                     "\n".join(
                         list(
-                            difflib.unified_diff(seen_a[1].splitlines(), seen_b[1].splitlines(), lineterm="")
+                            difflib.unified_diff(seen_a[2].splitlines(), seen_b[2].splitlines(), lineterm="")
                         )[:30]
                     )
                 )
@@ -270,7 +280,11 @@ def test_with_period2_equal_length_on_no_role_sees_a_difference(staged) -> None:
 @pytest.mark.django_db
 @pytest.mark.parametrize(
     ("surface", "role"),
-    [("rater task label", "rater"), ("schedule label on a direct URL", "coordinator")],
+    [
+        ("rater task label", "rater"),
+        ("rater URL", "rater"),
+        ("schedule label on a direct URL", "coordinator"),
+    ],
 )
 def test_a_planted_leak_is_caught_by_name(staged, monkeypatch, surface, role) -> None:
     """The comparison is not blind itself: a label that carries period 2's length (read through
@@ -290,6 +304,17 @@ def test_a_planted_leak_is_caught_by_name(staged, monkeypatch, surface, role) ->
         monkeypatch.setattr(
             RatingTask, "rater_label", property(lambda t: f"Rating visit {length(t.participant)}")
         )
+    elif surface == "rater URL":
+        from clinimetry import selectors as rating_module
+
+        original_ref = rating_module.task_ref
+
+        def leaky_ref(participant_id: int, code: str) -> str:
+            # One letter more for PK: a careless name that carries the sequence in its shape.
+            person = Participant.objects.get(pk=participant_id)
+            return original_ref(participant_id, code) + ("x" if length(person) == 8 else "")
+
+        monkeypatch.setattr(rating_module, "task_ref", leaky_ref)
     else:
         original = infusion_selectors.participant_events
 
@@ -303,7 +328,52 @@ def test_a_planted_leak_is_caught_by_name(staged, monkeypatch, surface, role) ->
     with override_settings(UNBLINDED_USERNAMES=["pharmacist", "pharmacist2"]):
         a, b = staged["off"]["period2-after-3" if role == "rater" else "period1-mid"]
         differ = _differences(_clients(), role, a, b)
-    expected = (
-        "task list rows" if surface == "rater task label" else reverse("infusions:timeline", args=[a.pk])
+    if surface == "schedule label on a direct URL":
+        assert reverse("infusions:timeline", args=[a.pk]) in differ, differ
+    elif surface == "rater task label":
+        assert "task list rows" in differ, differ
+    else:  # the opaque name's length now tells the sequence: every rating URL differs
+        assert any("/rate/" in d for d in differ), differ
+
+
+@pytest.mark.django_db
+def test_seed_demo_makes_one_user_per_role_and_a_small_trial(staged, capsys, settings) -> None:
+    """Built once by the module's fixture (with the period2_equal_length pairs added after it)."""
+    settings.UNBLINDED_USERNAMES = ["pharmacist", "pharmacist2"]
+    call_command("seed_demo")  # idempotent: a second run adds nothing
+    out = capsys.readouterr().out
+    users = get_user_model().objects.filter(username__in=ROLES)
+    assert users.count() == len(ROLES)
+    for role in ROLES:
+        assert role in out
+        assert users.get(username=role).groups.filter(name=role).exists()
+    from participants.management.commands.seed_demo import STAGES
+
+    pairs = 2 * len(STAGES) + 2 * len(staged["on"])  # one KP and one PK participant per stage
+    outcomes = list(ScreeningRecord.objects.values_list("outcome", flat=True))
+    assert len(outcomes) == 8 + pairs
+    assert outcomes.count("declined") == 1 and outcomes.count("screen_failure") == 2
+    assert Participant.objects.count() == 5 + pairs
+    slots = list(AllocationSlot.objects.filter(participant__isnull=False).order_by("sequence_no"))
+    assert len(slots) == 4 + pairs
+    # Each stage pair took the two slots of one block: one of each sequence.
+    for k in range(4, 4 + pairs, 2):
+        assert {slots[k].sequence, slots[k + 1].sequence} == {"KP", "PK"}
+    from infusions.models import InfusionVisit
+
+    done = InfusionVisit.objects.filter(status="done")
+    assert DosePreparation.objects.count() == done.count() > 20
+    assert InfusionVisit.objects.filter(status="missed").count() == 1
+    assert done.filter(period=2).exists(), "someone is in period 2"
+    assert Participant.objects.filter(status="randomized", infusion_visits__isnull=True).exists(), (
+        "someone about to start"
     )
-    assert expected in differ, differ
+    from clinimetry.models import Assessment, Relapse
+
+    # Three rated demo people and every stage pair, two scales each.
+    assert Assessment.objects.filter(task_code="baseline").count() == 2 * (3 + pairs)
+    assert Relapse.objects.count() == 3, "a demo responder and the relapse pair relapse in follow-up"
+    assert Participant.objects.filter(status="withdrawn").count() == 2
+    assert Assessment.objects.filter(instrument="madrs", total__lte=15).exclude(task_code="baseline").exists()
+    first = Participant.objects.order_by("number").first()
+    assert first.history.first().history_change_reason == "Weight re-measured on the calibrated scale"
