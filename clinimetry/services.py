@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from clinimetry import scales, scoring
 from clinimetry.models import Assessment, BlindingGuess, Relapse, RelapseEvent
 from clinimetry.selectors import BASELINE, INSTRUMENTS, task_get
+from infusions.schedule import FOLLOW_UP
 from ketatrial.audit import clinical_create, clinical_update
 from ketatrial.notifications import notify, principal_investigators
 from ketatrial.protocol import INFUSION_PHYSICIAN, RATER
@@ -174,8 +175,9 @@ def _totals(participant: Participant, instrument: str) -> list[Assessment]:
 
 
 def relapse_evaluate(*, participant: Participant, by: AbstractBaseUser, now: datetime) -> Relapse | None:
-    """Apply the protocol's relapse rule to the MADRS ratings after the first response; a relapse
-    found ends weekly follow-up and puts an end-of-study visit on the schedule."""
+    """Apply the protocol's relapse rule after the first response (at any rating): MADRS at two
+    consecutive follow-up ratings, or a relapse event; a relapse found ends weekly follow-up and
+    puts an end-of-study visit on the schedule."""
     if Relapse.objects.filter(participant=participant).exists():
         return None
     p = protocol()
@@ -187,8 +189,12 @@ def relapse_evaluate(*, participant: Participant, by: AbstractBaseUser, now: dat
     )
     if first_response is None:
         return None
+    # Both rating rules apply to the weekly follow-up after the last infusion of the study only
+    # (PROTOCOL.md: a worsening during the infusion periods is an outcome, not a relapse).
     later = [
-        scoring.Rating(a.rated_at, a.total) for a in after_baseline if a.rated_at > first_response.rated_at
+        scoring.Rating(a.rated_at, a.total)
+        for a in after_baseline
+        if a.period == FOLLOW_UP and a.rated_at > first_response.rated_at
     ]
     events = [
         (e.occurred_at, e.kind)

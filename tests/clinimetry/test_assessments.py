@@ -124,9 +124,15 @@ def test_a_suicide_risk_item_alerts_the_principal_investigator_and_prompts_the_r
     ).exists()
 
 
-def test_a_scheduled_participant_relapses_through_saved_ratings(
+def test_a_worsening_during_treatment_is_no_relapse_and_two_follow_up_ratings_are(
     rater, coordinator, pharmacist, make_user, settings
 ) -> None:
+    """PROTOCOL.md: relapse (after a response) is MADRS >= 22 at two consecutive *follow-up*
+    ratings; a worsening during the infusion periods is an outcome to analyse, not a relapse (it
+    must not end follow-up nor put an end-of-study visit in the middle of treatment)."""
+    from clinimetry.examples import signed_rating
+    from ketatrial.audit import clinical_create
+
     settings.UNBLINDED_USERNAMES = ["pharmacist", "pharmacist2"]
     checker = make_user("pharmacist2", "pharmacist")
     now = timezone.now()
@@ -144,6 +150,7 @@ def test_a_scheduled_participant_relapses_through_saved_ratings(
         if t.code in ("baseline", "p1-4h-inf1", "p1-24h-inf1", "p1-predose-3")
     ]
     assert [t.code for t in tasks] == ["baseline", "p1-4h-inf1", "p1-24h-inf1", "p1-predose-3"]
+    # Responds at 4 h (30 -> 12), then worsens past 22 at two consecutive ratings in period 1.
     totals = {"baseline": 30, "p1-4h-inf1": 12, "p1-24h-inf1": 24, "p1-predose-3": 26}
     for task in tasks:
         items = {str(n): 0 for n in range(1, 11)}
@@ -152,14 +159,18 @@ def test_a_scheduled_participant_relapses_through_saved_ratings(
             items[str(n)] = min(6, remaining)
             remaining -= items[str(n)]
         _save(person, rater, "madrs", task.code, items, when=min(task.due, now - timedelta(minutes=1)))
+    assert not Relapse.objects.filter(participant=person).exists()
+    assert "end-of-study" not in [t.code for t in selectors.all_tasks(person)]
+    # In follow-up: 23, then 25 -> relapse, dated at the first qualifying rating.
+    week1, week2 = now - timedelta(days=3), now - timedelta(hours=2)
+    for code, total, when in (("fu-week-1", 23, week1), ("fu-week-2", 25, week2)):
+        clinical_create(
+            signed_rating(person, rater, "madrs", code, 3, total, when), by=rater, reason="entered"
+        )
+        services.relapse_evaluate(participant=person, by=rater, now=when)
     relapse = Relapse.objects.get(participant=person)
-    assert relapse.relapse_date == min(tasks[2].due, now - timedelta(minutes=1))
-    codes = [t.code for t in selectors.all_tasks(person)]
-    assert "end-of-study" in codes
-    assert not any(
-        c.startswith("fu-week") and t.due > relapse.detected_at
-        for c, t in zip(codes, selectors.all_tasks(person), strict=True)
-    )
+    assert relapse.relapse_date == week1
+    assert "end-of-study" in [t.code for t in selectors.all_tasks(person)]
 
 
 def test_the_rater_task_list_shows_due_tasks_as_opaque_rating_visits_and_no_infusion_data(
