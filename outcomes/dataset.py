@@ -259,7 +259,9 @@ def build(
         add["severity"](scoring.severity(instrument, total))
         add["out_of_window"](a["out_of_window"])
         add["safety_flag"](a["safety_flag"])
-        add["signed"](a["signed_at"] is not None and a["signature_voided_at"] is None)
+        # A correction clears the signature (signed_at) and stamps signature_voided_at, which stays
+        # as history; signing again sets signed_at: signed is whether a signature stands now.
+        add["signed"](a["signed_at"] is not None)
         if "sequence_code" in add:
             add["sequence_code"](seq.get("sequence_code"))
         if blinding == UNBLINDED:

@@ -91,8 +91,8 @@ def lock_blockers() -> Blockers:
     """What stands between the data and a lock (the data manager's list)."""
     assessments = Assessment.objects.select_related("participant").order_by("participant__code", "rated_at")
     return Blockers(
-        unsigned=list(assessments.filter(signed_at__isnull=True))
-        + list(assessments.filter(signed_at__isnull=False, signature_voided_at__isnull=False)),
+        # A correction clears signed_at (signature_voided_at keeps when): signed again, it counts.
+        unsigned=list(assessments.filter(signed_at__isnull=True)),
         incomplete=list(assessments.filter(total__isnull=True)),
         pending_mrs=list(
             MRSResult.objects.filter(

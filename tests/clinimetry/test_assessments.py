@@ -109,6 +109,33 @@ def test_a_correction_needs_a_reason_and_voids_the_signature(rater, coordinator)
     assert a.history.first().history_change_reason.startswith("Item 1 re-scored")
 
 
+def test_a_corrected_rating_signed_again_is_signed_in_the_export_and_no_lock_blocker(
+    rater, coordinator
+) -> None:
+    """Issue 13: a rating corrected and signed again was exported (and served by the API) as
+    signed=False and blocked the lock forever, because the voiding stamp stayed."""
+    from outcomes import dataset as ds
+    from outcomes import services as outcome_services
+
+    person = enrolled(coordinator)
+    a = _save(person, rater, "madrs", "baseline", MADRS_BASE)
+    services.assessment_sign(assessment=a, password=PASSWORD, by=rater, now=timezone.now())
+    _save(person, rater, "madrs", "baseline", {**MADRS_BASE, "1": 4}, reason="Item 1 re-scored after review")
+
+    def signed_in_export() -> bool:
+        long = ds.build(None, ds.NO_SEQUENCE, now=timezone.now()).long
+        return bool(long.loc[long["instrument"] == "madrs", "signed"].iloc[0])
+
+    assert not signed_in_export()
+    assert [b.pk for b in outcome_services.lock_blockers().unsigned] == [a.pk]
+    a.refresh_from_db()
+    services.assessment_sign(assessment=a, password=PASSWORD, by=rater, now=timezone.now())
+    a.refresh_from_db()
+    assert a.signature_voided_at is not None  # the voiding stays in the record's history
+    assert signed_in_export()
+    assert outcome_services.lock_blockers().unsigned == []
+
+
 def test_a_suicide_risk_item_alerts_the_principal_investigator_and_prompts_the_rater(
     rater, coordinator, principal_investigator, client_for
 ) -> None:
