@@ -1,7 +1,7 @@
 """Blinding indices against tables worked by hand from the published formulas, and against the
-worked example of James et al. (1996): the disulfiram trial's table, whose James index 0.896
-(SE 0.011) and Bang indices 0.115 (SE 0.018) and 0.022 (SE 0.019) the R package BI and its Julia
-port BlindingIndex.jl reproduce."""
+example table that the R package BI and its Julia port BlindingIndex.jl test against (their
+documentation cites James et al. 1996, the disulfiram trial): James index 0.896 (SE 0.011), Bang
+indices 0.115 (SE 0.018) and 0.022 (SE 0.019), as BlindingIndex.jl's own test expects."""
 
 from __future__ import annotations
 
