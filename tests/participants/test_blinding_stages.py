@@ -97,6 +97,15 @@ def _masks(person: Participant) -> list[tuple[re.Pattern[str], str]]:
         (re.compile(r"\bS-[0-9A-Z]{6,}\b"), "<syringe>"),
         (re.compile(r'name="csrfmiddlewaretoken" value="[^"]+"'), "<csrf>"),
         (re.compile(r"\b\d{4}-\d\d-\d\d[ T]\d\d:\d\d(:\d\d(\.\d+)?)?([+-]\d\d:?\d\d|Z)?"), "<datetime>"),
+        # Django's default English rendering of a datetime (the pair is built seconds apart, so a
+        # minute can turn between them: wall-clock creation time, not a property of the record).
+        (
+            re.compile(
+                r"\b(Jan|Feb|March|April|May|June|July|Aug|Sept|Oct|Nov|Dec)\.? \d{1,2}, \d{4}, "
+                r"(\d{1,2}(:\d\d)? [ap]\.m\.|noon|midnight)"
+            ),
+            "<datetime>",
+        ),
         (re.compile(r"value=\"\d+\" selected>[^<]*INNN-\d+"), "<self>"),
     ]
 
