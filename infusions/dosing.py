@@ -6,6 +6,13 @@ divided by the vial concentration to the nearest 0.01 mL, halves up; the diluent
 total volume minus the drawn volume; the pump rate is the total volume over the infusion time,
 to 0.1 mL/h. Placebo draws no ketamine and fills the same total volume with saline, so the
 syringe, volume and rate are identical.
+
+Inputs are checked before any arithmetic: a weight must be a finite number of kg inside the
+plausible range of the protocol (`weight_min_kg`-`weight_max_kg`, 30-250 kg by default; separate
+from the optional weight cap), and every other quantity a finite positive number. A float is
+read through its shortest text form (70.1 -> Decimal("70.1"), not its binary expansion); bools,
+None, NaN, infinities and text are refused with a DosingError (a WeightError for the weight)
+that says what is wrong, never a TypeError or decimal.InvalidOperation.
 """
 
 from __future__ import annotations
@@ -14,13 +21,78 @@ import math
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
+from ketatrial.protocol import DEFAULT_PROTOCOL
+
 MG = Decimal("0.1")
 ML = Decimal("0.01")
 RATE = Decimal("0.1")
 
+WEIGHT_MIN_KG = Decimal(str(DEFAULT_PROTOCOL.weight_min_kg))
+WEIGHT_MAX_KG = Decimal(str(DEFAULT_PROTOCOL.weight_max_kg))
+
 
 class DosingError(ValueError):
     """Inputs that cannot give a safe preparation; the message says which."""
+
+
+class WeightError(DosingError):
+    """A weight no dose may be computed from: not a number of kg, or outside the plausible range."""
+
+
+def _decimal(value: object, what: str, error: type[DosingError]) -> Decimal:
+    """`value` as a finite Decimal, or `error` naming `what` and the value received."""
+    if isinstance(value, bool) or value is None:
+        raise error(f"{what} must be a number, not {value!r}")
+    if isinstance(value, float):
+        number = Decimal(str(value))  # the shortest text of the float: 70.1 stays 70.1
+    elif isinstance(value, int):
+        number = Decimal(value)
+    elif isinstance(value, Decimal):
+        number = value
+    else:
+        raise error(f"{what} must be a number, not {type(value).__name__} {value!r}")
+    if not number.is_finite():
+        raise error(f"{what} must be a finite number, not {number}")
+    return number
+
+
+def _plain(number: Decimal) -> str:
+    """A bound as people write it: 30, 250, 42.5 (not 30.0 or 2.5E+2)."""
+    return format(number.normalize(), "f")
+
+
+def _positive(value: object, what: str) -> Decimal:
+    number = _decimal(value, what, DosingError)
+    if number <= 0:
+        raise DosingError(f"{what} must be positive, not {number}")
+    return number
+
+
+def weight_range(minimum: object = WEIGHT_MIN_KG, maximum: object = WEIGHT_MAX_KG) -> tuple[Decimal, Decimal]:
+    """The plausible weight range as Decimals; refuses a range that is not positive and ordered
+    (a misconfigured protocol must not let every weight through)."""
+    low = _positive(minimum, "the lowest plausible weight (weight_min_kg)")
+    high = _positive(maximum, "the highest plausible weight (weight_max_kg)")
+    if low >= high:
+        raise DosingError(f"the plausible weight range is empty: weight_min_kg {low} >= weight_max_kg {high}")
+    return low, high
+
+
+def plausible_weight_kg(
+    value: object, *, minimum: object = WEIGHT_MIN_KG, maximum: object = WEIGHT_MAX_KG
+) -> Decimal:
+    """The measured weight as a Decimal number of kg, checked against the plausible range
+    [`minimum`, `maximum`] (bounds included); WeightError otherwise, saying what to check."""
+    low, high = weight_range(minimum, maximum)
+    weight = _decimal(value, "the weight (kg)", WeightError)
+    if weight <= 0:
+        raise WeightError(f"the weight must be positive, not {weight} kg")
+    if not low <= weight <= high:
+        raise WeightError(
+            f"a weight of {weight} kg is outside the plausible range {_plain(low)}-{_plain(high)} kg: "
+            "weigh the participant again and enter the weight in kg"
+        )
+    return weight
 
 
 @dataclass(frozen=True)
@@ -32,66 +104,88 @@ class Preparation:
     total_volume_ml: Decimal
     pump_rate_ml_h: Decimal
     weight_capped: bool
+    weight_measured_kg: Decimal  # the weight entered, checked (weight_used_kg is after the cap)
 
 
 def dose_mg(
-    weight_kg: Decimal, mg_per_kg: Decimal, weight_cap_kg: Decimal | None = None
+    weight_kg: object,
+    mg_per_kg: object,
+    weight_cap_kg: object = None,
+    *,
+    weight_min_kg: object = WEIGHT_MIN_KG,
+    weight_max_kg: object = WEIGHT_MAX_KG,
 ) -> tuple[Decimal, bool]:
-    """Dose in mg for a weight (to 0.1 mg, halves up); the cap, if any, limits the weight used."""
-    if weight_kg <= 0:
-        raise DosingError("weight must be positive")
-    capped = weight_cap_kg is not None and weight_kg > weight_cap_kg
-    used = weight_cap_kg if capped and weight_cap_kg is not None else weight_kg
-    return (used * mg_per_kg).quantize(MG, rounding=ROUND_HALF_UP), capped
+    """Dose in mg for a plausible weight (to 0.1 mg, halves up); the cap, if any, limits the
+    weight used. Returns the dose and whether the cap applied."""
+    weight = plausible_weight_kg(weight_kg, minimum=weight_min_kg, maximum=weight_max_kg)
+    per_kg = _positive(mg_per_kg, "the dose per kg")
+    cap = None if weight_cap_kg is None else _positive(weight_cap_kg, "the weight cap (kg)")
+    capped = cap is not None and weight > cap
+    used = cap if capped and cap is not None else weight
+    return (used * per_kg).quantize(MG, rounding=ROUND_HALF_UP), capped
 
 
-def pump_rate_ml_h(total_volume_ml: Decimal, infusion_minutes: int) -> Decimal:
-    return (total_volume_ml * 60 / Decimal(infusion_minutes)).quantize(RATE, rounding=ROUND_HALF_UP)
+def pump_rate_ml_h(total_volume_ml: object, infusion_minutes: object) -> Decimal:
+    """The pump rate (mL/h) that gives the total volume over the infusion time, to 0.1 mL/h."""
+    total = _positive(total_volume_ml, "the total volume")
+    if isinstance(infusion_minutes, bool) or not isinstance(infusion_minutes, int) or infusion_minutes <= 0:
+        raise DosingError(
+            f"the infusion time must be a positive whole number of minutes, not {infusion_minutes!r}"
+        )
+    return (total * 60 / Decimal(infusion_minutes)).quantize(RATE, rounding=ROUND_HALF_UP)
 
 
 def prepare(
     *,
-    weight_kg: Decimal,
+    weight_kg: object,
     active: bool,
-    mg_per_kg: Decimal,
-    vial_concentration_mg_ml: Decimal,
-    total_volume_ml: Decimal,
-    infusion_minutes: int,
-    weight_cap_kg: Decimal | None = None,
+    mg_per_kg: object,
+    vial_concentration_mg_ml: object,
+    total_volume_ml: object,
+    infusion_minutes: object,
+    weight_cap_kg: object = None,
+    weight_min_kg: object = WEIGHT_MIN_KG,
+    weight_max_kg: object = WEIGHT_MAX_KG,
 ) -> Preparation:
-    """The preparation record for ketamine (`active`) or placebo at the same total volume."""
-    if mg_per_kg <= 0:
-        raise DosingError("the dose per kg must be positive")
-    if vial_concentration_mg_ml <= 0:
-        raise DosingError("vial concentration must be positive")
-    if total_volume_ml <= 0 or infusion_minutes <= 0:
-        raise DosingError("total volume and infusion time must be positive")
-    dose, capped = dose_mg(weight_kg, mg_per_kg, weight_cap_kg)
-    used = weight_cap_kg if capped and weight_cap_kg is not None else weight_kg
-    drawn = (
-        (dose / vial_concentration_mg_ml).quantize(ML, rounding=ROUND_HALF_UP) if active else Decimal("0.00")
-    )
-    if drawn > total_volume_ml:
+    """The preparation record for ketamine (`active`) or placebo at the same total volume, from
+    the weight measured today (checked against the plausible range before anything else)."""
+    weight = plausible_weight_kg(weight_kg, minimum=weight_min_kg, maximum=weight_max_kg)
+    if not isinstance(active, bool):
+        raise DosingError(f"active must be true (ketamine) or false (placebo), not {active!r}")
+    per_kg = _positive(mg_per_kg, "the dose per kg")
+    concentration = _positive(vial_concentration_mg_ml, "the vial concentration")
+    total = _positive(total_volume_ml, "the total volume")
+    rate = pump_rate_ml_h(total, infusion_minutes)
+    cap = None if weight_cap_kg is None else _positive(weight_cap_kg, "the weight cap (kg)")
+    dose, capped = dose_mg(weight, per_kg, cap, weight_min_kg=weight_min_kg, weight_max_kg=weight_max_kg)
+    used = cap if capped and cap is not None else weight
+    drawn = (dose / concentration).quantize(ML, rounding=ROUND_HALF_UP) if active else Decimal("0.00")
+    if drawn > total:
         raise DosingError(
-            f"the ketamine volume ({drawn} mL) exceeds the total volume ({total_volume_ml} mL): check the vial concentration"
+            f"the ketamine volume ({drawn} mL) exceeds the total volume ({total} mL): check the vial concentration"
         )
     return Preparation(
         weight_used_kg=used,
         dose_mg=dose if active else Decimal("0.0"),
         volume_drawn_ml=drawn,
-        diluent_ml=(total_volume_ml - drawn).quantize(ML),
-        total_volume_ml=total_volume_ml,
-        pump_rate_ml_h=pump_rate_ml_h(total_volume_ml, infusion_minutes),
+        diluent_ml=(total - drawn).quantize(ML),
+        total_volume_ml=total,
+        pump_rate_ml_h=rate,
         weight_capped=capped,
+        weight_measured_kg=weight,
     )
 
 
 def vials_and_waste(
-    *, volume_drawn_ml: Decimal, ml_per_vial: Decimal, mg_per_vial: Decimal, dose_mg: Decimal
+    *, volume_drawn_ml: object, ml_per_vial: object, mg_per_vial: object, dose_mg: object
 ) -> tuple[int, Decimal]:
     """Vials opened to draw `volume_drawn_ml` (whole vials: an opened vial is not reused) and the
     milligrams left in them, which the controlled-drug register records as waste."""
-    if ml_per_vial <= 0 or mg_per_vial <= 0:
-        raise DosingError("a vial must hold a positive volume and dose")
-    vials = math.ceil(volume_drawn_ml / ml_per_vial)
-    return vials, vials * mg_per_vial - dose_mg
+    per_vial_ml = _positive(ml_per_vial, "a vial's volume")
+    per_vial_mg = _positive(mg_per_vial, "a vial's dose")
+    drawn = _decimal(volume_drawn_ml, "the volume drawn", DosingError)
+    dose = _decimal(dose_mg, "the dose", DosingError)
+    if drawn < 0 or dose < 0:
+        raise DosingError("the volume drawn and the dose cannot be negative")
+    vials = math.ceil(drawn / per_vial_ml)
+    return vials, vials * per_vial_mg - dose

@@ -58,6 +58,10 @@ class Protocol:
     infusion_minutes: int = 40
     observation_minutes_min: int = 60
     weight_cap_kg: float | None = None
+    # The plausible body weight of an adult participant (not a cap): a weight outside it is
+    # refused before any dose is computed, as a typo or a wrong unit (400 kg, 0.07 kg).
+    weight_min_kg: float = 30.0
+    weight_max_kg: float = 250.0
     total_volume_ml: float = 50.0
     period1_infusion_days: tuple[int, ...] = (1, 4, 8, 11, 15, 19, 23, 27)
     period2_infusion_days_kp: tuple[int, ...] = (1, 4, 8, 11)

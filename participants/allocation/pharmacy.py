@@ -90,7 +90,20 @@ def preparation_plan(
             total_volume_ml=Decimal(str(p.total_volume_ml)),
             infusion_minutes=p.infusion_minutes,
             weight_cap_kg=Decimal(str(p.weight_cap_kg)) if p.weight_cap_kg is not None else None,
+            weight_min_kg=p.weight_min_kg,
+            weight_max_kg=p.weight_max_kg,
         )
+    except dosing.WeightError as exc:
+        raise ValidationError(
+            {
+                "weight_kg": _(
+                    "A dose cannot be computed from a weight of %(weight)s kg: the weight must be a "
+                    "number between %(min)s and %(max)s kg. Weigh the participant again and enter "
+                    "the weight in kg."
+                )
+                % {"weight": weight_kg, "min": f"{p.weight_min_kg:g}", "max": f"{p.weight_max_kg:g}"}
+            }
+        ) from exc
     except dosing.DosingError as exc:
         raise ValidationError(str(exc)) from exc
     return product, plan
@@ -148,7 +161,7 @@ def dose_prepare(
         participant=participant,
         period=period,
         infusion_number=infusion_number,
-        weight_kg=weight_kg,
+        weight_kg=plan.weight_measured_kg,
         weight_capped=plan.weight_capped,
         dose_mg=plan.dose_mg,
         receipt=receipt,

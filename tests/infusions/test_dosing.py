@@ -11,7 +11,16 @@ from decimal import Decimal as D
 
 import pytest
 
-from infusions.dosing import DosingError, Preparation, dose_mg, prepare, pump_rate_ml_h, vials_and_waste
+from infusions.dosing import (
+    DosingError,
+    Preparation,
+    WeightError,
+    dose_mg,
+    prepare,
+    pump_rate_ml_h,
+    vials_and_waste,
+)
+from ketatrial.protocol import DEFAULT_PROTOCOL, protocol_with_overrides
 
 MG_PER_KG = D("0.5")
 TOTAL = D("50")
@@ -38,7 +47,9 @@ def assert_same_decimal(actual: D, expected: str) -> None:
         ("72.25", None, "36.1", False),  # 36.125 -> 36.1 (below the half)
         ("72.29", None, "36.1", False),  # 36.145 -> 36.1 (below the half)
         ("150", None, "75.0", False),  # no cap by default
-        ("0.1", None, "0.1", False),  # 0.05 -> 0.1
+        ("30", None, "15.0", False),  # the lowest plausible weight (protocol default 30 kg)
+        ("250", None, "125.0", False),  # the highest plausible weight (protocol default 250 kg)
+        ("30.1", None, "15.1", False),  # 15.05 -> 15.1
         ("100", "90", "45.0", True),  # capped: 90 x 0.5
         ("120.5", "100", "50.0", True),  # capped: 100 x 0.5
         ("90", "90", "45.0", False),  # at the cap: not capped
@@ -260,3 +271,170 @@ def test_it_refuses_a_vial_of_no_volume() -> None:
             mg_per_vial=D("500"),
             dose_mg=D("5"),
         )
+
+
+# --------------------------------------------------------------------------- plausible weight
+# PROTOCOL.md: "Dose = 0.5 mg/kg x weight measured on the infusion day (default: no weight cap;
+# configurable)." The protocol gives no plausible range: 30-250 kg is the software's default for
+# adults (Protocol.weight_min_kg / weight_max_kg), separate from the cap, overridable.
+
+KETAMINE = {
+    "active": True,
+    "mg_per_kg": MG_PER_KG,
+    "vial_concentration_mg_ml": D("50"),
+    "total_volume_ml": TOTAL,
+    "infusion_minutes": MINUTES,
+}
+
+
+def test_the_plausible_weight_range_defaults_to_30_to_250_kg_and_no_cap() -> None:
+    """PROTOCOL.md: "(default: no weight cap; configurable)"; the range is a separate parameter."""
+    assert (DEFAULT_PROTOCOL.weight_min_kg, DEFAULT_PROTOCOL.weight_max_kg) == (30, 250)
+    assert DEFAULT_PROTOCOL.weight_cap_kg is None
+    p = protocol_with_overrides({"weight_min_kg": 40, "weight_max_kg": 300})
+    assert (p.weight_min_kg, p.weight_max_kg, p.weight_cap_kg) == (40, 300, None)
+
+
+@pytest.mark.parametrize(
+    ("weight", "shown"),
+    [
+        pytest.param(D("400"), "400", id="400 kg (would be 200 mg)"),
+        pytest.param(D("250.1"), "250.1", id="just over the range"),
+        pytest.param(D("29.9"), "29.9", id="just under the range"),
+        pytest.param(0.0001, "0.0001", id="0.0001 kg"),
+        pytest.param(D("0.07"), "0.07", id="grams typed as kg"),
+        pytest.param(1000, "1000", id="an int"),
+    ],
+)
+def test_it_refuses_a_weight_outside_the_plausible_range_with_its_own_error(
+    weight: object, shown: str
+) -> None:
+    """400 kg gave 200 mg and 0.0001 kg a dose: a weight outside 30-250 kg is refused, cap or not."""
+    message = rf"weight of {shown} kg is outside the plausible range 30-250 kg"
+    with pytest.raises(WeightError, match=message):
+        dose_mg(weight, MG_PER_KG)
+    with pytest.raises(WeightError, match=message):
+        prepare(weight_kg=weight, **KETAMINE)
+    with pytest.raises(WeightError, match=message):
+        prepare(weight_kg=weight, weight_cap_kg=D("100"), **KETAMINE)  # the cap is not the range
+
+
+@pytest.mark.parametrize(
+    ("weight", "message"),
+    [
+        pytest.param(True, "must be a number, not True", id="True"),
+        pytest.param(False, "must be a number, not False", id="False"),
+        pytest.param(None, "must be a number, not None", id="None"),
+        pytest.param(float("nan"), "must be a finite number, not NaN", id="float NaN"),
+        pytest.param(D("NaN"), "must be a finite number, not NaN", id="Decimal NaN"),
+        pytest.param(D("sNaN"), "must be a finite number, not sNaN", id="Decimal sNaN"),
+        pytest.param(float("inf"), "must be a finite number, not Infinity", id="float inf"),
+        pytest.param(float("-inf"), "must be a finite number, not -Infinity", id="float -inf"),
+        pytest.param(D("Infinity"), "must be a finite number, not Infinity", id="Decimal Infinity"),
+        pytest.param(D("-70"), "must be positive, not -70 kg", id="negative"),
+        pytest.param(-0.5, "must be positive, not -0.5 kg", id="negative float"),
+        pytest.param(D("0"), "must be positive, not 0 kg", id="zero"),
+        pytest.param(0.0, "must be positive, not 0.0 kg", id="float zero"),
+        pytest.param("70", "must be a number, not str '70'", id="text"),
+        pytest.param("seventy", "must be a number, not str 'seventy'", id="words"),
+        pytest.param([70], r"must be a number, not list \[70\]", id="a list"),
+    ],
+)
+def test_it_refuses_every_input_that_is_not_a_weight_with_its_own_error(weight: object, message: str) -> None:
+    """Bools, None, NaN, infinities, text, zero and negatives raise WeightError (a DosingError, a
+    ValueError) with a message, never TypeError or decimal.InvalidOperation."""
+    for call in (lambda: dose_mg(weight, MG_PER_KG), lambda: prepare(weight_kg=weight, **KETAMINE)):
+        with pytest.raises(WeightError, match=message) as info:
+            call()
+        assert isinstance(info.value, DosingError) and isinstance(info.value, ValueError)
+
+
+def test_a_float_weight_is_read_through_its_text_not_its_binary_value() -> None:
+    """72.3 kg x 0.5 = 36.15 -> 36.2 mg (half up); the binary value of the float 72.3
+    (72.2999...) would give 36.1 mg."""
+    dose, capped = dose_mg(72.3, MG_PER_KG)
+    assert_same_decimal(dose, "36.2")
+    assert capped is False
+    prep = prepare(weight_kg=72.3, **KETAMINE)
+    assert prep.weight_measured_kg == prep.weight_used_kg == D("72.3")
+    assert_same_decimal(prep.dose_mg, "36.2")
+    assert_same_decimal(prep.volume_drawn_ml, "0.72")  # 36.2 / 50 = 0.724 -> 0.72
+
+
+@pytest.mark.parametrize(
+    ("weight", "low", "high", "refused"),
+    [
+        ("35", "40", "250", True),  # the study raised the lower bound
+        ("40", "40", "250", False),  # bounds included
+        ("280", "30", "300", False),  # the study raised the upper bound
+        ("300.1", "30", "300", True),
+        ("250.5", "30", "250", True),
+    ],
+)
+def test_the_plausible_range_is_configurable(weight: str, low: str, high: str, refused: bool) -> None:
+    kwargs = {"weight_kg": D(weight), "weight_min_kg": D(low), "weight_max_kg": D(high), **KETAMINE}
+    if refused:
+        with pytest.raises(WeightError, match=f"outside the plausible range {low}-{high} kg"):
+            prepare(**kwargs)
+    else:
+        assert prepare(**kwargs).weight_used_kg == D(weight)
+
+
+def test_the_cap_applies_inside_the_plausible_range_and_is_reported() -> None:
+    """A heavy but plausible participant is dosed at the cap when one is configured."""
+    prep = prepare(weight_kg=D("200"), weight_cap_kg=D("120"), **KETAMINE)
+    assert (prep.weight_measured_kg, prep.weight_used_kg, prep.weight_capped) == (D("200"), D("120"), True)
+    assert_same_decimal(prep.dose_mg, "60.0")  # 120 x 0.5
+
+
+@pytest.mark.parametrize(
+    ("low", "high"),
+    [
+        (D("250"), D("30")),
+        (D("70"), D("70")),
+        (D("0"), D("250")),
+        (float("nan"), D("250")),
+        (D("30"), None),
+        (True, 250),
+    ],
+)
+def test_a_misconfigured_plausible_range_lets_no_weight_through(low: object, high: object) -> None:
+    with pytest.raises(DosingError, match="plausible weight"):
+        prepare(weight_kg=D("70"), weight_min_kg=low, weight_max_kg=high, **KETAMINE)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        pytest.param({"mg_per_kg": D("NaN")}, "dose per kg must be a finite number", id="NaN dose per kg"),
+        pytest.param({"mg_per_kg": True}, "dose per kg must be a number, not True", id="True dose per kg"),
+        pytest.param(
+            {"vial_concentration_mg_ml": float("nan")}, "vial concentration must be a finite", id="NaN vial"
+        ),
+        pytest.param({"vial_concentration_mg_ml": None}, "vial concentration must be a number", id="no vial"),
+        pytest.param({"total_volume_ml": "50"}, "total volume must be a number, not str", id="text volume"),
+        pytest.param({"infusion_minutes": 40.0}, "infusion time", id="float minutes"),
+        pytest.param({"infusion_minutes": True}, "infusion time", id="True minutes"),
+        pytest.param({"weight_cap_kg": D("NaN")}, "weight cap", id="NaN cap"),
+        pytest.param({"active": "yes"}, "active must be true", id="text product"),
+    ],
+)
+def test_it_refuses_other_inputs_that_are_not_numbers_with_a_dosing_error(
+    changes: dict, message: str
+) -> None:
+    with pytest.raises(DosingError, match=message):
+        prepare(**({"weight_kg": D("70"), **KETAMINE} | changes))
+
+
+def test_float_quantities_are_read_through_their_text() -> None:
+    prep = prepare(
+        weight_kg=70.0,
+        active=True,
+        mg_per_kg=0.5,
+        vial_concentration_mg_ml=10.0,
+        total_volume_ml=50.0,
+        infusion_minutes=MINUTES,
+    )
+    assert_same_decimal(prep.dose_mg, "35.0")
+    assert_same_decimal(prep.volume_drawn_ml, "3.50")
+    assert_same_decimal(prep.pump_rate_ml_h, "75.0")

@@ -301,6 +301,61 @@ def test_dose_preparation_for_ketamine_and_placebo(
     assert allocation.accountability_balance(receipt) == 9
 
 
+@pytest.mark.parametrize(
+    ("weight", "shown"),
+    [
+        (Decimal("400"), "400"),
+        (Decimal("29.9"), "29.9"),
+        (0.0001, "0.0001"),
+        (float("nan"), "nan"),
+        (True, "True"),
+    ],
+)
+def test_a_preparation_from_an_implausible_weight_is_refused_beside_the_weight(
+    generated, coordinator, unblinded, checker, receipt, weight, shown
+) -> None:
+    """PROTOCOL.md: "Dose = 0.5 mg/kg x weight measured on the infusion day". 400 kg used to give
+    200 mg: a weight outside the plausible range (30-250 kg by default) prepares nothing."""
+    kp, _ = _randomized_pair(coordinator)
+    with pytest.raises(ValidationError) as info:
+        allocation.dose_prepare(
+            participant=kp,
+            period=1,
+            infusion_number=1,
+            weight_kg=weight,
+            receipt=receipt,
+            checked_by=checker,
+            by=unblinded,
+            now=timezone.now(),
+        )
+    message = info.value.message_dict["weight_kg"][0]
+    assert f"weight of {shown} kg" in message and "between 30 and 250 kg" in message
+    assert not DosePreparation.objects.exists()
+
+
+def test_the_plausible_weight_range_of_the_protocol_in_force_applies(
+    generated, coordinator, unblinded, checker, receipt, monkeypatch
+) -> None:
+    from ketatrial.protocol import protocol_with_overrides
+
+    p = protocol_with_overrides({"weight_min_kg": 40})
+    monkeypatch.setattr(allocation.pharmacy, "protocol", lambda: p)
+    kp, _ = _randomized_pair(coordinator)
+    kwargs = {
+        "participant": kp,
+        "period": 1,
+        "infusion_number": 1,
+        "receipt": receipt,
+        "checked_by": checker,
+        "by": unblinded,
+        "now": timezone.now(),
+    }
+    with pytest.raises(ValidationError, match="between 40 and 250 kg"):
+        allocation.dose_prepare(weight_kg=Decimal("35"), **kwargs)
+    prep = allocation.dose_prepare(weight_kg=Decimal("40"), **kwargs)
+    assert (prep.weight_kg, prep.dose_mg) == (Decimal("40"), Decimal("20.0"))
+
+
 def test_the_checker_must_be_another_pharmacist(generated, coordinator, unblinded, receipt) -> None:
     kp, _ = _randomized_pair(coordinator)
     with pytest.raises(ValidationError, match="another pharmacist"):
