@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from clinimetry import scales
 from ketatrial.audit import ClinicalModel
 from participants.models import Participant
 
@@ -63,6 +64,13 @@ class Assessment(ClinicalModel):
                 fields=["participant", "instrument", "task_code"], name="one_assessment_per_task"
             )
         ]
+
+    @property
+    def not_assessed_items(self) -> list[str]:
+        """The entries stored that mean "not assessed" (HDRS-17 16A/16B = 3, as the scale registry
+        says): each leaves its item missing (in `missing_items`), never scored 0."""
+        scale = scales.get(self.instrument)
+        return [i.code for i in scale.items if i.is_not_assessed((self.items or {}).get(i.code))]
 
     def __str__(self) -> str:
         # By date, never by timepoint: titles reach raters and the audit pages, and a timepoint

@@ -2,9 +2,9 @@
 
 Everything that differs between scales lives in one `Scale` definition: its items and their valid
 scores, items rated in one of several ways (HDRS-17 item 16 as 16A by history or 16B by measured
-weight, with "not assessed" scoring 0), how a total is prorated, severity bands, the safety item,
-which protocol settings hold its remission cut-off and safety threshold, its interview guide and
-its chart style. Scoring, forms, the rating page's script, the data set, ODM and the codebook read
+weight, where "not assessed" is a missing item, never a 0), how a total is prorated, severity
+bands, the safety item, which protocol settings hold its remission cut-off and safety threshold,
+its interview guide and its chart style. Scoring, forms, the rating page's script, the data set, ODM and the codebook read
 the registry; adding a scale is one new definition here (plus its item wording in items.py).
 """
 
@@ -16,7 +16,9 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Item:
     """One rated item: its code, the scores that may be entered, and (for an item rated in one of
-    several ways) the item it counts as and the entry that means "not assessed" (scored 0)."""
+    several ways) the item it counts as and the entry that means "not assessed". That entry is
+    stored as entered (the registry says what it means) and scores nothing: the counted item is
+    missing, so the total is incomplete or prorated under the missing-item rule (SCALES.md)."""
 
     code: str
     choices: tuple[int, ...]
@@ -31,8 +33,12 @@ class Item:
     def max_points(self) -> int:
         return max(c for c in self.choices if c != self.not_assessed)
 
-    def points(self, value: int) -> int:
-        return 0 if value == self.not_assessed else value
+    def points(self, value: int) -> int | None:
+        """The points an entry scores; None for "not assessed" (a missing item, never 0)."""
+        return None if self.is_not_assessed(value) else value
+
+    def is_not_assessed(self, value: object) -> bool:
+        return self.not_assessed is not None and value == self.not_assessed
 
 
 @dataclass(frozen=True)
@@ -95,7 +101,8 @@ HDRS17 = Scale(
             for n, m in ((1, 4), (2, 4), (3, 4), (4, 2), (5, 2), (6, 2), (7, 4), (8, 4), (9, 4), (10, 4))
         ),
         *(Item(str(n), _range(m)) for n, m in ((11, 4), (12, 2), (13, 2), (14, 2), (15, 4))),
-        # Item 16 is rated by history (16A) or by measured weight (16B); 3 = not assessed.
+        # Item 16 is rated by history (16A) or by measured weight (16B); 3 = not assessed, which
+        # leaves item 16 missing (SCALES.md: "never scored as a silent 0").
         Item("16A", (0, 1, 2, 3), counts_as="16", not_assessed=3),
         Item("16B", (0, 1, 2, 3), counts_as="16", not_assessed=3),
         Item("17", _range(2)),

@@ -40,8 +40,9 @@ class Score:
     total: int | None  # None: too many items missing for a total under the rule in force
     raw_sum: int
     answered: int
-    missing: tuple[str, ...]
+    missing: tuple[str, ...]  # counted items without points: not rated, or rated "not assessed"
     prorated: bool
+    not_assessed: tuple[str, ...] = ()  # entries that mean "not assessed" (HDRS-17: 16A or 16B)
 
 
 def _is_int(value: object) -> bool:
@@ -53,7 +54,7 @@ def _alternative(
     scale: scales.Scale, counted: str, items: Mapping[str, int | None]
 ) -> tuple[str | None, int | None]:
     """Which entry scores `counted` and its points: one of its alternatives (16A or 16B), never
-    both; "not assessed" scores 0."""
+    both; "not assessed" gives no points (None: the counted item is missing, not 0)."""
     given = [m for m in scale.members(counted) if items.get(m.code) is not None]
     if len(given) > 1:
         raise ScoringError({counted: f"rate {' or '.join(m.code for m in given)}, not both"})
@@ -69,7 +70,7 @@ def _alternative(
 
 
 def hdrs17_item16(items: Mapping[str, int | None]) -> tuple[str | None, int | None]:
-    """Which of 16A/16B was rated and the points it scores (3 = not assessed scores 0)."""
+    """Which of 16A/16B was rated and the points it scores (3 = not assessed: None, missing)."""
     return _alternative(scales.HDRS17, "16", items)
 
 
@@ -110,24 +111,26 @@ def score(
     """Total under the missing-item rule: complete items only, or (when the study allows it)
     prorated with at most `max_missing` items missing, by the scale's rule - HDRS by maximum
     possible points (sum x 52 / sum of the answered items' maxima), MADRS by item count (sum x 10 /
-    answered) - rounded half up and flagged."""
+    answered) - rounded half up and flagged. An entry meaning "not assessed" (HDRS-17 16A/16B = 3)
+    is a missing item like an unrated one, and is listed in `not_assessed`."""
     scale = scales.get(instrument)
     points = validate(scale, items)
     maxima = scale.maxima
     answered = {k: v for k, v in points.items() if v is not None}
     missing = tuple(k for k, v in points.items() if v is None)
     raw = sum(answered.values())  # type: ignore[arg-type]
+    not_assessed = tuple(i.code for i in scale.items if i.is_not_assessed(items.get(i.code)))
     if not missing:
         return Score(raw, raw, len(answered), (), False)
     if not prorating_allowed or len(missing) > max_missing or not answered:
-        return Score(None, raw, len(answered), missing, False)
+        return Score(None, raw, len(answered), missing, False, not_assessed)
     if scale.prorate_by == "points":
         full, possible = sum(maxima.values()), sum(maxima[k] for k in answered)
     else:
         full, possible = len(maxima), len(answered)
     # Integer half-up rounding of raw * full / possible.
     total = (2 * raw * full + possible) // (2 * possible)
-    return Score(total, raw, len(answered), missing, True)
+    return Score(total, raw, len(answered), missing, True, not_assessed)
 
 
 def percent_change(baseline: int | None, current: int | None) -> float | None:

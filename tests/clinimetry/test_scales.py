@@ -54,7 +54,8 @@ def bdi(monkeypatch):  # type: ignore[no-untyped-def]
 
 def test_a_new_scale_scores_from_its_definition_alone(bdi) -> None:
     assert scoring.score("toy", {"1": 2, "2a": 3}).total == 5
-    assert scoring.score("toy", {"1": 2, "2b": 9}).total == 2  # not assessed scores 0
+    not_assessed = scoring.score("toy", {"1": 2, "2b": 9})  # a missing item, not a 0
+    assert (not_assessed.total, not_assessed.missing, not_assessed.not_assessed) == (None, ("2",), ("2b",))
     with pytest.raises(scoring.ScoringError, match="not both"):
         scoring.score("toy", {"1": 2, "2a": 1, "2b": 1})
     assert scoring.severity("toy", 5) == "high"

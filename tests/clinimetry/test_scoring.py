@@ -5,7 +5,7 @@ Every expected value below is computed by hand and written as a literal; nothing
 the module's own constants.
 
 HDRS-17: items 1, 2, 3, 7, 8, 9, 10, 11, 15 are 0-4; 4, 5, 6, 12, 13, 14, 17 are 0-2; item 16 is
-rated as 16A or 16B (0-2, 3 = not assessed, scores 0). Total 0-52.
+rated as 16A or 16B (0-2; 3 = not assessed, a missing item, never 0). Total 0-52.
 MADRS: items 1-10, 0-6 each. Total 0-60.
 """
 
@@ -152,8 +152,8 @@ def test_it_accepts_every_hdrs_item_at_its_maximum_and_refuses_one_more(item: st
 @pytest.mark.parametrize("item", ["16A", "16B"])
 def test_it_accepts_16a_and_16b_at_two_and_not_assessed_and_refuses_four(item: str) -> None:
     assert score(HDRS17, hdrs({item: 2}, drop=("16A",))).total == 2
-    # 3 is "not assessed" (valid, scores 0); 4 is the first refused value.
-    assert score(HDRS17, hdrs({item: 3}, drop=("16A",))).total == 0
+    # 3 is "not assessed" (valid, a missing item: no total); 4 is the first refused value.
+    assert score(HDRS17, hdrs({item: 3}, drop=("16A",))).total is None
     with pytest.raises(ScoringError) as info:
         score(HDRS17, hdrs({item: 4}, drop=("16A",)))
     assert item in info.value.errors
@@ -236,12 +236,12 @@ def test_it_refuses_a_float_on_item_16_like_on_every_other_item(item: str) -> No
         pytest.param({"16A": 0}, "16A", 0, id="16A-0"),
         pytest.param({"16A": 1}, "16A", 1, id="16A-1"),
         pytest.param({"16A": 2}, "16A", 2, id="16A-2"),
-        pytest.param({"16A": 3}, "16A", 0, id="16A-not-assessed-scores-0"),
+        pytest.param({"16A": 3}, "16A", None, id="16A-not-assessed-scores-nothing"),
         pytest.param({"16A": 2, "16B": None}, "16A", 2, id="16A-2-16B-None"),
         pytest.param({"16B": 0}, "16B", 0, id="16B-0"),
         pytest.param({"16B": 1}, "16B", 1, id="16B-1"),
         pytest.param({"16B": 2}, "16B", 2, id="16B-2"),
-        pytest.param({"16B": 3}, "16B", 0, id="16B-not-assessed-scores-0"),
+        pytest.param({"16B": 3}, "16B", None, id="16B-not-assessed-scores-nothing"),
         pytest.param({"16A": None, "16B": 2}, "16B", 2, id="16B-2-16A-None"),
         pytest.param({}, None, None, id="neither"),
         pytest.param({"16A": None, "16B": None}, None, None, id="both-None"),
@@ -258,19 +258,54 @@ def test_it_scores_item_16_from_the_one_rated_of_16a_and_16b(
     [
         # Items 1 = 4 and 2 = 3 give 7; item 16 adds its points.
         pytest.param({"16A": 2}, 9, id="16A-2"),
-        pytest.param({"16A": 3}, 7, id="16A-not-assessed"),
+        pytest.param({"16A": 0}, 7, id="16A-0"),
         pytest.param({"16B": 2}, 9, id="16B-2"),
-        pytest.param({"16B": 3}, 7, id="16B-not-assessed"),
         pytest.param({"16A": None, "16B": 1}, 8, id="16B-1-16A-None"),
     ],
 )
-def test_it_counts_item_16_in_the_total_and_not_assessed_as_answered(rated: dict, total: int) -> None:
+def test_it_counts_item_16_in_the_total(rated: dict, total: int) -> None:
     items = {**hdrs({"1": 4, "2": 3}, drop=("16A",)), **rated}
     result = score(HDRS17, items)
     assert result.total == total
     assert result.answered == 17
     assert result.missing == ()
+    assert result.not_assessed == ()
     assert result.prorated is False
+
+
+@pytest.mark.parametrize("item", ["16A", "16B"])
+def test_not_assessed_on_16a_or_16b_is_a_missing_item_and_never_a_silent_zero(item: str) -> None:
+    """SCALES.md: "A "3 = not assessed" choice on 16A/16B is a missing item: stored as "not
+    assessed", the total flagged incomplete (the prorating rule applies), never scored as a silent
+    0." Items 1 = 4 and 2 = 3 give 7; the old rule gave a complete total of 7."""
+    items = {**hdrs({"1": 4, "2": 3}, drop=("16A",)), item: 3}
+    result = score(HDRS17, items)
+    assert result.total is None
+    assert (result.raw_sum, result.answered, result.missing) == (7, 16, ("16",))
+    assert result.not_assessed == (item,)
+    assert result.prorated is False
+    assert hdrs17_item16({item: 3}) == (item, None)
+
+
+@pytest.mark.parametrize("item", ["16A", "16B"])
+def test_not_assessed_on_16a_or_16b_is_prorated_by_maximum_points_when_the_study_allows_it(item: str) -> None:
+    """SCALES.md: "optional prorating when <= 2 items are missing - HDRS by maximum possible points
+    (sum x 52 / sum of the answered items' maxima) - and a prorated total is flagged as such".
+    Item 16 (maximum 2) not assessed: the others sum to 25 out of 50 possible; 25 x 52 / 50 = 26."""
+    items = {**hdrs({"1": 4, "2": 4, "3": 2, "7": 4, "8": 4, "9": 4, "10": 3}, drop=("16A",)), item: 3}
+    result = score(HDRS17, items, prorating_allowed=True)
+    assert (result.total, result.raw_sum, result.prorated) == (26, 25, True)
+    assert (result.missing, result.not_assessed) == (("16",), (item,))
+
+
+def test_not_assessed_counts_towards_the_prorating_limit_of_two_missing_items() -> None:
+    """SCALES.md: "optional prorating when <= 2 items are missing": 16A not assessed plus two
+    unrated items are three missing, so no total even with prorating allowed."""
+    items = hdrs({"16A": 3, "5": None, "17": None, "1": 4})
+    result = score(HDRS17, items, prorating_allowed=True)
+    assert result.total is None
+    assert set(result.missing) == {"16", "5", "17"}
+    assert result.not_assessed == ("16A",)
 
 
 def test_it_counts_item_16_as_missing_when_neither_16a_nor_16b_is_rated() -> None:
