@@ -15,6 +15,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import translation
 from django.utils.translation import gettext as _
 
+from ketatrial import form_stash
 from participants.access import AUTHENTICATED, PUBLIC, user_roles, view_declaration
 
 LAST_SEEN_KEY = "ketatrial_last_seen"
@@ -52,7 +53,12 @@ class AccessMiddleware:
 
 
 class InactivityLogoutMiddleware:
-    """Sign the user out after INACTIVITY_TIMEOUT_SECONDS without a request."""
+    """Sign the user out after INACTIVITY_TIMEOUT_SECONDS without a request.
+
+    The pages keep the session alive while the person types (ketatrial.js calls the keep-alive
+    view on input, and warns with a "Stay signed in" button before the time is up). A form POST
+    that still arrives after the timeout, to a view that opted in, is kept for the same user and
+    shown again after they sign in: see ketatrial.form_stash."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -62,11 +68,27 @@ class InactivityLogoutMiddleware:
             now = time.time()
             last_seen = request.session.get(LAST_SEEN_KEY)
             if last_seen is not None and now - float(last_seen) > settings.INACTIVITY_TIMEOUT_SECONDS:
-                logout(request)
-                messages.info(request, _("You were signed out after a period of inactivity."))
-                return redirect_to_login(request.get_full_path())
+                return self._sign_out(request, now=now)
             request.session[LAST_SEEN_KEY] = now
+            form_stash.purge(request, username=request.user.get_username(), now=now)
         return self.get_response(request)
+
+    def _sign_out(self, request: HttpRequest, *, now: float) -> HttpResponse:
+        username = request.user.get_username()
+        entry = request.POST.copy() if form_stash.keepable(request) else None
+        logout(request)
+        messages.info(request, _("You were signed out after a period of inactivity."))
+        next_url = request.get_full_path()
+        if entry is not None:
+            token = form_stash.stash(request, username=username, data=entry, now=now)
+            next_url = form_stash.restore_url(request.path, token)
+            messages.warning(
+                request,
+                _(
+                    "Nothing was saved, but what you entered was kept: sign in again to review it and save it."
+                ),
+            )
+        return redirect_to_login(next_url)
 
 
 class UserLanguageMiddleware:
