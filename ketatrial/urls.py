@@ -26,6 +26,7 @@ urlpatterns = [
     path("home/<slug:role>/", views.role_home, name="role_home"),
     path("protocol/", views.protocol_page, name="protocol"),
     path("language/", views.set_language, name="set_language"),
+    path("session/keep-alive/", views.session_keep_alive, name="session_keep_alive"),
     path("status/", views.system_status, name="system_status"),
     path("audit/", views.audit_index, name="audit_index"),
     path("audit/<str:label>/<int:pk>/", views.audit_record, name="audit_record"),

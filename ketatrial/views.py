@@ -7,9 +7,10 @@ import dataclasses
 from django.conf import settings
 from django.contrib.auth.views import LoginView
 from django.db import connection
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from ketatrial import trial
@@ -89,6 +90,17 @@ def set_language(request: HttpRequest) -> HttpResponse:
     if form.is_valid():
         user_set_language(user=request.user, language=form.cleaned_data["language"])
     return redirect(target)
+
+
+@authenticated
+@never_cache
+@require_POST
+def session_keep_alive(request: HttpRequest) -> JsonResponse:
+    """Called by the page's script while the person types into a form (throttled) and by the
+    "Stay signed in" button: the request itself renews the inactivity clock
+    (InactivityLogoutMiddleware), so a rater scoring for longer than the timeout is not signed
+    out. The answer says how long the session now lasts without another request."""
+    return JsonResponse({"seconds_left": settings.INACTIVITY_TIMEOUT_SECONDS})
 
 
 @role_required(DATA_MANAGER)
