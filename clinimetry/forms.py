@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django import forms
@@ -9,10 +10,24 @@ from django.utils.translation import gettext_lazy
 from clinimetry import scales
 from clinimetry.items import item_table
 from clinimetry.models import Assessment, BlindingGuess, RelapseEvent
+from clinimetry.services import NOTHING_RATED
+
+
+def unrated_items(instrument: str, items: Mapping[str, int | None]) -> tuple[str, ...]:
+    """The counted items with no entry at all, in the scale's order (HDRS-17 16 when neither 16A
+    nor 16B is rated; an entry meaning "not assessed" is an entry). Every counted item when
+    nothing is rated."""
+    scale = scales.get(instrument)
+    return tuple(
+        counted
+        for counted in scale.counted
+        if all(items.get(member.code) is None for member in scale.members(counted))
+    )
 
 
 class AssessmentForm(forms.Form):
-    """Items as radio choices of their valid scores only; a tampered value is refused beside it."""
+    """Items as radio choices of their valid scores only; a tampered value is refused beside it.
+    Nothing rated is refused; some items not rated are refused until the rater confirms them."""
 
     rated_at = forms.DateTimeField(
         label=gettext_lazy("Date and time of the interview"),
@@ -26,10 +41,17 @@ class AssessmentForm(forms.Form):
         label=gettext_lazy("Mode"), choices=Assessment.Mode.choices, widget=forms.RadioSelect
     )
     reason = forms.CharField(label=gettext_lazy("Reason for the correction"), required=False, max_length=500)
+    # The items the rater confirmed leaving unrated, as the page listed them ("3,16"): a partial
+    # rating is saved only on a second, confirmed submission (see clean()).
+    partial_confirmed = forms.CharField(required=False, max_length=200)
+
+    META_FIELDS = ("rated_at", "recall_period", "interview_guide", "mode", "reason")
 
     def __init__(self, *args: Any, instrument: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.instrument = instrument
+        # Set by clean() when the rating is refused as partial: the items not rated.
+        self.unrated: tuple[str, ...] = ()
         self.item_names: list[str] = []
         for code, (name, _es, guide) in item_table(instrument).items():
             field_name = f"item_{code}"
@@ -45,6 +67,19 @@ class AssessmentForm(forms.Form):
 
     def items_field_list(self) -> list[forms.BoundField]:
         return [self[name] for name in self.item_names]
+
+    def meta_field_list(self) -> list[forms.BoundField]:
+        return [self[name] for name in self.META_FIELDS]
+
+    def partial_prompt(self) -> dict[str, Any] | None:
+        """The "save anyway as a partial rating" checkbox: after a refusal, for the items it
+        listed; ticked already when the rater confirmed and another error brought the form back."""
+        if self.unrated:
+            return {"items": self._shown(self.unrated), "value": ",".join(self.unrated), "checked": False}
+        confirmed = self._confirmed()
+        if confirmed:
+            return {"items": self._shown(confirmed), "value": ",".join(confirmed), "checked": True}
+        return None
 
     def items(self) -> dict[str, int | None]:
         return {name.removeprefix("item_"): self.cleaned_data.get(name) for name in self.item_names}
@@ -62,7 +97,43 @@ class AssessmentForm(forms.Form):
                         "choices": " or ".join(group),
                     },
                 )
+        if not any(name in self.errors for name in self.item_names):
+            self._refuse_empty_or_unconfirmed_partial(data)
         return data
+
+    def _shown(self, counted: tuple[str, ...]) -> str:
+        """Counted items as the page numbers them ("16A/16B" for HDRS-17 item 16)."""
+        scale = scales.get(self.instrument)
+        return ", ".join("/".join(m.code for m in scale.members(c)) for c in counted)
+
+    def _confirmed(self) -> tuple[str, ...]:
+        """The items the submission confirms leaving unrated (items of this scale only)."""
+        if not self.is_bound:
+            return ()
+        given = {c.strip() for c in str(self.data.get("partial_confirmed") or "").split(",")}
+        return tuple(c for c in scales.get(self.instrument).counted if c in given)
+
+    def _refuse_empty_or_unconfirmed_partial(self, data: dict[str, Any]) -> None:
+        """Nothing rated: refused, always. Some items not rated: refused until the rater confirms
+        those items (a partial rating is scored by the protocol's missing-item rule, so it must be
+        meant). The confirmation covers the items it listed: another item left empty since then
+        asks again."""
+        unrated = unrated_items(self.instrument, self.items())
+        if len(unrated) == len(scales.get(self.instrument).counted):
+            raise forms.ValidationError(NOTHING_RATED, code="nothing_rated")
+        if unrated and not set(unrated) <= set(self._confirmed()):
+            self.unrated = unrated
+            self.add_error(
+                None,
+                forms.ValidationError(
+                    _(
+                        "Not saved: items not rated: %(items)s. Rate them, or confirm below that "
+                        "this is a partial rating and save again."
+                    )
+                    % {"items": self._shown(unrated)},
+                    code="partial",
+                ),
+            )
 
 
 class SignForm(forms.Form):

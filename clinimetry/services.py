@@ -9,6 +9,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from clinimetry import scales, scoring
 from clinimetry.models import Assessment, BlindingGuess, Relapse, RelapseEvent
@@ -21,6 +22,9 @@ from ketatrial.trial import protocol
 from participants.access import has_role
 from participants.models import Participant
 from participants.services import require_consent
+
+# The form says it before the service is asked; the service refuses it whoever calls.
+NOTHING_RATED = gettext_lazy("No item is rated, so nothing was saved. Rate the items, then save.")
 
 
 def _signature_meaning(user: AbstractBaseUser) -> str:
@@ -43,8 +47,9 @@ def assessment_save(
     now: datetime,
     reason: str = "",
 ) -> Assessment:
-    """Score and store a rating (new, or a correction with a reason that voids the signature).
-    A suicide-risk item alerts every principal investigator at once; relapse is re-evaluated."""
+    """Score and store a rating (new, or a correction with a reason that voids the signature);
+    a rating with no item rated is refused. A suicide-risk item alerts every principal
+    investigator at once; relapse is re-evaluated."""
     participant = Participant.objects.select_for_update().get(pk=participant.pk)
     if instrument not in INSTRUMENTS:
         raise ValidationError(_("Unknown instrument."))
@@ -62,6 +67,9 @@ def assessment_save(
         )
     except scoring.ScoringError as exc:
         raise ValidationError({f"item_{k}": v for k, v in exc.errors.items()}) from exc
+    if all(value is None for value in items.values()):
+        # An empty form sent by accident (Enter in a field) must never stand as a rating.
+        raise ValidationError(NOTHING_RATED)
     flag = scoring.safety_flag(
         instrument, items, minimum=getattr(p, scales.get(instrument).safety_min_setting)
     )

@@ -4,6 +4,7 @@ No infusion data reaches these pages."""
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 from django.contrib import messages
@@ -18,6 +19,7 @@ from django.views.decorators.http import require_POST
 from clinimetry import charts, scales, selectors, services
 from clinimetry.forms import AssessmentForm, BlindingGuessForm, RelapseEventForm, SignForm
 from clinimetry.items import item_table
+from ketatrial import form_stash
 from ketatrial.forms import run_service
 from ketatrial.protocol import DATA_MANAGER, INFUSION_PHYSICIAN, MONITOR, PRINCIPAL_INVESTIGATOR, RATER
 from participants import allocation
@@ -71,14 +73,7 @@ def _task(person: Participant, ref: str) -> selectors.RatingTask:
         raise not_found() from None
 
 
-@role_required(RATER)
-def rate(request: HttpRequest, pk: int, instrument: str, ref: str) -> HttpResponse:
-    if instrument not in selectors.INSTRUMENTS:
-        raise not_found()
-    person = participant_get_for_user(request.user, pk)
-    task = _task(person, ref)
-    code = task.code
-    existing = selectors.assessment_get_for_task(person, instrument, code)
+def _initial(instrument: str, existing: Any) -> dict[str, Any]:
     initial: dict[str, Any] = {
         "rated_at": timezone.localtime().strftime("%Y-%m-%dT%H:%M"),
         "recall_period": "past_week",
@@ -95,8 +90,52 @@ def rate(request: HttpRequest, pk: int, instrument: str, ref: str) -> HttpRespon
                 "mode": existing.mode,
             }
         )
-    form = AssessmentForm(request.POST or None, instrument=instrument, initial=initial)
-    if request.method == "POST":
+    return initial
+
+
+def _entry_to_show_again(request: HttpRequest) -> dict[str, list[str]] | None:
+    """An entry to fill the form with, never to save: the one kept when the inactivity sign-out
+    caught its POST (ketatrial.form_stash; the rater signed in again), or the one the page sent
+    because the time was up while the session was in fact still alive (another tab renewed it)."""
+    if request.method == "POST" and request.POST.get("keep_only"):
+        return dict(request.POST.lists())
+    if request.method == "GET" and form_stash.asked_to_restore(request):
+        kept = form_stash.take(request, now=time.time())
+        if kept is None:
+            messages.warning(
+                request,
+                _(
+                    "What you entered before being signed out is no longer available: it is kept "
+                    "for one hour, for the same user, once."
+                ),
+            )
+        return kept
+    return None
+
+
+@role_required(RATER)
+@form_stash.keeps_entry_on_sign_out
+def rate(request: HttpRequest, pk: int, instrument: str, ref: str) -> HttpResponse:
+    """Enter or correct a rating. An entry is saved only by the Save button of a form that rates
+    at least one item, and a partial one only once the rater confirms the items left unrated; an
+    entry the inactivity sign-out caught comes back filled in for review, not saved."""
+    if instrument not in selectors.INSTRUMENTS:
+        raise not_found()
+    person = participant_get_for_user(request.user, pk)
+    task = _task(person, ref)
+    code = task.code
+    existing = selectors.assessment_get_for_task(person, instrument, code)
+    initial = _initial(instrument, existing)
+    entry = _entry_to_show_again(request)
+    if entry is not None:
+        item_names = [f"item_{c}" for c in item_table(instrument)]
+        initial.update({name: (entry.get(name) or [None])[-1] for name in item_names})
+        initial.update({k: entry[k][-1] for k in AssessmentForm.META_FIELDS if entry.get(k)})
+        messages.warning(request, _("Not saved yet: what you entered is shown again. Review it and save it."))
+        form = AssessmentForm(instrument=instrument, initial=initial)
+    else:
+        form = AssessmentForm(request.POST or None, instrument=instrument, initial=initial)
+    if request.method == "POST" and entry is None:
         saved = run_service(
             form,
             lambda d: services.assessment_save(
@@ -116,9 +155,15 @@ def rate(request: HttpRequest, pk: int, instrument: str, ref: str) -> HttpRespon
         if saved is not None:
             if saved.safety_flag:
                 return redirect("clinimetry:safety", pk=saved.pk)
-            messages.success(
-                request, _("Rating saved: total %s.") % (saved.total if saved.total is not None else "—")
-            )
+            total = saved.total if saved.total is not None else "—"
+            if saved.missing_items:
+                messages.success(
+                    request,
+                    _("Partial rating saved (missing items: %(items)s): total %(total)s.")
+                    % {"items": ", ".join(saved.missing_items), "total": total},
+                )
+            else:
+                messages.success(request, _("Rating saved: total %s.") % total)
             return redirect(reverse("clinimetry:assessment", args=[saved.pk]))
     maxima = {f"item_{code_}": max(guide) for code_, (_n, _e, guide) in item_table(instrument).items()}
     scale = scales.get(instrument)
@@ -139,6 +184,9 @@ def rate(request: HttpRequest, pk: int, instrument: str, ref: str) -> HttpRespon
             ),
             "existing": existing,
             "maxima": maxima,
+            # Shown but not saved (refused, or back after the sign-out): the page keeps it if the
+            # inactivity time runs out again.
+            "unsaved": request.method == "POST" or entry is not None,
         },
         status=400 if form.errors else 200,
     )

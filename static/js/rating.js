@@ -47,4 +47,31 @@
   });
   form.addEventListener("change", update);
   update();
+
+  // Enter in a radio, the date or a text field would submit the form (the browser's implicit
+  // submission): a rating is saved with the Save button only.
+  form.addEventListener("keydown", (e) => {
+    if (e.key !== "Enter") return;
+    const t = e.target;
+    if (t.tagName === "TEXTAREA" || t.tagName === "BUTTON") return;
+    if (t.tagName === "INPUT" && (t.type === "submit" || t.type === "button")) return;
+    e.preventDefault();
+  });
+
+  // When the inactivity time is up (ketatrial.js), an entry not yet saved is sent to be kept,
+  // never saved: the server keeps it for this rater until they sign in again
+  // (ketatrial/form_stash.py) and then shows it again for review.
+  let unsaved = form.dataset.unsaved === "1";
+  form.addEventListener("change", () => { unsaved = true; });
+  form.addEventListener("input", () => { unsaved = true; });
+  document.addEventListener("ketatrial:inactivity-timeout", (e) => {
+    if (!unsaved) return;
+    e.preventDefault();
+    const keepOnly = document.createElement("input");
+    keepOnly.type = "hidden";
+    keepOnly.name = "keep_only";
+    keepOnly.value = "1";
+    form.appendChild(keepOnly);
+    form.submit();
+  });
 })();
