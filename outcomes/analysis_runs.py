@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from datetime import datetime
 from statistics import median
 from typing import Any
@@ -15,9 +16,11 @@ from clinimetry.selectors import all_tasks
 from infusions import schedule as sched
 from infusions.services import schedules_for
 from ketatrial.trial import protocol
-from outcomes import analyses
 from outcomes import dataset as ds
 from outcomes.models import AnalysisRun
+from outcomes.sap import crossover, longitudinal, sets, survival
+from outcomes.sap import mrs as mrs_sap
+from outcomes.sap import primary as primary_sap
 from outcomes.services import code_version
 from participants import allocation
 from participants.models import Participant, ScreeningRecord
@@ -127,74 +130,136 @@ def monitoring(*, now: datetime) -> tuple[dict[str, Any], str]:
     return _clean(report), data.data_hash
 
 
-def survival_frame(data: ds.DataSet, ends: dict[str, dict[tuple[int, int], datetime]]) -> pd.DataFrame:
-    """Participants who responded (MADRS, any rating before follow-up): days from the end of
-    their last study infusion to relapse (the first qualifying rating or event), or to their
-    last follow-up rating (censored). Relapse is defined only after a response (PROTOCOL.md)."""
+PRODUCTS = {"KP": {1: "ketamine", 2: "placebo"}, "PK": {1: "placebo", 2: "ketamine"}}
+
+
+@dataclass(frozen=True)
+class Courses:
+    """What the schedule says of each participant's infusions (recorded ends of those given)."""
+
+    given: dict[str, set[tuple[int, int]]]
+    ends: dict[str, dict[tuple[int, int], datetime]]
+
+    def infusion1_end(self) -> dict[str, datetime]:
+        return {code: e[(1, 1)] for code, e in self.ends.items() if (1, 1) in e}
+
+
+def courses_of(people: list[Participant]) -> Courses:
+    by_pk = {p.pk: p.code for p in people}
+    given, ends = {}, {}
+    for pk, plan in schedules_for(people).items():
+        done = [i for i in plan.infusions if i.status == sched.DONE]
+        given[by_pk[pk]] = {i.key for i in done}
+        ends[by_pk[pk]] = {i.key: i.end for i in done if i.end_recorded}
+    return Courses(given, ends)
+
+
+def relapse_courses(
+    data: ds.DataSet, courses: Courses, population: set[str], people: list[Participant]
+) -> list[survival.Course]:
+    """Each responder's follow-up: time zero at the recorded end of the last study infusion (if
+    the last infusion given has no recorded end, time zero is unknown: excluded and counted)."""
     from clinimetry.models import Relapse
 
-    seq = data.participants.set_index("participant")["sequence"]
-    long = data.long
-    responders = set(
-        long.loc[
-            (long["instrument"] == "madrs") & (long["period"] <= 2) & long["response"].eq(True),
-            "participant",
-        ]
-    )
+    seq = data.participants.set_index("participant")["sequence"].to_dict()
     relapses = {r.participant.code: r.relapse_date for r in Relapse.objects.select_related("participant")}
+    long = data.long
     follow = long[long["period"] == sched.FOLLOW_UP]
     last_rating = pd.to_datetime(follow["rated_at"], utc=True).groupby(follow["participant"]).max()
-    rows = []
-    for code in sorted(responders | set(relapses)):
-        given = ends.get(code, {})
-        if not given:
-            continue
-        origin = max(given.values())
-        if code in relapses:
-            days, event = (relapses[code] - origin).total_seconds() / 86400, True
-        elif code in last_rating.index:
-            days, event = (last_rating[code].to_pydatetime() - origin).total_seconds() / 86400, False
-        else:
-            continue  # no follow-up yet: nothing to say about relapse
-        if days < 0:
-            continue
-        rows.append({"participant": code, "sequence": seq.get(code), "days": days, "relapsed": event})
-    return pd.DataFrame(rows, columns=["participant", "sequence", "days", "relapsed"])
+    out = []
+    for code in sorted(population):
+        given = courses.given.get(code, set())
+        ended = courses.ends.get(code, {})
+        last = max(given) if given else None
+        ketamine_period = next(
+            (k for k, v in PRODUCTS.get(seq.get(code), {}).items() if v == "ketamine"), None
+        )
+        last_ketamine = max((key for key in given if key[0] == ketamine_period), default=None)
+        out.append(
+            survival.Course(
+                participant=code,
+                sequence=seq.get(code),
+                follow_up_start=ended.get(last) if last else None,
+                last_ketamine_end=ended.get(last_ketamine) if last_ketamine else None,
+                relapse_at=relapses.get(code),
+                last_follow_up_rating=last_rating[code].to_pydatetime()
+                if code in last_rating.index
+                else None,
+            )
+        )
+    return out
 
 
-def infusion_ends(people: list[Participant]) -> dict[str, dict[tuple[int, int], datetime]]:
-    """Participant code -> (period, infusion) -> recorded end, for every infusion given."""
-    by_pk = {p.pk: p.code for p in people}
-    return {
-        by_pk[pk]: {i.key: i.end for i in plan.infusions if i.status == sched.DONE and i.end_recorded}
-        for pk, plan in schedules_for(people).items()
-    }
+def _unblinded_at() -> dict[str, datetime]:
+    from participants.models import UnblindingRequest
+
+    # Newest first, so the earliest execution per participant is the one kept.
+    return dict(
+        UnblindingRequest.objects.filter(executed_at__isnull=False)
+        .order_by("-executed_at")
+        .values_list("participant__code", "executed_at")
+    )
 
 
 def efficacy(*, now: datetime) -> tuple[dict[str, Any], str]:
-    from ketatrial.trial import protocol
-
+    """The statistical analysis plan (SAP.md) on the unblinded data set: analysis sets, primary
+    with its sensitivity analyses, longitudinal, crossover, relapse, MRS, blinding indices."""
+    p = protocol()
     data = ds.build(None, ds.UNBLINDED, now=now)
     people = list(Participant.objects.filter(code__in=set(data.participants["participant"])))
-    ends = infusion_ends(people)
-    primary = analyses.primary(
-        data.long,
+    strata = {person.code: person.stratum for person in people}
+    courses = courses_of(people)
+    window = primary_sap.early_window(p.after_first_infusion)
+    infusion1_end = courses.infusion1_end()
+    analysis_sets = sets.analysis_sets(
         data.participants,
-        window=analyses.early_window(protocol().after_first_infusion),
-        infusion1_end={code: e[(1, 1)] for code, e in ends.items() if (1, 1) in e},
+        data.long,
+        given=courses.given,
+        infusion1_end=infusion1_end,
+        unblinded_at=_unblinded_at(),
+        primary_window_hours=window.cutoff_hours,
+        primary_timepoints=window.task_codes,
     )
-    responders = set(primary["madrs"]["responders"])
+    itt, mitt, pp = (analysis_sets[k].members for k in (sets.ITT, sets.MITT, sets.PP))
     seq = data.participants.set_index("participant")["sequence"].dropna().to_dict()
-    groups = {
-        "responder_madrs": {code: ("responder" if code in responders else "non-responder") for code in seq},
-        "sequence": seq,
+    product = {
+        (code, period): PRODUCTS[s][period] for code, s in seq.items() if s in PRODUCTS for period in (1, 2)
     }
+    last_ketamine = {
+        code: max(key for key in courses.given.get(code, set()) if product.get((code, key[0])) == "ketamine")
+        for code in seq
+        if any(product.get((code, key[0])) == "ketamine" for key in courses.given.get(code, set()))
+    }
+    madrs = data.long[(data.long["instrument"] == "madrs") & data.long["response"].eq(True)]
+    responders_by_period = {k: set(madrs.loc[madrs["period"] == k, "participant"]) for k in (1, 2)}
+    main_population = survival.responders(data.long) & set(itt)
+    sensitivity_population = survival.responders_after_last_ketamine(data.long, last_ketamine) & set(itt)
+    relapse = {}
+    for key, population, definition in (
+        ("main", main_population, "MADRS response at any rating after baseline"),
+        ("sensitivity", sensitivity_population, "MADRS response 24 h after the last ketamine infusion"),
+    ):
+        frame, excluded = survival.relapse_frame(
+            relapse_courses(data, courses, population, people), horizon_days=7 * p.followup_weeks
+        )
+        relapse[key] = survival.relapse_analysis(frame, excluded, definition=definition)
     report = {
-        "primary": primary,
-        "mixed_model": analyses.mixed_model(data.long, data.participants),
-        "relapse": analyses.relapse(survival_frame(data, ends)),
-        "mrs_change": analyses.mrs_change(data.mrs, groups),
+        "period2_equal_length": p.period2_equal_length,
+        "sets": {name: s.as_dict() for name, s in analysis_sets.items()},
+        "primary": primary_sap.primary(
+            data.long, data.participants, members=itt, window=window, infusion1_end=infusion1_end
+        ),
+        "primary_per_protocol": primary_sap.primary(
+            data.long, data.participants, members=pp, window=window, infusion1_end=infusion1_end
+        ),
+        "longitudinal": longitudinal.longitudinal(data.long, data.participants, members=mitt, strata=strata),
+        "crossover": crossover.crossover(data.long, data.participants, members=mitt),
+        "relapse": relapse,
+        "mrs": mrs_sap.mrs_analysis(
+            data.mrs, product=product, responders=responders_by_period, strata=strata
+        ),
         "blinding": blinding_indices_report(),
+        "strata": sorted({s for s in strata.values() if s}),
     }
     return _clean(report), data.data_hash
 
