@@ -18,6 +18,7 @@ urlpatterns = [
     path("analyses/", views.analyses, name="analyses"),
     path("analyses/run/", views.analyses_run_now, name="analyses_run"),
     path("analyses/<int:pk>/report.pdf", views.analysis_report, name="analysis_report"),
+    path("analyses/<int:pk>/report/", views.analysis_report_page, name="analysis_report_page"),
     path("consort/", views.consort, name="consort"),
     path("status-report.pdf", views.status_report, name="status_report"),
 ]

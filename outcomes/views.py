@@ -22,7 +22,7 @@ from ketatrial.protocol import (
 )
 from ketatrial.trial import protocol
 from outcomes import consort as consort_diagram
-from outcomes import selectors, services
+from outcomes import report, selectors, services
 from outcomes.models import AnalysisRun, ExportJob
 from participants import allocation
 from participants.access import capability_required, has_role, not_found, role_required
@@ -186,6 +186,7 @@ def _runs(request: HttpRequest) -> dict[str, object]:
         "monitoring": monitoring,
         "monitoring_json": json.dumps(monitoring.results, indent=1) if monitoring else "",
         "efficacy": efficacy,
+        "tables": report.efficacy_tables(efficacy.results) if efficacy else [],
         "efficacy_json": json.dumps(efficacy.results, indent=1) if efficacy else "",
     }
 
@@ -213,13 +214,23 @@ def _pdf(html: str, name: str) -> HttpResponse:
     return response
 
 
-@role_required(*TEAM)
-def analysis_report(request: HttpRequest, pk: int) -> HttpResponse:
+def _report_context(request: HttpRequest, pk: int) -> dict[str, object]:
     run = selectors.analysis_run_get(pk)
     if run is None or (run.kind == AnalysisRun.Kind.EFFICACY and not _efficacy_visible(request)):
         raise not_found()
-    html = render_to_string("outcomes/analysis_report.html", {"run": run, "r": run.results}, request=request)
-    return _pdf(html, f"ketatrial-analysis-{run.pk}.pdf")
+    tables = report.efficacy_tables(run.results) if run.kind == AnalysisRun.Kind.EFFICACY else []
+    return {"run": run, "r": run.results, "tables": tables}
+
+
+@role_required(*TEAM)
+def analysis_report(request: HttpRequest, pk: int) -> HttpResponse:
+    html = render_to_string("outcomes/analysis_report.html", _report_context(request, pk), request=request)
+    return _pdf(html, f"ketatrial-analysis-{pk}.pdf")
+
+
+@role_required(*TEAM)
+def analysis_report_page(request: HttpRequest, pk: int) -> HttpResponse:
+    return render(request, "outcomes/analysis_report_page.html", _report_context(request, pk))
 
 
 def _consort_context(request: HttpRequest) -> dict[str, object]:

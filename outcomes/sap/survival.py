@@ -166,12 +166,16 @@ def cox(frame: pd.DataFrame, covariates: list[str]) -> dict[str, Any]:
         ).fit()
     except (ValueError, np.linalg.LinAlgError) as exc:
         return {"fitted": False, "reason": str(exc)}
+    with np.errstate(invalid="ignore"):
+        se = np.asarray(fit.bse, float)
+    if not np.all(np.isfinite(se)):
+        return {"fitted": False, "reason": "not estimable: the covariates are collinear in these data"}
     ci = np.asarray(fit.conf_int())
     terms = {}
     for k, name in enumerate(covariates):
         terms[name] = {
             "coef": float(fit.params[k]),
-            "se": float(fit.bse[k]),
+            "se": float(se[k]),
             "hazard_ratio": float(math.exp(fit.params[k])),
             "low": float(math.exp(ci[k, 0])),
             "high": float(math.exp(ci[k, 1])),

@@ -132,3 +132,36 @@ def test_the_exports_page_issues_an_api_token_shown_once(trial, data_manager, cl
     again = client.post(reverse("outcomes:api_token")).content.decode()
     assert token not in again  # replaced
     assert Client(HTTP_AUTHORIZATION=f"Token {token}").get(reverse("api:long")).status_code == 401
+
+
+def test_the_efficacy_report_prints_the_plans_tables_in_html_and_pdf_with_hash_and_version(
+    trial, statistician, principal_investigator, monitor, client_for
+) -> None:
+    services.database_lock(by=principal_investigator, now=timezone.now())
+    services.sequence_release(by=statistician, now=timezone.now())
+    efficacy = analysis_runs.analyses_run(trigger="on demand", user_id=None, now=timezone.now())[1]
+    client = client_for(statistician)
+    html = client.get(reverse("outcomes:analysis_report_page", args=[efficacy.pk]), HTTP_ACCEPT_LANGUAGE="en")
+    page = html.content.decode()
+    for title in (
+        "Analysis sets",
+        "Primary outcome",
+        "tipping-point",
+        "Change from baseline over period 1: MADRS",
+        "2 x 2 crossover",
+        "Time to relapse",
+        "Kaplan-Meier estimates",
+    ):
+        assert title in page, title
+    # The known effect of the test trial: 3 of 4 on ketamine, 1 of 4 on placebo.
+    assert "3/4 (75 %)" in page and "1/4 (25 %)" in page
+    assert efficacy.data_hash in page and efficacy.code_version in page
+    pdf = client.get(reverse("outcomes:analysis_report", args=[efficacy.pk]), HTTP_ACCEPT_LANGUAGE="en")
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.content)).pages)
+    assert "Primary outcome" in text and "3/4 (75 %)" in text and efficacy.data_hash in text
+    # Blinded roles get the same answer as for a report that does not exist.
+    for url in (
+        reverse("outcomes:analysis_report_page", args=[efficacy.pk]),
+        reverse("outcomes:analysis_report_page", args=[efficacy.pk + 1000]),
+    ):
+        assert client_for(monitor).get(url).status_code == 404
