@@ -40,7 +40,8 @@
       if (!radio) return;
       e.preventDefault();
       radio.checked = true;
-      update();
+      // As a click would: the live total, the unsaved mark and the session renewal follow it.
+      radio.dispatchEvent(new Event("change", { bubbles: true }));
       const next = groups[i + 1] || form.querySelector("#id_rated_at");
       if (next) next.focus();
     });
