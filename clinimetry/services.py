@@ -18,6 +18,7 @@ from infusions.schedule import FOLLOW_UP
 from ketatrial.audit import clinical_create, clinical_update
 from ketatrial.notifications import notify, principal_investigators
 from ketatrial.protocol import INFUSION_PHYSICIAN, RATER
+from ketatrial.timefmt import local_minute
 from ketatrial.trial import protocol
 from participants.access import has_role
 from participants.models import Participant
@@ -124,7 +125,7 @@ def assessment_save(
             )
             % {
                 "instrument": assessment.get_instrument_display(),
-                "when": rated_at.strftime("%Y-%m-%d %H:%M"),
+                "when": local_minute(rated_at),
                 "item": scales.get(instrument).safety_item,
                 "minimum": getattr(p, scales.get(instrument).safety_min_setting),
             },

@@ -31,6 +31,7 @@ from infusions.models import (
 from infusions.vitals import vitals_alerts, vitals_problems
 from ketatrial.audit import clinical_create, clinical_update
 from ketatrial.notifications import notify, principal_investigators
+from ketatrial.timefmt import local_minute
 from ketatrial.trial import protocol
 from participants import allocation
 from participants.models import Participant
@@ -264,7 +265,7 @@ def _check_gap(plan: sched.Schedule, infusion: sched.Infusion, start: datetime) 
             _("Infusions must be at least %(h)d h apart: the previous one starts %(t)s.")
             % {
                 "h": p.min_hours_between_infusions,
-                "t": before.start.astimezone(TZ).strftime("%Y-%m-%d %H:%M"),
+                "t": local_minute(before.start),
             }
         )
     if after is not None and after.start < start + gap:
@@ -291,6 +292,34 @@ def infusion_mark_missed(
 
 # --- the session at the chair ------------------------------------------------------------------
 
+# What each time of the session is called when it is refused for being in the future.
+FUTURE_TIME_MESSAGES = {
+    "started_at": gettext_lazy(
+        "The start time %(at)s is in the future (it is now %(now)s): enter the time the infusion started."
+    ),
+    "measured_at": gettext_lazy(
+        "The measurement time %(at)s is in the future (it is now %(now)s): enter the time the vitals "
+        "were measured."
+    ),
+    "ended_at": gettext_lazy(
+        "The stop time %(at)s is in the future (it is now %(now)s): record the stop once the infusion "
+        "has ended."
+    ),
+    "discharged_at": gettext_lazy(
+        "The discharge time %(at)s is in the future (it is now %(now)s): record the discharge when the "
+        "participant leaves."
+    ),
+}
+
+
+def _not_in_future(field: str, moment: datetime, now: datetime) -> None:
+    """Refuse a session time after `now`, on its field, both times shown in the site's zone."""
+    if moment > now:
+        raise ValidationError(
+            {field: FUTURE_TIME_MESSAGES[field] % {"at": local_minute(moment), "now": local_minute(now)}}
+        )
+
+
 PRECHECKS = (
     ("identity", gettext_lazy("Identity confirmed (two identifiers)")),
     ("consent", gettext_lazy("Consent current")),
@@ -309,12 +338,15 @@ def session_start(
     pump_rate_ml_h: Any,
     started_at: datetime,
     by: AbstractBaseUser,
+    now: datetime,
 ) -> InfusionVisit:
     """Start an infusion: checks done, the syringe is the one prepared for this infusion, the pump
-    runs at the prepared rate. A mismatch stops here and nothing starts."""
+    runs at the prepared rate, the start time is not in the future. A mismatch stops here and
+    nothing starts."""
     visit = InfusionVisit.objects.select_for_update().select_related("participant").get(pk=visit.pk)
     if visit.status != InfusionVisit.Status.PLANNED:
         raise ValidationError(_("This infusion is not waiting to start."))
+    _not_in_future("started_at", started_at, now)
     require_consent(visit.participant, at=started_at)
     missing = [str(label) for key, label in PRECHECKS if not prechecks.get(key)]
     if missing:
@@ -369,15 +401,20 @@ def vitals_record(
     spo2: int | None,
     measured_at: datetime,
     by: AbstractBaseUser,
+    now: datetime,
 ) -> VitalSigns:
-    """Record one set of vitals; implausible values are refused field by field; thresholds passed
-    are stored as alerts that wait for an action."""
-    visit = InfusionVisit.objects.get(pk=visit.pk)  # the caller's copy may predate the start
+    """Record one set of vitals; implausible values are refused field by field, and so is a
+    measurement time in the future or before consent; thresholds passed are stored as alerts that
+    wait for an action."""
+    # The caller's copy may predate the start.
+    visit = InfusionVisit.objects.select_related("participant").get(pk=visit.pk)
     if minute not in vitals_minutes():
         raise ValidationError({"minute": _("Not a protocol time point.")})
     problems = vitals_problems(systolic=systolic, diastolic=diastolic, heart_rate=heart_rate, spo2=spo2)
     if problems:
         raise ValidationError(problems)
+    _not_in_future("measured_at", measured_at, now)
+    require_consent(visit.participant, at=measured_at)
     if visit.status == InfusionVisit.Status.PLANNED and minute != -1:
         raise ValidationError({"minute": _("Start the infusion before recording vitals during it.")})
     if VitalSigns.objects.filter(visit=visit, minute=minute).exists():
@@ -474,12 +511,14 @@ def dissociation_record(
 
 @transaction.atomic
 def session_stop(
-    *, visit: InfusionVisit, ended_at: datetime, interruptions: str, by: AbstractBaseUser
+    *, visit: InfusionVisit, ended_at: datetime, interruptions: str, by: AbstractBaseUser, now: datetime
 ) -> InfusionVisit:
-    """Record the end of the infusion; it anchors the 4 h, 24 h and 72 h ratings."""
+    """Record the end of the infusion (after its start, not in the future); it anchors the 4 h,
+    24 h and 72 h ratings."""
     visit = InfusionVisit.objects.select_for_update().get(pk=visit.pk)
     if visit.status != InfusionVisit.Status.IN_PROGRESS or visit.started_at is None:
         raise ValidationError(_("This infusion is not running."))
+    _not_in_future("ended_at", ended_at, now)
     if ended_at <= visit.started_at:
         raise ValidationError({"ended_at": _("The stop time must be after the start.")})
     if open_alerts(visit):
@@ -498,18 +537,20 @@ def session_stop(
 
 @transaction.atomic
 def session_discharge(
-    *, visit: InfusionVisit, discharged_at: datetime, by: AbstractBaseUser
+    *, visit: InfusionVisit, discharged_at: datetime, by: AbstractBaseUser, now: datetime
 ) -> InfusionVisit:
-    """Discharge after at least the protocol's observation time from the end of the infusion."""
+    """Discharge after at least the protocol's observation time from the end of the infusion, and
+    not in the future."""
     visit = InfusionVisit.objects.select_for_update().get(pk=visit.pk)
     if visit.ended_at is None:
         raise ValidationError(_("Record the end of the infusion first."))
+    _not_in_future("discharged_at", discharged_at, now)
     minimum = visit.ended_at + timedelta(minutes=protocol().observation_minutes_min)
     if discharged_at < minimum:
         raise ValidationError(
             {
                 "discharged_at": _("Observation must last at least %(m)d min: discharge from %(t)s.")
-                % {"m": protocol().observation_minutes_min, "t": minimum.astimezone(TZ).strftime("%H:%M")}
+                % {"m": protocol().observation_minutes_min, "t": local_minute(minimum)}
             }
         )
     if open_alerts(visit):

@@ -242,6 +242,7 @@ def session_start(request: HttpRequest, pk: int, period: int, number: int) -> Ht
             pump_rate_ml_h=d["pump_rate_ml_h"],
             started_at=d["started_at"],
             by=request.user,
+            now=timezone.now(),
         )
 
     return _session_post(request, pk, period, number, "start_form", form, call, _("Infusion started."))
@@ -253,7 +254,7 @@ def session_vitals(request: HttpRequest, pk: int, period: int, number: int) -> H
     form = VitalsForm(request.POST, minutes=services.vitals_minutes())
 
     def call(visit: InfusionVisit, d: dict[str, Any]) -> VitalSigns:
-        return services.vitals_record(visit=visit, by=request.user, **d)
+        return services.vitals_record(visit=visit, by=request.user, now=timezone.now(), **d)
 
     return _session_post(request, pk, period, number, "vitals_form", form, call, _("Vitals recorded."))
 
@@ -315,7 +316,7 @@ def session_stop(request: HttpRequest, pk: int, period: int, number: int) -> Htt
         number,
         "stop_form",
         form,
-        lambda visit, d: services.session_stop(visit=visit, by=request.user, **d),
+        lambda visit, d: services.session_stop(visit=visit, by=request.user, now=timezone.now(), **d),
         _("Stop recorded."),
     )
 
@@ -331,7 +332,7 @@ def session_discharge(request: HttpRequest, pk: int, period: int, number: int) -
         number,
         "discharge_form",
         form,
-        lambda visit, d: services.session_discharge(visit=visit, by=request.user, **d),
+        lambda visit, d: services.session_discharge(visit=visit, by=request.user, now=timezone.now(), **d),
         _("Discharged."),
     )
 

@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 
 from ketatrial.audit import clinical_create, clinical_update
 from ketatrial.protocol import ROLES
+from ketatrial.timefmt import local_minute
 from ketatrial.trial import protocol
 from participants import crypto
 from participants.eligibility import assess_eligibility
@@ -82,7 +83,7 @@ def consent_problem(screening: ScreeningRecord, *, at: datetime) -> str | None:
     if consent is None:
         return _("No informed consent is recorded: no study procedure may be recorded before consent.")
     if consent.consented_at > at:
-        return _("The procedure time is before the consent time (%s).") % consent.consented_at.isoformat()
+        return _("The procedure time is before the consent time (%s).") % local_minute(consent.consented_at)
     if consent.version != protocol().consent_version:
         return _("Re-consent is required: consent version %(old)s was signed, %(new)s is in force.") % {
             "old": consent.version,

@@ -73,6 +73,9 @@ def test_the_coordinator_schedules_and_the_physician_records_a_session_with_an_a
     doc.get_by_role("button", name="Start infusion").click()
     expect(doc.get_by_text(re.compile("STOP: syringe S-WRONG000"))).to_be_visible()
     doc.get_by_label("Syringe code (scan or type)").fill(code)
+    # Started two hours ago, so that its stop and discharge are recorded as past times.
+    started = timezone.localtime() - timedelta(hours=2)
+    doc.get_by_label("Start time").fill(started.strftime("%Y-%m-%dT%H:%M"))
     doc.get_by_role("button", name="Start infusion").click()
     expect(doc.get_by_text("Infusion started.")).to_be_visible()
 
@@ -110,7 +113,7 @@ def test_the_coordinator_schedules_and_the_physician_records_a_session_with_an_a
         recipient=principal_investigator, subject__contains=person.code
     ).exists()
 
-    end = timezone.localtime() + timedelta(minutes=45)
+    end = started + timedelta(minutes=45)
     doc.get_by_label("Stop time").fill(end.strftime("%Y-%m-%dT%H:%M"))
     doc.get_by_role("button", name="Record stop").click()
     expect(doc.get_by_text("Stop recorded.")).to_be_visible()

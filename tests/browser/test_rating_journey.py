@@ -66,9 +66,14 @@ def test_the_rater_enters_madrs_and_hdrs_by_keyboard_signs_and_sees_the_point(
         pump_rate_ml_h=Decimal("75.0"),
         started_at=start,
         by=infusion_physician,
+        now=now,
     )
     infusions.session_stop(
-        visit=visit, ended_at=start + timedelta(minutes=40), interruptions="", by=infusion_physician
+        visit=visit,
+        ended_at=start + timedelta(minutes=40),
+        interruptions="",
+        by=infusion_physician,
+        now=now,
     )
 
     page = new_page()

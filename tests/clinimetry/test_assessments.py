@@ -352,7 +352,12 @@ def _give_first_infusion(person, physician_source):  # type: ignore[no-untyped-d
         pump_rate_ml_h=Decimal("75.0"),
         started_at=start,
         by=physician,
+        now=timezone.now(),
     )
     infusions.session_stop(
-        visit=visit, ended_at=start + timedelta(minutes=40), interruptions="", by=physician
+        visit=visit,
+        ended_at=start + timedelta(minutes=40),
+        interruptions="",
+        by=physician,
+        now=timezone.now(),
     )

@@ -52,13 +52,15 @@ def person(team):  # type: ignore[no-untyped-def]
 def _start(person, team, *, code=None, at=None):  # type: ignore[no-untyped-def]
     visit = services.visit_for(person, 1, 1, by=team["physician"])
     code = code or DosePreparation.objects.get(participant=person, period=1, infusion_number=1).syringe_code
+    at = at or datetime.combine(DAY1, datetime.min.time(), tzinfo=MX) + timedelta(hours=9)
     return services.session_start(
         visit=visit,
         prechecks=CHECKS,
         syringe_code=code,
         pump_rate_ml_h=Decimal("75.0"),
-        started_at=at or datetime.combine(DAY1, datetime.min.time(), tzinfo=MX) + timedelta(hours=9),
+        started_at=at,
         by=team["physician"],
+        now=at + timedelta(minutes=1),  # recorded as it happens, on day 1
     )
 
 
@@ -78,6 +80,7 @@ def test_an_unprepared_infusion_cannot_start(person, team) -> None:
             pump_rate_ml_h=Decimal("75.0"),
             started_at=NOW + timedelta(days=4),
             by=team["physician"],
+            now=NOW + timedelta(days=4, minutes=1),
         )
 
 
@@ -91,6 +94,7 @@ def test_missing_prechecks_refuse_the_start(person, team) -> None:
             pump_rate_ml_h=Decimal("75.0"),
             started_at=NOW,
             by=team["physician"],
+            now=NOW,
         )
 
 
@@ -106,6 +110,7 @@ def test_a_full_session_with_an_alert_an_action_and_the_recorded_end_anchoring_r
         spo2=98,
         measured_at=start,
         by=team["physician"],
+        now=start + timedelta(minutes=1),
     )
     high = services.vitals_record(
         visit=visit,
@@ -116,11 +121,16 @@ def test_a_full_session_with_an_alert_an_action_and_the_recorded_end_anchoring_r
         spo2=97,
         measured_at=start + timedelta(minutes=20),
         by=team["physician"],
+        now=start + timedelta(minutes=21),
     )
     assert high.alerts == ["systolic > 180 mmHg"]
     with pytest.raises(ValidationError, match="waiting for its action"):
         services.session_stop(
-            visit=visit, ended_at=start + timedelta(minutes=45), interruptions="", by=team["physician"]
+            visit=visit,
+            ended_at=start + timedelta(minutes=45),
+            interruptions="",
+            by=team["physician"],
+            now=start + timedelta(minutes=46),
         )
     with pytest.raises(ValidationError):
         services.vitals_act(vitals=high, action="continue", reason="", by=team["physician"], now=start)
@@ -132,13 +142,20 @@ def test_a_full_session_with_an_alert_an_action_and_the_recorded_end_anchoring_r
         ended_at=start + timedelta(minutes=55),
         interruptions="Paused 5 min at 20 min",
         by=team["physician"],
+        now=start + timedelta(minutes=56),
     )
     with pytest.raises(ValidationError, match="at least 60 min"):
         services.session_discharge(
-            visit=visit, discharged_at=start + timedelta(minutes=100), by=team["physician"]
+            visit=visit,
+            discharged_at=start + timedelta(minutes=100),
+            by=team["physician"],
+            now=start + timedelta(minutes=116),
         )
     services.session_discharge(
-        visit=visit, discharged_at=start + timedelta(minutes=115), by=team["physician"]
+        visit=visit,
+        discharged_at=start + timedelta(minutes=115),
+        by=team["physician"],
+        now=start + timedelta(minutes=116),
     )
     plan = services.schedule_for(person)
     four_hours = next(t for t in plan.ratings if t.code == "p1-4h-inf1")

@@ -261,6 +261,7 @@ class Command(BaseCommand):
                 pump_rate_ml_h=prep.pump_rate_ml_h,
                 started_at=upcoming.start,
                 by=physician,
+                now=now,
             )
             for minute, systolic in ((-1, 124), (0, 126), (20, 142), (40, 136)):
                 infusions.vitals_record(
@@ -272,12 +273,17 @@ class Command(BaseCommand):
                     spo2=97,
                     measured_at=upcoming.start + timedelta(minutes=max(minute, 0)),
                     by=physician,
+                    now=now,
                 )
             infusions.session_stop(
-                visit=visit, ended_at=upcoming.start + timedelta(minutes=41), interruptions="", by=physician
+                visit=visit,
+                ended_at=upcoming.start + timedelta(minutes=41),
+                interruptions="",
+                by=physician,
+                now=now,
             )
             infusions.session_discharge(
-                visit=visit, discharged_at=upcoming.start + timedelta(minutes=110), by=physician
+                visit=visit, discharged_at=upcoming.start + timedelta(minutes=110), by=physician, now=now
             )
 
     def _stage_pair(
