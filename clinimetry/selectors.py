@@ -43,6 +43,9 @@ class RatingTask:
     window_start: datetime
     window_end: datetime
     done: frozenset[str] = field(default_factory=frozenset)
+    # The protocol timepoints the task serves, in the schedule's fixed words (never translated:
+    # stored with the rating and exported as they are, whoever saved it in whichever language).
+    serves: tuple[str, ...] = ()
 
     @property
     def complete(self) -> bool:
@@ -133,6 +136,7 @@ def _tasks(
             participant.enrolled_at,
             baseline_end,
             frozenset(done.get(BASELINE, ())),
+            ("baseline",),
         )
     ]
     for t in plan.ratings if plan else ():
@@ -162,6 +166,7 @@ def _tasks(
                 t.window_start,
                 t.window_end,
                 frozenset(done.get(t.code, ())),
+                t.serves,
             )
         )
     if relapse is not None:
@@ -177,6 +182,7 @@ def _tasks(
                 start,
                 start + timedelta(days=p.end_of_study_window_days),
                 frozenset(done.get(END_OF_STUDY, ())),
+                ("end of study (relapse)",),
             )
         )
     return sorted(tasks, key=lambda t: t.due)

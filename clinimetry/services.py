@@ -95,7 +95,7 @@ def assessment_save(
                 participant=participant,
                 instrument=instrument,
                 task_code=task_code,
-                serves=[task.label],
+                serves=list(task.serves) or [task.code],
                 period=task.period,
                 rater=by,
                 **values,

@@ -176,3 +176,15 @@ def test_the_rating_rules_apply_to_the_follow_up_only() -> None:
     treatment = [t for t in plan.ratings if t.period in (1, 2)]
     assert all(t.code.startswith("fu-week-") for t in follow)
     assert max(t.due for t in treatment) < min(t.due for t in follow)
+
+
+def test_the_stored_words_of_a_timepoint_are_the_schedules_in_any_language() -> None:
+    """Timepoints are stored as codes and fixed words, translated only for display: the data
+    migration that rewrites older rows gives each task code the schedule's own words."""
+    import importlib
+
+    migration = importlib.import_module("clinimetry.migrations.0003_serves_language_neutral")
+    plan = _schedule()
+    for task in plan.ratings:
+        assert migration.neutral(task.code) == list(task.serves), task.code
+    assert migration.neutral("baseline") == ["baseline"]

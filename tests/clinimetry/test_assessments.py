@@ -361,3 +361,25 @@ def _give_first_infusion(person, physician_source):  # type: ignore[no-untyped-d
         by=physician,
         now=timezone.now(),
     )
+
+
+def test_the_timepoints_served_are_stored_in_the_schedules_words_whatever_the_language(
+    rater, coordinator
+) -> None:
+    """Exports mixed Spanish and English when the label of the task was stored in the language
+    of whoever saved it."""
+    from django.utils import translation
+
+    person = enrolled(coordinator)
+    with translation.override("es"):
+        a = _save(person, rater, "madrs", "baseline", MADRS_BASE)
+    assert a.serves == ["baseline"]
+
+
+def test_an_out_of_window_rating_is_accepted_and_flagged_never_blocked(rater, coordinator) -> None:
+    """PROTOCOL.md: 'Out-of-window ratings are accepted and flagged, never blocked.'"""
+    person = enrolled(coordinator, now=timezone.now() - timedelta(days=60))
+    task = next(t for t in selectors.all_tasks(person) if t.code == "baseline")
+    assert task.window_end < timezone.now() - timedelta(hours=1)
+    late = _save(person, rater, "madrs", "baseline", MADRS_BASE, when=task.window_end + timedelta(hours=1))
+    assert late.pk and late.out_of_window and late.total == 30
