@@ -14,6 +14,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Max
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from ketatrial.audit import clinical_create, clinical_update
@@ -21,7 +22,13 @@ from ketatrial.protocol import ROLES
 from ketatrial.timefmt import local_minute
 from ketatrial.trial import protocol
 from participants import crypto
-from participants.eligibility import assess_eligibility
+from participants.eligibility import (
+    AGE_CRITERION,
+    age_on,
+    assess_eligibility,
+    criterion_index,
+    hdrs17_contradiction,
+)
 from participants.models import (
     Consent,
     Identity,
@@ -129,11 +136,35 @@ def screening_assess(
     now: datetime,
     reason: str = "",
 ) -> ScreeningRecord:
-    """Record the eligibility checklist and screening HDRS-17; the outcome follows from them."""
+    """Record the eligibility checklist and screening HDRS-17; the outcome follows from them. An
+    answer to the HDRS-17 criterion that the total contradicts is refused, to be corrected."""
     locked = ScreeningRecord.objects.select_for_update().get(pk=screening.pk)
     require_consent(locked, at=now)
     if hasattr(locked, "participant"):
         raise ValidationError(_("This person is already enrolled; eligibility cannot change."))
+    contradiction = hdrs17_contradiction(
+        inclusion=locked.inclusion_criteria,
+        inclusion_met=inclusion_met,
+        hdrs17_total=hdrs17_total,
+        hdrs17_min=protocol().screening_hdrs17_min,
+    )
+    if contradiction is not None:
+        criterion, answer = contradiction
+        raise ValidationError(
+            {
+                "hdrs17_total": _(
+                    "The criterion “%(criterion)s” is answered “%(answer)s”, but the "
+                    "screening HDRS-17 total is %(total)d (the criterion needs %(min)d or more). "
+                    "Correct the answer or the total."
+                )
+                % {
+                    "criterion": criterion,
+                    "answer": _("Yes") if answer else _("No"),
+                    "total": hdrs17_total,
+                    "min": protocol().screening_hdrs17_min,
+                }
+            }
+        )
     result = assess_eligibility(
         inclusion=locked.inclusion_criteria,
         inclusion_met=inclusion_met,
@@ -194,7 +225,9 @@ def participant_enroll(
     stratum: str = "",
     baseline_date: date | None = None,
 ) -> Participant:
-    """Enroll an eligible, consented person: participant ID, baseline, encrypted identity."""
+    """Enroll an eligible, consented person: participant ID, baseline, encrypted identity. The
+    date of birth must give an age at screening inside the protocol's age range, which the
+    eligible checklist answered "yes"."""
     site = Site.objects.select_for_update().get(pk=screening.site_id)
     screening = ScreeningRecord.objects.select_for_update().get(pk=screening.pk)
     if screening.outcome != ScreeningRecord.Outcome.ELIGIBLE:
@@ -202,6 +235,7 @@ def participant_enroll(
     if hasattr(screening, "participant"):
         raise ValidationError(_("This person is already enrolled."))
     require_consent(screening, at=now)
+    _check_age_at_screening(screening, date_of_birth)
     if stratum not in protocol().strata:
         raise ValidationError({"stratum": _("Unknown stratum.")})
     if not full_name.strip():
@@ -234,6 +268,42 @@ def participant_enroll(
         reason="enrolled",
     )
     return participant
+
+
+def _check_age_at_screening(screening: ScreeningRecord, date_of_birth: date) -> None:
+    """Refuse a date of birth that contradicts the age criterion answered at screening."""
+    p = protocol()
+    screened_on = timezone.localdate(screening.screened_at)
+    if date_of_birth > screened_on:
+        raise ValidationError(
+            {
+                "date_of_birth": _("The date of birth %(dob)s is after the screening date %(day)s.")
+                % {"dob": date_of_birth.isoformat(), "day": screened_on.isoformat()}
+            }
+        )
+    age = age_on(date_of_birth, screened_on)
+    if p.age_min <= age <= p.age_max:
+        return
+    index = criterion_index(screening.inclusion_criteria, AGE_CRITERION)
+    criterion = screening.inclusion_criteria[index] if index is not None else _("age")
+    raise ValidationError(
+        {
+            "date_of_birth": _(
+                "The date of birth %(dob)s gives an age of %(age)d on the screening date %(day)s, "
+                "outside %(min)d-%(max)d years, but the screening checklist answers “%(criterion)s” "
+                "with “Yes”. Check the date of birth; if it is right, correct the checklist "
+                "(a screen failure)."
+            )
+            % {
+                "dob": date_of_birth.isoformat(),
+                "age": age,
+                "day": screened_on.isoformat(),
+                "min": p.age_min,
+                "max": p.age_max,
+                "criterion": criterion,
+            }
+        }
+    )
 
 
 def identity_read(participant: Participant) -> dict[str, str]:

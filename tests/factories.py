@@ -10,7 +10,18 @@ from django.utils import timezone
 
 from ketatrial.trial import protocol
 from participants import services
+from participants.eligibility import HDRS17_CRITERION, criterion_index
 from participants.models import Participant, ScreeningRecord
+
+
+def inclusion_answers(hdrs: int | None) -> list[bool | None]:
+    """Every inclusion criterion met, the HDRS-17 one answered as the screening total says."""
+    p = protocol()
+    answers: list[bool | None] = [True] * len(p.inclusion_criteria)
+    index = criterion_index(p.inclusion_criteria, HDRS17_CRITERION)
+    if index is not None and hdrs is not None:
+        answers[index] = hdrs >= p.screening_hdrs17_min
+    return answers
 
 
 def screened(
@@ -36,7 +47,7 @@ def screened(
         p = protocol()
         services.screening_assess(
             screening=record,
-            inclusion_met=[True] * len(p.inclusion_criteria),
+            inclusion_met=inclusion_answers(hdrs),
             exclusion_present=[False] * (len(p.exclusion_criteria) - 1) + [not eligible],
             hdrs17_total=hdrs,
             by=coordinator,

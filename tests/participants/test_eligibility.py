@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 
-from participants.eligibility import Eligibility, assess_eligibility
+from ketatrial.protocol import DEFAULT_PROTOCOL
+from participants.eligibility import (
+    AGE_CRITERION,
+    HDRS17_CRITERION,
+    Eligibility,
+    age_on,
+    assess_eligibility,
+    criterion_index,
+    hdrs17_contradiction,
+)
 
 INCLUSION = (
     "Age 18-65",
@@ -136,3 +147,78 @@ def test_it_still_names_failed_criteria_on_an_incomplete_checklist() -> None:
 def test_it_refuses_an_answer_list_of_the_wrong_length(answers: dict) -> None:
     with pytest.raises(ValueError, match="one answer is needed per criterion"):
         assess(**answers)
+
+
+# --------------------------------------------------------------------------- cross-checks (issue 13)
+# PROTOCOL.md: "Default inclusion (editable list): age 18-65; ...; HDRS-17 >= 18 at screening".
+
+PROTOCOL_INCLUSION = DEFAULT_PROTOCOL.inclusion_criteria
+
+
+@pytest.mark.parametrize(
+    ("birth", "on", "age"),
+    [
+        (date(1950, 1, 10), date(2026, 3, 2), 76),  # the tester's case
+        (date(1960, 3, 3), date(2026, 3, 2), 65),  # 66 tomorrow
+        (date(1960, 3, 2), date(2026, 3, 2), 66),  # 66 today
+        (date(2008, 3, 2), date(2026, 3, 2), 18),  # 18 today
+        (date(2008, 3, 3), date(2026, 3, 2), 17),  # 18 tomorrow
+        (date(2000, 2, 29), date(2018, 2, 28), 17),  # a 29 February birthday comes on 1 March
+        (date(2000, 2, 29), date(2018, 3, 1), 18),
+        (date(2000, 2, 29), date(2020, 2, 29), 20),
+    ],
+)
+def test_it_counts_age_in_completed_years(birth: date, on: date, age: int) -> None:
+    assert age_on(birth, on) == age
+
+
+def test_it_finds_the_age_and_hdrs17_criteria_of_the_protocol_checklist() -> None:
+    assert PROTOCOL_INCLUSION[criterion_index(PROTOCOL_INCLUSION, AGE_CRITERION)] == "Age 18-65 years"
+    assert (
+        PROTOCOL_INCLUSION[criterion_index(PROTOCOL_INCLUSION, HDRS17_CRITERION)]
+        == "HDRS-17 >= 18 at screening"
+    )
+    # "age" inside another word is not the age criterion.
+    assert (
+        criterion_index(("Stage of the current episode", "Able to manage a treatment"), AGE_CRITERION) is None
+    )
+
+
+@pytest.mark.parametrize(
+    ("answer", "total", "contradiction"),
+    [
+        (True, 12, ("HDRS-17 >= 18 at screening", True)),  # "yes" with a total under 18
+        (True, 17, ("HDRS-17 >= 18 at screening", True)),
+        (True, 18, None),
+        (True, 30, None),
+        (False, 18, ("HDRS-17 >= 18 at screening", False)),  # "no" with a total of 18 or more
+        (False, 25, ("HDRS-17 >= 18 at screening", False)),
+        (False, 17, None),
+        (None, 12, None),  # not answered yet: the checklist is incomplete, not contradictory
+        (True, None, None),  # no total yet
+    ],
+)
+def test_an_hdrs17_answer_is_checked_against_the_screening_total(
+    answer: bool | None, total: int | None, contradiction: tuple[str, bool] | None
+) -> None:
+    answers: list[bool | None] = [True] * len(PROTOCOL_INCLUSION)
+    answers[criterion_index(PROTOCOL_INCLUSION, HDRS17_CRITERION)] = answer  # type: ignore[index]
+    found = hdrs17_contradiction(
+        inclusion=PROTOCOL_INCLUSION, inclusion_met=answers, hdrs17_total=total, hdrs17_min=18
+    )
+    assert found == contradiction
+
+
+def test_a_total_under_the_threshold_is_one_reason_not_two() -> None:
+    """ "no" to the HDRS-17 criterion with a total of 12 is one fact: the reason is the total."""
+    answers: list[bool | None] = [True] * len(PROTOCOL_INCLUSION)
+    answers[criterion_index(PROTOCOL_INCLUSION, HDRS17_CRITERION)] = False  # type: ignore[index]
+    result = assess_eligibility(
+        inclusion=PROTOCOL_INCLUSION,
+        inclusion_met=answers,
+        exclusion=(),
+        exclusion_present=[],
+        hdrs17_total=12,
+        hdrs17_min=18,
+    )
+    assert result == Eligibility(complete=True, eligible=False, reasons=("Screening HDRS-17 12 < 18",))

@@ -1,7 +1,8 @@
 """Screening log, consent before procedures, eligibility, enrollment, identity, dispositions."""
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -223,3 +224,110 @@ def test_the_screening_page_keeps_a_refused_consent_entry(coordinator, client_fo
     assert response.status_code == 400
     assert "Consent cannot be in the future" in html
     assert 'value="1.0-b"' in html
+
+
+# --------------------------------------------------------------------------- cross-checks (issue 13)
+# PROTOCOL.md: "Default inclusion (editable list): age 18-65; ...; HDRS-17 >= 18 at screening".
+
+SCREENING_DAY = datetime(2026, 3, 2, 12, 0, tzinfo=ZoneInfo("America/Mexico_City"))
+
+
+def _enroll(record, born: date, coordinator):  # type: ignore[no-untyped-def]
+    return services.participant_enroll(
+        screening=record,
+        by=coordinator,
+        now=SCREENING_DAY,
+        baseline_weight_kg=Decimal("70"),
+        height_cm=Decimal("170"),
+        full_name="Ana Pérez",
+        date_of_birth=born,
+    )
+
+
+@pytest.mark.parametrize(
+    ("born", "age"),
+    [
+        (date(1950, 1, 10), 76),  # the tester's case: age 76 with "Age 18-65 years" answered yes
+        (date(1960, 3, 2), 66),  # 66 on the screening day
+        (date(2008, 3, 3), 17),  # 18 the day after
+    ],
+)
+def test_a_date_of_birth_outside_the_age_criterion_answered_yes_is_refused(coordinator, born, age) -> None:
+    record = screened(coordinator, now=SCREENING_DAY)
+    assert record.outcome == "eligible" and record.inclusion_met[0] is True  # "Age 18-65 years": yes
+    with pytest.raises(ValidationError) as info:
+        _enroll(record, born, coordinator)
+    assert info.value.message_dict["date_of_birth"] == [
+        f"The date of birth {born.isoformat()} gives an age of {age} on the screening date 2026-03-02, "
+        "outside 18-65 years, but the screening checklist answers \u201cAge 18-65 years\u201d with "
+        "\u201cYes\u201d. Check the date of birth; if it is right, correct the checklist (a screen failure)."
+    ]
+    assert not Participant.objects.exists()
+
+
+@pytest.mark.parametrize("born", [date(1960, 3, 3), date(2008, 3, 2), date(1985, 3, 14)])
+def test_a_date_of_birth_inside_the_age_range_is_enrolled(coordinator, born) -> None:
+    """65 the day before the 66th birthday, 18 on the 18th birthday."""
+    record = screened(coordinator, now=SCREENING_DAY)
+    assert _enroll(record, born, coordinator).code == "INNN-001"
+
+
+def test_a_date_of_birth_after_the_screening_is_refused(coordinator) -> None:
+    record = screened(coordinator, now=SCREENING_DAY)
+    with pytest.raises(ValidationError, match="after the screening date 2026-03-02"):
+        _enroll(record, date(2026, 3, 3), coordinator)
+
+
+def test_the_enrollment_page_shows_the_age_contradiction_beside_the_date_of_birth(
+    coordinator, client_for
+) -> None:
+    record = screened(coordinator)
+    data = {
+        "full_name": "Ana Pérez",
+        "date_of_birth": "1950-01-10",
+        "phone": "",
+        "address": "",
+        "baseline_weight_kg": "70.0",
+        "height_cm": "170.0",
+        "baseline_date": "",
+        "stratum": "",
+    }
+    response = client_for(coordinator).post(
+        reverse("participants:screening_enroll", args=[record.pk]), data, HTTP_ACCEPT_LANGUAGE="en"
+    )
+    html = response.content.decode()
+    assert response.status_code == 200 and "outside 18-65 years" in html
+    assert 'value="1950-01-10"' in html and 'value="Ana Pérez"' in html  # the entry is kept
+    assert not Participant.objects.exists()
+
+
+@pytest.mark.parametrize(("answer", "total"), [(True, 12), (False, 25)])
+def test_an_hdrs17_answer_the_screening_total_contradicts_is_refused(coordinator, answer, total) -> None:
+    record = screened(coordinator, consent=False)
+    services.consent_record(
+        screening=record, version="1.0", consented_at=timezone.now(), by=coordinator, now=timezone.now()
+    )
+    inc, exc = _checklist()
+    inc[3] = answer  # "HDRS-17 >= 18 at screening"
+    with pytest.raises(ValidationError) as info:
+        services.screening_assess(
+            screening=record,
+            inclusion_met=inc,
+            exclusion_present=exc,
+            hdrs17_total=total,
+            by=coordinator,
+            now=timezone.now(),
+        )
+    shown = "Yes" if answer else "No"
+    assert info.value.message_dict["hdrs17_total"] == [
+        f"The criterion \u201cHDRS-17 >= 18 at screening\u201d is answered \u201c{shown}\u201d, but the "
+        f"screening HDRS-17 total is {total} (the criterion needs 18 or more). Correct the answer or the total."
+    ]
+    record.refresh_from_db()
+    assert record.outcome == "pending"
+
+
+def test_a_consistent_no_to_the_hdrs17_criterion_is_a_screen_failure_with_one_reason(coordinator) -> None:
+    record = screened(coordinator, hdrs=12)
+    assert record.inclusion_met[3] is False
+    assert (record.outcome, record.outcome_reason) == ("screen_failure", "Screening HDRS-17 12 < 18")

@@ -16,6 +16,7 @@ from clinimetry.examples import spread
 from ketatrial.protocol import PHARMACIST, ROLES
 from ketatrial.trial import protocol
 from participants import allocation, services
+from participants.eligibility import HDRS17_CRITERION, criterion_index
 from participants.models import Participant, ScreeningRecord
 
 DEMO_START_DAYS_AGO = (100, 45, 20, 3, 12, 30, 8, 25)
@@ -153,9 +154,13 @@ class Command(BaseCommand):
             exclusion = [False] * len(p.exclusion_criteria)
             if fate == "excluded":
                 exclusion[4] = True  # MRI contraindication
+            inclusion = [True] * len(p.inclusion_criteria)
+            hdrs_criterion = criterion_index(p.inclusion_criteria, HDRS17_CRITERION)
+            if hdrs_criterion is not None:  # answered as the screening total says
+                inclusion[hdrs_criterion] = hdrs >= p.screening_hdrs17_min
             services.screening_assess(
                 screening=record,
-                inclusion_met=[True] * len(p.inclusion_criteria),
+                inclusion_met=inclusion,
                 exclusion_present=exclusion,
                 hdrs17_total=hdrs,
                 by=coordinator,
