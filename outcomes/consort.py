@@ -13,16 +13,20 @@ from html import escape
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 STAGES = (
-    ("allocated", "Allocated"),
-    ("period1_received", "Period 1: received >= 1 infusion"),
-    ("period1_discontinued", "Period 1: discontinued"),
-    ("period2_received", "Period 2: received >= 1 infusion"),
-    ("period2_discontinued", "Period 2: discontinued"),
-    ("followup", "Entered follow-up"),
-    ("relapsed", "Relapsed in follow-up"),
-    ("analysed", "Analysed (primary: baseline rating present)"),
+    ("allocated", gettext_lazy("Allocated")),
+    ("period1_received", gettext_lazy("Period 1: received >= 1 infusion")),
+    ("period1_not_received", gettext_lazy("Period 1: no infusion received")),
+    ("period1_discontinued", gettext_lazy("Period 1: discontinued")),
+    ("period2_received", gettext_lazy("Period 2: received >= 1 infusion")),
+    ("period2_discontinued", gettext_lazy("Period 2: discontinued")),
+    ("followup", gettext_lazy("Entered follow-up")),
+    ("relapsed", gettext_lazy("Relapsed in follow-up")),
+    ("analysed", gettext_lazy("Analysed, primary (ITT: every allocated participant)")),
+    ("analysed_no_baseline", gettext_lazy("of whom without a baseline rating (non-responders)")),
 )
 
 
@@ -37,6 +41,50 @@ def batched(n: int, size: int) -> int:
     return n - n % size
 
 
+def screening_flow() -> dict[str, Any]:
+    """The top of the diagram, from the screening log: every person assessed falls in exactly
+    one box (enrolled, eligible and not enrolled, screen failure, declined, screening pending),
+    and every enrolled person in one of randomized, withdrawn before randomization, awaiting
+    randomization; so each box adds up to the one above it."""
+    from participants import allocation
+    from participants.models import Participant
+    from participants.selectors import screening_failure_reasons
+
+    records = screening_log()
+    boxes: Counter[str] = Counter()
+    for outcome, enrolled in records:
+        boxes["enrolled" if enrolled else outcome] += 1
+    everyone = list(Participant.objects.all())
+    taken = allocation.blinded_allocations(everyone)
+    stopped = {Participant.Status.WITHDRAWN, Participant.Status.DISCONTINUED, Participant.Status.LOST}
+    not_randomized = [p for p in everyone if p.pk not in taken]
+    return {
+        "assessed": len(records),
+        "excluded": boxes["screen_failure"] + boxes["declined"],
+        "screen_failure": boxes["screen_failure"],
+        "declined": boxes["declined"],
+        "pending": boxes["pending"],
+        "eligible_not_enrolled": boxes["eligible"],
+        "enrolled": boxes["enrolled"],
+        # Each screen failure once, under its first reason (the categories add up to the box).
+        "reasons": screening_failure_reasons(),
+        "randomized": len(everyone) - len(not_randomized),
+        "withdrawn_before_randomization": sum(p.status in stopped for p in not_randomized),
+        "awaiting_randomization": sum(p.status not in stopped for p in not_randomized),
+        "randomized_ids": taken,
+        "people": everyone,
+    }
+
+
+def screening_log() -> list[tuple[str, bool]]:
+    from participants.models import ScreeningRecord
+
+    return [
+        (outcome, enrolled is not None)
+        for outcome, enrolled in ScreeningRecord.objects.values_list("outcome", "participant")
+    ]
+
+
 def counts(
     user: AbstractBaseUser | None = None, *, unblinded: bool = False, batch: int | None = None
 ) -> dict[str, Any]:
@@ -45,15 +93,11 @@ def counts(
     from clinimetry.models import Assessment, Relapse
     from infusions.models import InfusionVisit
     from participants import allocation
-    from participants.models import Participant, ScreeningRecord
+    from participants.models import Participant
 
-    screening = list(ScreeningRecord.objects.values_list("outcome", "outcome_reason"))
-    outcomes = Counter(o for o, _ in screening)
-    reasons = Counter((r or "no reason given").strip()[:60] for o, r in screening if o == "screen_failure")
-    # Randomized = took an allocation slot (someone withdrawn before randomization did not).
-    everyone = list(Participant.objects.all())
-    taken = allocation.blinded_allocations(everyone)
-    people = [p for p in everyone if p.pk in taken]
+    flow = screening_flow()
+    taken = flow.pop("randomized_ids")
+    people = [p for p in flow.pop("people") if p.pk in taken]
     given = {
         (pid, period)
         for pid, period in InfusionVisit.objects.filter(status__in=["done", "stopped"]).values_list(
@@ -76,25 +120,21 @@ def counts(
         c = columns.setdefault(arm, Counter())
         c["allocated"] += 1
         c["period1_received"] += (p.pk, 1) in given
+        c["period1_not_received"] += (p.pk, 1) not in given
         c["period2_received"] += (p.pk, 2) in given
-        if p.status in stopped:
+        if p.status in stopped and (p.pk, 1) in given:
             c["period1_discontinued" if (p.pk, 2) not in given else "period2_discontinued"] += 1
         c["followup"] += p.pk in followup
         c["relapsed"] += p.pk in relapsed
-        c["analysed"] += p.pk in with_baseline
+        c["analysed"] += 1
+        c["analysed_no_baseline"] += p.pk not in with_baseline
     if batch:
         for c in columns.values():
             for stage in SEQUENCE_SENSITIVE:
                 c[stage] = batched(c[stage], batch)
     return {
         "batch": batch,
-        "assessed": len(screening),
-        "excluded": outcomes["screen_failure"] + outcomes["declined"],
-        "screen_failure": outcomes["screen_failure"],
-        "declined": outcomes["declined"],
-        "pending": outcomes["pending"],
-        "reasons": dict(reasons.most_common(6)),
-        "randomized": len(people),
+        **flow,
         "arms": {arm: {k: c[k] for k, _ in STAGES} for arm, c in sorted(columns.items())},
     }
 
@@ -112,39 +152,54 @@ def _arrow(x1: float, y1: float, x2: float, y2: float) -> str:
 
 
 ARM_NAMES = {
-    "pooled": "Both sequences (pooled while blinded)",
-    "KP": "Sequence KP (ketamine, then placebo)",
-    "PK": "Sequence PK (placebo, then ketamine)",
+    "pooled": gettext_lazy("Both sequences (pooled while blinded)"),
+    "KP": gettext_lazy("Sequence KP (ketamine, then placebo)"),
+    "PK": gettext_lazy("Sequence PK (placebo, then ketamine)"),
 }
 
 
 def svg(c: dict[str, Any]) -> str:
-    """The diagram; width grows with the number of columns."""
+    """The diagram, in the reader's language; width grows with the number of columns. The top
+    boxes add up: assessed = excluded + pending + eligible not enrolled + enrolled; enrolled =
+    randomized + withdrawn before randomization + awaiting randomization."""
     arms = list(c["arms"].items()) or [("pooled", {k: 0 for k, _ in STAGES})]
-    col_w, gap = 300, 30
-    width = max(620, len(arms) * (col_w + gap) + gap)
+    col_w, gap = 320, 30
+    width = max(680, len(arms) * (col_w + gap) + gap)
     parts = []
-    top_x = (width - 300) / 2
-    parts.append(_box(top_x, 10, 300, 30, [f"Assessed for eligibility (n = {c['assessed']})"]))
-    reason_lines = [f"  {r}: {n}" for r, n in c["reasons"].items()]
+    top_x = (width - 320) / 2
+    parts.append(_box(top_x, 10, 320, 30, [_("Assessed for eligibility (n = %(n)s)") % {"n": c["assessed"]}]))
+    reason_lines = [f"    {r}: {n}" for r, n in c["reasons"]]
     excl_lines = [
-        f"Excluded (n = {c['excluded']})",
-        f"  Screen failure: {c['screen_failure']}",
+        _("Not enrolled (n = %(n)s)") % {"n": c["excluded"] + c["pending"] + c["eligible_not_enrolled"]},
+        "  " + _("Screen failure: %(n)s") % {"n": c["screen_failure"]},
         *reason_lines,
-        f"  Declined: {c['declined']}",
-        f"  Screening pending: {c['pending']}",
+        "  " + _("Declined: %(n)s") % {"n": c["declined"]},
+        "  " + _("Screening pending: %(n)s") % {"n": c["pending"]},
+        "  " + _("Eligible, not enrolled: %(n)s") % {"n": c["eligible_not_enrolled"]},
     ]
     ex_h = 10 + 15 * len(excl_lines)
-    ex_x = min(top_x + 320, width - 290)
-    parts.append(_box(ex_x, 50, 280, ex_h, excl_lines))
-    parts.append(_arrow(top_x + 150, 40, top_x + 150, 70 + ex_h))
-    parts.append(_arrow(top_x + 150, 55 + ex_h / 2, ex_x, 55 + ex_h / 2))
+    ex_x = min(top_x + 340, width - 330)
+    parts.append(_box(ex_x, 50, 320, ex_h, excl_lines))
+    parts.append(_arrow(top_x + 160, 40, top_x + 160, 70 + ex_h))
+    parts.append(_arrow(top_x + 160, 55 + ex_h / 2, ex_x, 55 + ex_h / 2))
     y = 70 + ex_h
-    parts.append(_box(top_x, y, 300, 30, [f"Randomized (n = {c['randomized']})"]))
+    parts.append(_box(top_x, y, 320, 30, [_("Enrolled (n = %(n)s)") % {"n": c["enrolled"]}]))
+    not_randomized = [
+        _("Enrolled, not randomized (n = %(n)s)")
+        % {"n": c["withdrawn_before_randomization"] + c["awaiting_randomization"]},
+        "  " + _("Withdrawn before randomization: %(n)s") % {"n": c["withdrawn_before_randomization"]},
+        "  " + _("Awaiting randomization: %(n)s") % {"n": c["awaiting_randomization"]},
+    ]
+    nr_h = 10 + 15 * len(not_randomized)
+    parts.append(_box(ex_x, y + 40, 320, nr_h, not_randomized))
+    parts.append(_arrow(top_x + 160, y + 30, top_x + 160, y + 60 + nr_h))
+    parts.append(_arrow(top_x + 160, y + 45 + nr_h / 2, ex_x, y + 45 + nr_h / 2))
+    y += 60 + nr_h
+    parts.append(_box(top_x, y, 320, 30, [_("Randomized (n = %(n)s)") % {"n": c["randomized"]}]))
     y += 60
     for index, (arm, stages) in enumerate(arms):
         x = gap + index * (col_w + gap)
-        parts.append(_arrow(top_x + 150, y - 30, x + col_w / 2, y))
+        parts.append(_arrow(top_x + 160, y - 30, x + col_w / 2, y))
         yy = y
         for key, label in STAGES:
             parts.append(_box(x, yy, col_w, 30, [f"{label}: {stages.get(key, 0)}"]))
@@ -152,12 +207,12 @@ def svg(c: dict[str, Any]) -> str:
                 parts.append(_arrow(x + col_w / 2, yy + 30, x + col_w / 2, yy + 45))
             yy += 45
         parts.append(
-            f'<text x="{x:.0f}" y="{y - 6:.0f}" font-size="12" font-weight="bold">{escape(ARM_NAMES.get(arm, arm))}</text>'
+            f'<text x="{x:.0f}" y="{y - 6:.0f}" font-size="12" font-weight="bold">{escape(str(ARM_NAMES.get(arm, arm)))}</text>'
         )
     height = y + 45 * len(STAGES) + 10
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height:.0f}" width="{width}" '
-        f'height="{height:.0f}" role="img" aria-label="CONSORT flow diagram" font-family="sans-serif">'
+        f'height="{height:.0f}" role="img" aria-label="CONSORT" font-family="sans-serif">'
         '<defs><marker id="arr" markerWidth="8" markerHeight="8" refX="7" refY="4" orient="auto">'
         '<path d="M0,0 L8,4 L0,8 z" fill="#333"/></marker></defs>' + "".join(parts) + "</svg>"
     )

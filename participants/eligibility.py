@@ -19,6 +19,9 @@ class Eligibility:
     complete: bool
     eligible: bool
     reasons: tuple[str, ...]
+    # The same reasons as codes (stored, counted, translated for display): "inclusion:N",
+    # "exclusion:N" (N from 1), "hdrs17_below_min".
+    codes: tuple[str, ...] = ()
 
 
 def criterion_index(criteria: Sequence[str], pattern: str) -> int | None:
@@ -77,5 +80,12 @@ def assess_eligibility(
     ]
     if low_hdrs:
         reasons.append(f"Screening HDRS-17 {hdrs17_total} < {hdrs17_min}")
+    codes = [f"inclusion:{i + 1}" for i, ok in enumerate(inclusion_met) if ok is False and i != same_fact] + [
+        f"exclusion:{i + 1}" for i, yes in enumerate(exclusion_present) if yes
+    ]
+    if low_hdrs:
+        codes.append("hdrs17_below_min")
     complete = None not in inclusion_met and None not in exclusion_present and hdrs17_total is not None
-    return Eligibility(complete=complete, eligible=complete and not reasons, reasons=tuple(reasons))
+    return Eligibility(
+        complete=complete, eligible=complete and not reasons, reasons=tuple(reasons), codes=tuple(codes)
+    )

@@ -56,6 +56,10 @@ class ScreeningRecord(ClinicalModel):
     )
     outcome = models.CharField(_("outcome"), max_length=20, choices=Outcome.choices, default=Outcome.PENDING)
     outcome_reason = models.TextField(_("reason"), blank=True)
+    # Why a screen failure failed, as codes (translated only for display, counted by the CONSORT
+    # diagram): "inclusion:N" / "exclusion:N" (the N-th criterion of this record's checklist,
+    # from 1), "hdrs17_below_min".
+    failure_codes = models.JSONField(_("screen-failure reasons"), default=list, blank=True)
 
     class Meta:
         ordering = ["-screened_at", "-number"]

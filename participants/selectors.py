@@ -6,6 +6,7 @@ from axes.models import AccessAttempt
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet
+from django.utils.translation import gettext as _
 
 from ketatrial.protocol import PHARMACIST
 from participants.access import has_capability, not_found
@@ -63,22 +64,59 @@ def pharmacist_checker_list(user: AbstractBaseUser) -> QuerySet:
     return User.objects.filter(groups__name=PHARMACIST, is_active=True).exclude(pk=user.pk)
 
 
+def failure_label(code: str, record: ScreeningRecord | None = None, *, hdrs17_min: int | None = None) -> str:
+    """A screen-failure code in words, in the reader's language (the criterion's own text is the
+    checklist as shown at screening)."""
+    kind, _sep, number = code.partition(":")
+    criteria = {
+        "inclusion": record.inclusion_criteria if record else [],
+        "exclusion": record.exclusion_criteria if record else [],
+    }.get(kind)
+    if criteria is not None and number.isdigit():
+        index = int(number) - 1
+        text = criteria[index] if 0 <= index < len(criteria) else f"#{number}"
+        if kind == "inclusion":
+            return _("Inclusion not met: %(criterion)s") % {"criterion": text}
+        return _("Exclusion present: %(criterion)s") % {"criterion": text}
+    if code == "hdrs17_below_min":
+        if hdrs17_min is None:
+            from ketatrial.trial import protocol
+
+            hdrs17_min = protocol().screening_hdrs17_min
+        return _("Screening HDRS-17 below %(min)s") % {"min": hdrs17_min}
+    return _("Other reason")
+
+
+def screening_failure_labels(record: ScreeningRecord) -> list[str]:
+    return [failure_label(code, record) for code in record.failure_codes or []]
+
+
+def screening_failure_reasons() -> list[tuple[str, int]]:
+    """Screen failures by reason for the CONSORT diagram: each person once, under the first
+    reason of their checklist (so the categories add up to the screen-failure box); the same
+    criterion in two checklist versions counts as one category when its words are the same."""
+    counts: dict[str, int] = {}
+    for record in ScreeningRecord.objects.filter(outcome=ScreeningRecord.Outcome.SCREEN_FAILURE).only(
+        "failure_codes", "inclusion_criteria", "exclusion_criteria"
+    ):
+        codes = record.failure_codes or ["other"]
+        label = failure_label(codes[0], record)
+        counts[label] = counts.get(label, 0) + 1
+    return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
 def screening_counts() -> dict[str, object]:
     """Screening-log counts for the CONSORT diagram: assessed, outcomes, failure reasons, enrolled."""
     from participants.allocation import randomized_count
 
-    records = list(ScreeningRecord.objects.values_list("outcome", "outcome_reason"))
     by_outcome = {o.value: 0 for o in ScreeningRecord.Outcome}
-    reasons: dict[str, int] = {}
-    for outcome, reason in records:
+    records = list(ScreeningRecord.objects.values_list("outcome", flat=True))
+    for outcome in records:
         by_outcome[outcome] += 1
-        if outcome == ScreeningRecord.Outcome.SCREEN_FAILURE:
-            for part in filter(None, (r.strip() for r in reason.split(";"))):
-                reasons[part] = reasons.get(part, 0) + 1
     return {
         "assessed": len(records),
         "by_outcome": by_outcome,
-        "failure_reasons": sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0])),
+        "failure_reasons": screening_failure_reasons(),
         "enrolled": Participant.objects.count(),
         "randomized": randomized_count(),
     }

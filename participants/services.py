@@ -185,6 +185,7 @@ def screening_assess(
         "hdrs17_total": hdrs17_total,
         "outcome": outcome,
         "outcome_reason": "; ".join(result.reasons),
+        "failure_codes": list(result.codes),
     }
     first_assessment = locked.outcome == ScreeningRecord.Outcome.PENDING and all(
         v is None for v in locked.inclusion_met

@@ -165,3 +165,42 @@ def test_the_efficacy_report_prints_the_plans_tables_in_html_and_pdf_with_hash_a
         reverse("outcomes:analysis_report_page", args=[efficacy.pk + 1000]),
     ):
         assert client_for(monitor).get(url).status_code == 404
+
+
+def test_consort_adds_up_at_every_box_and_counts_screen_failures_by_coded_reason(
+    trial, coordinator, statistician, principal_investigator
+) -> None:
+    """Three HDRS-17 screen failures with three different totals are one category of three (they
+    were stored as text with the total inside: three categories); enrolled-not-randomized has its
+    box, so assessed - not enrolled = enrolled and enrolled - not randomized = randomized."""
+    from django.utils import translation
+
+    from participants import services as participant_services
+    from participants.models import Participant
+    from tests.factories import enrolled, screened
+
+    for hdrs in (10, 12, 15):
+        screened(coordinator, hdrs=hdrs)
+    declined = screened(coordinator, consent=False)
+    participant_services.screening_decline(screening=declined, reason="No time", by=coordinator)
+    screened(coordinator, hdrs=20, consent=False)  # pending: no consent yet, no checklist
+    awaiting = enrolled(coordinator)
+    withdrawn = enrolled(coordinator)
+    Participant.objects.filter(pk=withdrawn.pk).update(status=Participant.Status.WITHDRAWN)
+    with translation.override("en"):
+        c = consort.counts()
+        svg = consort.svg(c)
+    assert c["reasons"] == [("Screening HDRS-17 below 18", 3)]
+    assert sum(n for _r, n in c["reasons"]) == c["screen_failure"] == 3
+    assert c["assessed"] == c["excluded"] + c["pending"] + c["eligible_not_enrolled"] + c["enrolled"]
+    assert (c["declined"], c["pending"]) == (1, 1)
+    assert c["enrolled"] == 10 and c["randomized"] == 8
+    assert (c["withdrawn_before_randomization"], c["awaiting_randomization"]) == (1, 1)
+    assert (
+        c["enrolled"] == c["randomized"] + c["withdrawn_before_randomization"] + c["awaiting_randomization"]
+    )
+    arm = c["arms"]["pooled"]
+    assert arm["allocated"] == c["randomized"] == arm["period1_received"] + arm["period1_not_received"]
+    assert arm["analysed"] == arm["allocated"]
+    assert "Enrolled, not randomized (n = 2)" in svg and "Screening HDRS-17 below 18: 3" in svg
+    assert awaiting.pk != withdrawn.pk
