@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from django.contrib.auth import get_user_model
-from django.core.mail import send_mail
 from django.utils import timezone, translation
 
 from infusions.selectors import calendar_events
@@ -35,11 +34,16 @@ def reminders_for(day: date) -> dict[str, list[str]]:
 
 @app.task(acks_late=True)
 def send_day_before_reminders(day: str | None = None) -> int:
-    """Email tomorrow's infusions, ratings and scans to coordinators and infusion physicians."""
+    """Email tomorrow's infusions, ratings and scans to coordinators and infusion physicians.
+
+    One e-mail task per person: a mail server fault is tried again for that e-mail alone, and
+    does not stop the reminders of the others."""
+    from ketatrial.tasks import email_send
+
     target = date.fromisoformat(day) if day else timezone.localdate() + timedelta(days=1)
     sent = 0
     for email, lines in reminders_for(target).items():
-        send_mail(f"KetaTrial — {target:%Y-%m-%d}", "\n".join(lines), None, [email])
+        email_send.delay(f"KetaTrial — {target:%Y-%m-%d}", "\n".join(lines), [email])
         sent += 1
     return sent
 

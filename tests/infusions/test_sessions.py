@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import smtplib
 from datetime import datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -10,7 +11,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.core import mail
 from django.core.exceptions import ValidationError
+from django.core.mail.backends.base import BaseEmailBackend
 from django.urls import reverse
+from django.utils import timezone
 from icalendar import Calendar
 
 from infusions import selectors, services
@@ -220,6 +223,67 @@ def test_a_serious_adverse_event_notifies_the_principal_investigator(
         for _sid, callback, _robust in connection.run_on_commit:
             callback()
     assert any(principal_investigator.email in m.to for m in mail.outbox)
+
+
+class _MailServerDown(BaseEmailBackend):
+    """An SMTP server that drops every connection."""
+
+    def send_messages(self, email_messages):  # type: ignore[no-untyped-def]
+        raise smtplib.SMTPServerDisconnected("Connection unexpectedly closed")
+
+
+def _serious_adverse_event_form() -> dict[str, str]:
+    onset = timezone.localtime() - timedelta(minutes=5)
+    return {
+        "term": "Hypertensive crisis",
+        "category": "Cardiovascular",
+        "onset": onset.strftime("%Y-%m-%dT%H:%M"),
+        "severity": "severe",
+        "serious": "on",
+        "relatedness": "probable",
+        "action": "stopped",
+        "outcome": "recovering",
+    }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_mail_server_that_is_down_does_not_fail_the_serious_adverse_event_report(
+    person, team, principal_investigator, client_for, settings, caplog
+) -> None:
+    # A real commit (transactional test): the e-mail is handed over inside the request, as in
+    # production, where an SMTP fault used to turn the saved report into a 500.
+    settings.EMAIL_BACKEND = f"{__name__}._MailServerDown"
+    _start(person, team)
+    url = reverse("infusions:session_adverse_event", args=[person.pk, 1, 1])
+    response = client_for(team["physician"]).post(url, _serious_adverse_event_form())
+    assert response.status_code == 302
+    event = person.adverse_events.get()
+    assert event.serious and event.term == "Hypertensive crisis"
+    assert Notification.objects.filter(
+        recipient=principal_investigator, subject__contains=person.code
+    ).exists()
+    assert mail.outbox == []
+    assert "not sent" in caplog.text
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_broker_that_refuses_the_e_mail_does_not_fail_the_serious_adverse_event_report(
+    person, team, principal_investigator, client_for, monkeypatch
+) -> None:
+    from kombu.exceptions import OperationalError
+
+    from ketatrial.tasks import email_send
+
+    def refuse(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise OperationalError("Error 111 connecting to redis:6379. Connection refused.")
+
+    monkeypatch.setattr(email_send, "delay", refuse)
+    _start(person, team)
+    url = reverse("infusions:session_adverse_event", args=[person.pk, 1, 1])
+    response = client_for(team["physician"]).post(url, _serious_adverse_event_form())
+    assert response.status_code == 302
+    assert person.adverse_events.get().serious
+    assert Notification.objects.filter(recipient=principal_investigator).exists()
 
 
 def test_a_move_outside_the_window_needs_a_reason_and_48_hours_are_kept(person, team) -> None:
