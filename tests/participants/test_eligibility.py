@@ -221,4 +221,5 @@ def test_a_total_under_the_threshold_is_one_reason_not_two() -> None:
         hdrs17_total=12,
         hdrs17_min=18,
     )
-    assert result == Eligibility(complete=True, eligible=False, reasons=("Screening HDRS-17 12 < 18",))
+    assert (result.complete, result.eligible) == (True, False)
+    assert (result.reasons, result.codes) == (("Screening HDRS-17 12 < 18",), ("hdrs17_below_min",))
