@@ -167,6 +167,32 @@ class EnrollForm(forms.Form):
         self.helper = _helper(_("Enroll"))
 
 
+class RandomizeForm(forms.Form):
+    """One click must not randomize: the coordinator ticks a confirmation that names the
+    participant, and the name comes back with it (a confirmation for one participant never
+    randomizes another)."""
+
+    confirm = forms.BooleanField(widget=forms.CheckboxInput(attrs={"class": "form-check-input"}))
+    participant_code = forms.CharField(widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, participant_code: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.participant_code = participant_code
+        self.fields["participant_code"].initial = participant_code
+        self.fields["confirm"].label = _("I confirm randomizing participant %(code)s.") % {
+            "code": participant_code
+        }
+        self.fields["confirm"].error_messages["required"] = _(
+            "Not randomized: tick “I confirm randomizing participant %(code)s” first."
+        ) % {"code": participant_code}
+
+    def clean_participant_code(self) -> str:
+        code = self.cleaned_data["participant_code"]
+        if code != self.participant_code:
+            raise forms.ValidationError(_("Not randomized: the confirmation was for another participant."))
+        return code
+
+
 class DispositionForm(forms.Form):
     status = forms.ChoiceField(label=_("Disposition"))
     on = forms.DateField(label=_("Date"), widget=forms.DateInput(attrs={"type": "date"}))

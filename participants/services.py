@@ -332,6 +332,36 @@ def randomization_readiness(participant: Participant, *, now: datetime) -> list[
         problems.append(_("The screening outcome is not 'eligible'."))
     if not (participant.baseline_weight_kg and participant.height_cm and participant.baseline_date):
         problems.append(_("The baseline is incomplete (weight, height and baseline assessment date)."))
+    problems += baseline_rating_problems(participant, now=now)
+    return problems
+
+
+def baseline_rating_problems(participant: Participant, *, now: datetime) -> list[str]:
+    """What is missing of the baseline ratings randomization needs: one of each scale (HDRS-17,
+    MADRS) rated by `now`, with a total (PROTOCOL.md: screening and baseline before randomization;
+    the primary outcome is the change from them)."""
+    from clinimetry import scales
+    from clinimetry.selectors import BASELINE
+
+    totals = dict(
+        participant.assessments.filter(task_code=BASELINE, rated_at__lte=now).values_list(
+            "instrument", "total"
+        )
+    )
+    problems = []
+    for key, scale in scales.SCALES.items():
+        if key not in totals:
+            problems.append(
+                _("The baseline %(scale)s rating is missing: a rater records it before randomization.")
+                % {"scale": scale.name}
+            )
+        elif totals[key] is None:
+            problems.append(
+                _(
+                    "The baseline %(scale)s rating has no total (items missing): complete it before randomization."
+                )
+                % {"scale": scale.name}
+            )
     return problems
 
 

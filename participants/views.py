@@ -32,6 +32,7 @@ from participants.forms import (
     EligibilityForm,
     EnrollForm,
     ParticipantEditForm,
+    RandomizeForm,
     UnblindingRequestForm,
     UserCreateForm,
     UserRolesForm,
@@ -85,6 +86,7 @@ def participant_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "consent": services.latest_consent(participant.screening),
         "readiness": services.randomization_readiness(participant, now=timezone.now()),
         "needs_reconsent": services.consent_problem(participant.screening, at=timezone.now()),
+        "randomize_form": RandomizeForm(participant_code=participant.code),
     }
     return render(request, "participants/detail.html", context)
 
@@ -94,6 +96,12 @@ def participant_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def participant_randomize(request: HttpRequest, pk: int) -> HttpResponse:
     require_capability(request.user, "manage_enrollment")
     participant = participant_get_for_user(request.user, pk)
+    form = RandomizeForm(request.POST, participant_code=participant.code)
+    if not form.is_valid():  # one click must not randomize: the confirmation is ticked first
+        for errors in form.errors.values():
+            for message in errors:
+                messages.error(request, message)
+        return redirect("participants:detail", pk=participant.pk)
     try:
         result = allocation.participant_randomize(
             participant=participant, by=request.user, now=timezone.now()

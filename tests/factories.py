@@ -81,3 +81,51 @@ def enrolled(
         baseline_date=now.date() if baseline else None,
         stratum=stratum,
     )
+
+
+def baseline_rater() -> AbstractBaseUser:
+    """A rater who records the baseline ratings that randomization needs."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+
+    user, created = get_user_model().objects.get_or_create(username="baseline_rater")
+    if created:
+        user.groups.add(Group.objects.get(name="rater"))
+    return user
+
+
+def baseline_rated(
+    participant: Participant, *, at: datetime | None = None, hdrs: int = 24, madrs: int = 30
+) -> None:
+    """Both baseline ratings (HDRS-17 and MADRS, with these totals) through the rating service at
+    `at`: PROTOCOL.md puts screening and baseline before randomization."""
+    from clinimetry import services as ratings
+    from clinimetry.examples import spread
+
+    at = at or timezone.now()
+    for instrument, total in (("hdrs17", hdrs), ("madrs", madrs)):
+        ratings.assessment_save(
+            participant=participant,
+            instrument=instrument,
+            task_code="baseline",
+            items=spread(instrument, total),
+            rated_at=at,
+            recall_period="past_week",
+            interview_guide="none",
+            mode="in_person",
+            by=baseline_rater(),
+            now=at,
+        )
+
+
+def randomized(
+    coordinator: AbstractBaseUser, *, now: datetime | None = None, **kwargs: object
+) -> Participant:
+    """Enrolled, rated at baseline and randomized at `now` (an allocation list must be active)."""
+    from participants import allocation
+
+    now = now or timezone.now()
+    person = enrolled(coordinator, now=now, **kwargs)  # type: ignore[arg-type]
+    baseline_rated(person, at=now)
+    allocation.participant_randomize(participant=person, by=coordinator, now=now)
+    return Participant.objects.get(pk=person.pk)

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from infusions import services as infusion_services
 from participants import allocation
-from tests.factories import enrolled
+from tests.factories import randomized
 
 SIZES = (10, 200)
 
@@ -25,9 +25,7 @@ def _grow_to(n: int, coordinator, pharmacist, day1) -> list:  # type: ignore[no-
     if allocation.allocation_list_active() is None:
         allocation.allocation_list_generate(by=pharmacist, now=now, n_per_stratum=max(SIZES) + 10, seed=5)
     while Participant.objects.count() < n:
-        person = enrolled(coordinator, now=now)
-        allocation.participant_randomize(participant=person, by=coordinator, now=now)
-        person = Participant.objects.get(pk=person.pk)
+        person = randomized(coordinator, now=now)
         infusion_services.schedule_set(participant=person, day1=day1, by=coordinator, now=now)
     return list(Participant.objects.order_by("pk"))
 

@@ -43,6 +43,7 @@ def test_a_coordinator_screens_enrolls_randomizes_and_corrects_with_a_reason(
     from django.utils import timezone
 
     from participants import allocation
+    from tests.factories import baseline_rated
 
     settings.UNBLINDED_USERNAMES = ["pharmacist"]
     allocation.allocation_list_generate(by=pharmacist, now=timezone.now(), n_per_stratum=4, seed=99)
@@ -69,6 +70,16 @@ def test_a_coordinator_screens_enrolls_randomizes_and_corrects_with_a_reason(
     page.get_by_label("Baseline assessment date").fill(timezone.localdate().isoformat())
     page.get_by_role("button", name="Enroll").click()
     expect(page.get_by_text(re.compile(r"Participant INNN-001 enrolled"))).to_be_visible()
+    # No randomization before both baseline ratings (a rater's journey: test_rating_journey).
+    expect(page.get_by_text("The baseline HDRS-17 rating is missing")).to_be_visible()
+    expect(page.get_by_role("button", name="Randomize")).to_have_count(0)
+    baseline_rated(Participant.objects.get(code="INNN-001"))
+    page.reload()
+    # One click does not randomize: the browser holds the form back until the box is ticked.
+    page.get_by_role("button", name="Randomize").click()
+    confirm = page.get_by_label("I confirm randomizing participant INNN-001.")
+    assert confirm.evaluate("el => el.validity.valueMissing")
+    confirm.check()
     page.get_by_role("button", name="Randomize").click()
     expect(page.get_by_text(re.compile(r"Randomized: number R-001, kit [A-Z0-9]{6}"))).to_be_visible()
     body = page.locator("main").inner_text()
@@ -103,7 +114,7 @@ def test_the_pharmacist_prepares_a_dose_and_prints_the_label(
     from django.utils import timezone
 
     from participants import allocation
-    from tests.factories import enrolled
+    from tests.factories import randomized
 
     settings.UNBLINDED_USERNAMES = ["pharmacist", "pharmacist2"]
     make_user("pharmacist2", "pharmacist")
@@ -117,8 +128,7 @@ def test_the_pharmacist_prepares_a_dose_and_prints_the_label(
         by=pharmacist,
         now=timezone.now(),
     )
-    person = enrolled(coordinator)
-    allocation.participant_randomize(participant=person, by=coordinator, now=timezone.now())
+    randomized(coordinator)
     page = new_page()
     sign_in(page, "pharmacist", PASSWORD)
     page.get_by_role("link", name="Allocation and preparations").click()

@@ -15,7 +15,7 @@ from participants import allocation
 from participants.models import DosePreparation, Participant
 from tests.browser.conftest import sign_in
 from tests.conftest import PASSWORD
-from tests.factories import enrolled
+from tests.factories import randomized
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -36,8 +36,7 @@ def test_the_coordinator_schedules_and_the_physician_records_a_session_with_an_a
         by=pharmacist,
         now=now,
     )
-    person = enrolled(coordinator, now=now - timedelta(hours=3))
-    allocation.participant_randomize(participant=person, by=coordinator, now=now - timedelta(hours=2))
+    person = randomized(coordinator, now=now - timedelta(hours=3))
 
     page = new_page()
     sign_in(page, "coordinator", PASSWORD)

@@ -179,7 +179,9 @@ def test_a_worsening_during_treatment_is_no_relapse_and_two_follow_up_ratings_ar
     assert [t.code for t in tasks] == ["baseline", "p1-4h-inf1", "p1-24h-inf1", "p1-predose-3"]
     # Responds at 4 h (30 -> 12), then worsens past 22 at two consecutive ratings in period 1.
     totals = {"baseline": 30, "p1-4h-inf1": 12, "p1-24h-inf1": 24, "p1-predose-3": 26}
-    for task in tasks:
+    baseline = Assessment.objects.get(participant=person, instrument="madrs", task_code="baseline")
+    assert baseline.total == totals["baseline"]  # rated before randomization (tests.factories)
+    for task in tasks[1:]:
         items = {str(n): 0 for n in range(1, 11)}
         remaining = totals[task.code]
         for n in range(1, 11):

@@ -14,8 +14,7 @@ from django.utils import timezone
 from clinimetry import services
 from clinimetry.models import BlindingGuess
 from participants import allocation
-from participants.models import Participant
-from tests.factories import enrolled
+from tests.factories import randomized
 
 
 @pytest.fixture(autouse=True)
@@ -28,9 +27,7 @@ def _randomized(coordinator, pharmacist, n):  # type: ignore[no-untyped-def]
     allocation.allocation_list_generate(by=pharmacist, now=at, n_per_stratum=20, seed=11)
     people = []
     for _ in range(n):
-        person = enrolled(coordinator, now=at)
-        allocation.participant_randomize(participant=person, by=coordinator, now=at)
-        people.append(Participant.objects.get(pk=person.pk))
+        people.append(randomized(coordinator, now=at))
     return people
 
 

@@ -10,7 +10,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from infusions import services
 from participants import allocation
 from participants.models import KetamineReceipt, Participant
-from tests.factories import enrolled
+from tests.factories import randomized
 
 
 def scheduled(
@@ -33,9 +33,7 @@ def scheduled(
         by=pharmacist,
         now=now,
     )
-    person = enrolled(coordinator, now=now)
-    allocation.participant_randomize(participant=person, by=coordinator, now=now)
-    person = Participant.objects.get(pk=person.pk)
+    person = randomized(coordinator, now=now)
     services.schedule_set(participant=person, day1=day1, by=coordinator, now=now)
     for period, number in prepare:
         allocation.dose_prepare(

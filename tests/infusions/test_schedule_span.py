@@ -15,7 +15,7 @@ from infusions.models import InfusionVisit, ScheduleSpan
 from ketatrial.audit import clinical_create
 from participants import allocation
 from participants.models import Participant
-from tests.factories import enrolled
+from tests.factories import randomized
 
 TZ = services.TZ
 
@@ -29,9 +29,7 @@ def _scheduled(coordinator, pharmacist, day1, at=None):  # type: ignore[no-untyp
     at = at or datetime.combine(day1 - timedelta(days=2), time(10), tzinfo=TZ)
     if allocation.allocation_list_active() is None:
         allocation.allocation_list_generate(by=pharmacist, now=at, n_per_stratum=20, seed=8)
-    person = enrolled(coordinator, now=at)
-    allocation.participant_randomize(participant=person, by=coordinator, now=at)
-    person = Participant.objects.get(pk=person.pk)
+    person = randomized(coordinator, now=at)
     services.schedule_set(participant=person, day1=day1, by=coordinator, now=at)
     return Participant.objects.get(pk=person.pk)
 

@@ -31,6 +31,9 @@ def trial(settings, pharmacist, coordinator, rater):  # type: ignore[no-untyped-
     people = []
     for i in range(8):
         person = enrolled(coordinator, now=now - timedelta(days=30), name=f"Persona {i}")
+        # Baseline before randomization (PROTOCOL.md), signed like the ratings below.
+        for instrument, baseline in (("hdrs17", 24), ("madrs", 30)):
+            rate(person, rater, instrument, "baseline", 0, baseline, now - timedelta(days=29, hours=1))
         allocation.participant_randomize(participant=person, by=coordinator, now=now - timedelta(days=29))
         people.append(Participant.objects.get(pk=person.pk))
     sequences = {
@@ -44,7 +47,6 @@ def trial(settings, pharmacist, coordinator, rater):  # type: ignore[no-untyped-
         seen[seq] += 1
         base = now - timedelta(days=20)
         for instrument, baseline in (("hdrs17", 24), ("madrs", 30)):
-            rate(person, rater, instrument, "baseline", 0, baseline, base)
             after = baseline // 3 if respond else baseline - 4
             rate(person, rater, instrument, "p1-4h-inf1", 1, after, base + timedelta(days=1))
             rate(person, rater, instrument, "p1-predose-2+72h", 1, after + 2, base + timedelta(days=4))

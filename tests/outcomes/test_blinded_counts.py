@@ -16,8 +16,7 @@ from infusions import services as infusion_services
 from ketatrial.audit import clinical_create
 from outcomes import consort
 from participants import allocation
-from participants.models import Participant
-from tests.factories import enrolled
+from tests.factories import randomized
 
 
 @pytest.fixture(autouse=True)
@@ -37,9 +36,7 @@ def test_one_participant_entering_follow_up_moves_no_count_the_statistician_sees
     allocation.allocation_list_generate(by=pharmacist, now=at, n_per_stratum=20, seed=3)
     people = []
     for _ in range(3):
-        person = enrolled(coordinator, now=at)
-        allocation.participant_randomize(participant=person, by=coordinator, now=at)
-        person = Participant.objects.get(pk=person.pk)
+        person = randomized(coordinator, now=at)
         infusion_services.schedule_set(
             participant=person, day1=at.date() + timedelta(days=2), by=coordinator, now=at
         )
@@ -68,9 +65,7 @@ def test_a_planted_count_leak_is_caught(
     monkeypatch.setattr(consort, "batched", lambda n, size: n)
     at = timezone.now() - timedelta(days=200)
     allocation.allocation_list_generate(by=pharmacist, now=at, n_per_stratum=20, seed=3)
-    person = enrolled(coordinator, now=at)
-    allocation.participant_randomize(participant=person, by=coordinator, now=at)
-    person = Participant.objects.get(pk=person.pk)
+    person = randomized(coordinator, now=at)
     infusion_services.schedule_set(
         participant=person, day1=at.date() + timedelta(days=2), by=coordinator, now=at
     )

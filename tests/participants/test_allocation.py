@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -13,11 +14,12 @@ from django.db import DatabaseError, connection, connections, transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from clinimetry.examples import spread
 from participants import allocation
 from participants.models import AllocationList, AllocationSlot, DosePreparation, Participant
 from participants.randomization import generate_blocks, rows_to_csv
 from tests.conftest import on_postgres
-from tests.factories import enrolled
+from tests.factories import baseline_rated, enrolled, randomized
 
 
 @pytest.fixture
@@ -76,7 +78,7 @@ def test_a_generated_list_records_its_parameters_and_reproduces_from_them(genera
 
 
 def test_a_list_cannot_be_replaced_once_a_slot_is_used(generated, unblinded, coordinator) -> None:
-    allocation.participant_randomize(participant=enrolled(coordinator), by=coordinator, now=timezone.now())
+    randomized(coordinator)
     with pytest.raises(ValidationError, match="in use"):
         allocation.allocation_list_generate(by=unblinded, now=timezone.now(), n_per_stratum=4, seed=2)
 
@@ -102,7 +104,7 @@ def test_postgresql_refuses_to_alter_or_free_a_used_slot(make_user, settings) ->
     pharmacist = make_user("pharmacist", "pharmacist")
     coordinator = make_user("coordinator", "coordinator")
     allocation.allocation_list_generate(by=pharmacist, now=timezone.now(), n_per_stratum=4, seed=3)
-    allocation.participant_randomize(participant=enrolled(coordinator), by=coordinator, now=timezone.now())
+    randomized(coordinator)
     used = AllocationSlot.objects.get(participant__isnull=False)
     for statement in (
         f"UPDATE participants_allocationslot SET sequence = 'XX' WHERE id = {used.pk}",
@@ -164,12 +166,131 @@ def test_randomize_needs_a_complete_baseline_and_consent(generated, coordinator)
         allocation.participant_randomize(participant=participant, by=coordinator, now=timezone.now())
 
 
+def _rate_baseline(person, instrument: str, items: dict, at=None):  # type: ignore[no-untyped-def]
+    from clinimetry import services as ratings
+    from tests.factories import baseline_rater
+
+    at = at or timezone.now()
+    return ratings.assessment_save(
+        participant=person,
+        instrument=instrument,
+        task_code="baseline",
+        items=items,
+        rated_at=at,
+        recall_period="past_week",
+        interview_guide="none",
+        mode="in_person",
+        by=baseline_rater(),
+        now=at,
+    )
+
+
+def test_randomization_is_refused_without_both_baseline_ratings_saying_which_is_missing(
+    generated, coordinator
+) -> None:
+    """PROTOCOL.md: "Screening and baseline (before randomization; baseline within 7 days before
+    day 1)"; the primary outcome is the change of HDRS-17 and, separately, MADRS from baseline."""
+    participant = enrolled(coordinator)
+    with pytest.raises(ValidationError) as info:
+        allocation.participant_randomize(participant=participant, by=coordinator, now=timezone.now())
+    assert info.value.messages == [
+        "The baseline HDRS-17 rating is missing: a rater records it before randomization.",
+        "The baseline MADRS rating is missing: a rater records it before randomization.",
+    ]
+    _rate_baseline(participant, "hdrs17", spread("hdrs17", 24))
+    with pytest.raises(ValidationError) as info:
+        allocation.participant_randomize(participant=participant, by=coordinator, now=timezone.now())
+    assert info.value.messages == [
+        "The baseline MADRS rating is missing: a rater records it before randomization."
+    ]
+    assert not AllocationSlot.objects.filter(participant__isnull=False).exists()
+    _rate_baseline(participant, "madrs", spread("madrs", 30))
+    result = allocation.participant_randomize(participant=participant, by=coordinator, now=timezone.now())
+    assert result.randomization_number == "R-001"
+
+
+def test_a_baseline_rating_without_a_total_does_not_allow_randomization(generated, coordinator) -> None:
+    """SCALES.md: "a total is computed only when every item is present" (no prorating by default):
+    a baseline MADRS with item 3 missing has no total to measure the change from."""
+    participant = enrolled(coordinator)
+    _rate_baseline(participant, "hdrs17", spread("hdrs17", 24))
+    _rate_baseline(participant, "madrs", {**spread("madrs", 30), "3": None})
+    with pytest.raises(ValidationError) as info:
+        allocation.participant_randomize(participant=participant, by=coordinator, now=timezone.now())
+    assert info.value.messages == [
+        "The baseline MADRS rating has no total (items missing): complete it before randomization."
+    ]
+
+
+def test_a_baseline_rated_after_the_randomization_time_does_not_count(generated, coordinator) -> None:
+    now = timezone.now()
+    participant = enrolled(coordinator, now=now - timedelta(hours=3))
+    baseline_rated(participant, at=now - timedelta(hours=1))
+    with pytest.raises(ValidationError, match="baseline HDRS-17 rating is missing"):
+        allocation.participant_randomize(
+            participant=participant, by=coordinator, now=now - timedelta(hours=2)
+        )
+
+
+def test_one_click_does_not_randomize_the_confirmation_is_ticked_first(
+    generated, coordinator, client_for
+) -> None:
+    participant = enrolled(coordinator)
+    baseline_rated(participant)
+    client = client_for(coordinator)
+    detail = client.get(reverse("participants:detail", args=[participant.pk]), HTTP_ACCEPT_LANGUAGE="en")
+    html = detail.content.decode()
+    assert f"I confirm randomizing participant {participant.code}." in html
+    assert 'name="confirm"' in html and "required" in html
+    url = reverse("participants:randomize", args=[participant.pk])
+    response = client.post(
+        url, {"participant_code": participant.code}, follow=True, HTTP_ACCEPT_LANGUAGE="en"
+    )
+    assert (
+        f"Not randomized: tick \u201cI confirm randomizing participant {participant.code}\u201d first."
+        in (response.content.decode())
+    )
+    assert not AllocationSlot.objects.filter(participant__isnull=False).exists()
+    assert Participant.objects.get(pk=participant.pk).status == "enrolled"
+
+
+def test_a_confirmation_for_another_participant_randomizes_no_one(generated, coordinator, client_for) -> None:
+    first, second = enrolled(coordinator), enrolled(coordinator)
+    for person in (first, second):
+        baseline_rated(person)
+    response = client_for(coordinator).post(
+        reverse("participants:randomize", args=[second.pk]),
+        {"confirm": "on", "participant_code": first.code},
+        follow=True,
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
+    assert "Not randomized: the confirmation was for another participant." in response.content.decode()
+    assert not AllocationSlot.objects.filter(participant__isnull=False).exists()
+
+
+def test_the_detail_page_lists_the_missing_baseline_ratings_instead_of_the_randomize_button(
+    generated, coordinator, client_for
+) -> None:
+    participant = enrolled(coordinator)
+    html = (
+        client_for(coordinator)
+        .get(reverse("participants:detail", args=[participant.pk]), HTTP_ACCEPT_LANGUAGE="en")
+        .content.decode()
+    )
+    assert "Not ready to randomize:" in html
+    assert "The baseline HDRS-17 rating is missing" in html and "The baseline MADRS rating is missing" in html
+    assert 'name="confirm"' not in html
+
+
 def test_the_coordinator_gets_number_and_kit_but_never_the_sequence(
     generated, coordinator, client_for
 ) -> None:
     participant = enrolled(coordinator)
+    baseline_rated(participant)
     response = client_for(coordinator).post(
-        reverse("participants:randomize", args=[participant.pk]), follow=True
+        reverse("participants:randomize", args=[participant.pk]),
+        {"confirm": "on", "participant_code": participant.code},
+        follow=True,
     )
     html = response.content.decode()
     slot = AllocationSlot.objects.get(participant=participant)
@@ -179,8 +300,7 @@ def test_the_coordinator_gets_number_and_kit_but_never_the_sequence(
 
 
 def test_a_second_randomization_of_the_same_participant_is_refused(generated, coordinator) -> None:
-    participant = enrolled(coordinator)
-    allocation.participant_randomize(participant=participant, by=coordinator, now=timezone.now())
+    participant = randomized(coordinator)
     with pytest.raises(ValidationError):
         allocation.participant_randomize(participant=participant, by=coordinator, now=timezone.now())
     assert AllocationSlot.objects.filter(participant__isnull=False).count() == 1
@@ -198,6 +318,7 @@ def test_randomization_follows_the_stratum(unblinded, coordinator, settings, mon
     monkeypatch.setattr(services, "protocol", lambda: p)
     allocation.allocation_list_generate(by=unblinded, now=timezone.now(), n_per_stratum=4, seed=5)
     b = enrolled(coordinator, stratum="B")
+    baseline_rated(b)
     result = allocation.participant_randomize(participant=b, by=coordinator, now=timezone.now())
     assert result.randomization_number == "R-B-001"
 
@@ -212,6 +333,8 @@ def test_twenty_concurrent_randomizations_take_twenty_slots_in_list_order(make_u
     coordinators = [make_user(f"coord{i}", "coordinator") for i in range(2)]
     allocation.allocation_list_generate(by=pharmacist, now=timezone.now(), n_per_stratum=30, seed=13)
     participants = [enrolled(coordinators[0]) for _ in range(20)]
+    for person in participants:
+        baseline_rated(person)
     barrier = threading.Barrier(20)
     errors: list[BaseException] = []
 
@@ -249,8 +372,7 @@ def _randomized_pair(coordinator):  # type: ignore[no-untyped-def]
     """One KP and one PK participant from the active list."""
     people = {}
     while len(people) < 2:
-        p = enrolled(coordinator)
-        allocation.participant_randomize(participant=p, by=coordinator, now=timezone.now())
+        p = randomized(coordinator)
         people.setdefault(
             AllocationSlot.objects.get(participant=p).sequence, Participant.objects.get(pk=p.pk)
         )

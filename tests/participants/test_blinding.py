@@ -35,7 +35,7 @@ from participants.models import Participant
 from participants.randomization import Row, rows_to_csv
 from participants.roles import sync_role_groups
 from tests.conftest import PASSWORD
-from tests.factories import enrolled
+from tests.factories import randomized
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -177,8 +177,7 @@ def build_world(first: str, settings, monkeypatch) -> dict[str, Client]:  # type
         now=NOW,
     )
     for name in ("Ana", "Bea"):
-        person = enrolled(users["coordinator"], now=NOW, name=name)
-        allocation.participant_randomize(participant=person, by=users["coordinator"], now=NOW)
+        person = randomized(users["coordinator"], now=NOW, name=name)
         infusion_services.schedule_set(
             participant=Participant.objects.get(pk=person.pk),
             day1=NOW.date(),

@@ -379,8 +379,9 @@ def test_seed_demo_makes_one_user_per_role_and_a_small_trial(staged, capsys, set
     )
     from clinimetry.models import Assessment, Relapse
 
-    # Three rated demo people and every stage pair, two scales each.
-    assert Assessment.objects.filter(task_code="baseline").count() == 2 * (3 + pairs)
+    # Every randomized demo person (four, rated at baseline before randomization, the one about
+    # to start included) and every stage pair, two scales each.
+    assert Assessment.objects.filter(task_code="baseline").count() == 2 * (4 + pairs)
     assert Relapse.objects.count() == 3, "a demo responder and the relapse pair relapse in follow-up"
     assert Participant.objects.filter(status="withdrawn").count() == 2
     assert Assessment.objects.filter(instrument="madrs", total__lte=15).exclude(task_code="baseline").exists()

@@ -183,6 +183,9 @@ class Command(BaseCommand):
             )
             if fate != "randomized":
                 continue
+            self._baseline(
+                participant, users["rater"], DEMO_COURSES[i][0], when=start + timedelta(days=1, hours=2)
+            )
             allocation.participant_randomize(
                 participant=participant, by=coordinator, now=start + timedelta(days=2)
             )
@@ -331,11 +334,12 @@ class Command(BaseCommand):
                 address="Ciudad de México",
                 baseline_date=(start + timedelta(days=1)).date(),
             )
+            course = STAGE_RELAPSE_COURSE if ending == "relapse" else STAGE_COURSE
+            self._baseline(participant, users["rater"], course[0], when=start + timedelta(days=1, hours=2))
             allocation.participant_randomize(
                 participant=participant, by=coordinator, now=start + timedelta(days=2)
             )
             self._infusions(participant, users, receipt, day1=day1, now=now, miss=None)
-            course = STAGE_RELAPSE_COURSE if ending == "relapse" else STAGE_COURSE
             self._ratings(participant, users["rater"], course, now=now)
             participant = Participant.objects.get(pk=participant.pk)
             if ending == "withdrawn":
@@ -360,6 +364,25 @@ class Command(BaseCommand):
                     by=users[PHARMACIST],
                     now=now - timedelta(days=3) + timedelta(hours=1),
                 )
+
+    def _baseline(self, participant: Any, rater: Any, madrs: int, *, when: Any) -> None:
+        """Both baseline ratings, before randomization as the protocol requires (MADRS of the
+        person's course, HDRS-17 at 0.8 of it as in _ratings)."""
+        from clinimetry import services as ratings
+
+        for instrument, total in (("madrs", madrs), ("hdrs17", round(madrs * 0.8))):
+            ratings.assessment_save(
+                participant=participant,
+                instrument=instrument,
+                task_code="baseline",
+                items=spread(instrument, total),
+                rated_at=when,
+                recall_period="past_week",
+                interview_guide="none",
+                mode="in_person",
+                by=rater,
+                now=when,
+            )
 
     def _ratings(
         self, participant: Any, rater: Any, course: tuple[int, int, int, dict[int, int]], *, now: Any
