@@ -14,8 +14,8 @@ app.conf.beat_schedule = {
     # 02:30 in Mexico City (CELERY_TIMEZONE): the blinded monitoring (and, after release, the
     # efficacy analyses).
     "nightly-analyses": {"task": "outcomes.tasks.run_analyses", "schedule": crontab(hour=2, minute=30)},
-    # Export jobs left running by a worker that died are queued again.
-    "sweep-exports": {"task": "outcomes.tasks.sweep_exports", "schedule": 600.0},
+    # Outbox jobs the broker never took, or that a dead worker held, are handed over again.
+    "sweep-jobs": {"task": "ketatrial.tasks.sweep_jobs", "schedule": 30.0},
     # 03:15 in Mexico City: schedule spans again (task list and calendar prefilter).
     "schedule-spans": {
         "task": "infusions.tasks.refresh_schedule_spans",

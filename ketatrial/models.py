@@ -96,3 +96,38 @@ class LockEvent(ClinicalModel):
 
     def __str__(self) -> str:
         return f"{self.action} {self.at:%Y-%m-%d %H:%M}"
+
+
+class Job(models.Model):
+    """The outbox: a piece of background work (export, analyses, MRS quantification, e-mail),
+    written in the same transaction as the request that asks for it and handed to Celery once
+    that commits. A worker holds a job by a lease it renews while working; the sweep hands again
+    what the broker never took and what a dead worker held (ketatrial/jobs.py)."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("Waiting for the workers")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    kind = models.CharField(max_length=40)
+    # One job per thing to do ("export:12", "mrs:34", "analyses:nightly:2026-12-01"): asking twice
+    # gives the same job.
+    key = models.CharField(max_length=160, unique=True)
+    payload = models.JSONField(default=dict)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField()
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+    dispatch_error = models.CharField(max_length=300, blank=True)
+    lease_owner = models.CharField(max_length=200, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["state", "lease_until"], name="job_state_lease")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} job {self.key} ({self.state})"

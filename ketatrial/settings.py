@@ -190,6 +190,21 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
+# Time limits and the broker agree (ketatrial/jobs.py): a job's hard time limit is below Redis'
+# visibility timeout, so a job still running is never delivered a second time by the broker; a
+# worker that dies is taken over through the job's lease (renewed every JOB_LEASE_SECONDS / 3)
+# within a lease and a sweep (30 s), long before the visibility timeout.
+JOB_TIME_LIMIT_SECONDS = env_int("JOB_TIME_LIMIT_SECONDS", 3600)
+JOB_LEASE_SECONDS = env_int("JOB_LEASE_SECONDS", 60)
+JOB_REDISPATCH_SECONDS = env_int("JOB_REDISPATCH_SECONDS", 300)
+JOB_QUEUE = env_str("JOB_QUEUE", "celery")
+CELERY_TASK_TIME_LIMIT = JOB_TIME_LIMIT_SECONDS
+CELERY_TASK_SOFT_TIME_LIMIT = JOB_TIME_LIMIT_SECONDS - 60
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": JOB_TIME_LIMIT_SECONDS + 600,
+    "socket_connect_timeout": 3,
+    "socket_timeout": 10,
+}
 # The beat schedule (crontab entries need Celery) is in ketatrial/celery.py: settings stay free of
 # Celery, so a web process does not load it.
 

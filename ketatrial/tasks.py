@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import smtplib
 import socket
 
@@ -26,6 +27,23 @@ def worker_heartbeat(self) -> dict[str, object]:  # type: ignore[no-untyped-def]
         defaults={"hostname": self.request.hostname or socket.gethostname(), "recorded_at": timezone.now()},
     )
     return {"id": beat.pk, "hostname": beat.hostname, "recorded_at": beat.recorded_at.isoformat()}
+
+
+@app.task(bind=True, acks_late=True)
+def run_job(self, job_id: int) -> str:  # type: ignore[no-untyped-def]
+    """Run one outbox job (ketatrial/jobs.py). Late acknowledgement and the job's own claim make
+    a second delivery harmless; the lease, not the broker, takes a dead worker's job over."""
+    from ketatrial.jobs import job_run
+
+    return job_run(job_id, owner=f"{self.request.hostname or 'eager'}:{os.getpid()}")
+
+
+@app.task
+def sweep_jobs() -> list[int]:
+    """Beat, every 30 s: hand over again what the broker never took or a dead worker held."""
+    from ketatrial.jobs import jobs_sweep
+
+    return jobs_sweep()
 
 
 @app.task(

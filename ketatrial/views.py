@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST
 from ketatrial import trial
 from ketatrial.audit import audit_entries, audited_models
 from ketatrial.forms import LanguageForm
+from ketatrial.jobs import queue_health
 from ketatrial.navigation import role_links
 from ketatrial.protocol import (
     BLINDING_HAZARD,
@@ -110,7 +111,7 @@ def system_status(request: HttpRequest) -> HttpResponse:
         "system_status.html",
         {
             "database": connection.vendor,
-            "broker": "in-process (no broker)" if settings.CELERY_TASK_ALWAYS_EAGER else "Redis",
+            "queue": queue_health(),
             "heartbeats": worker_heartbeat_list_recent(),
         },
     )

@@ -11,10 +11,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from django.contrib.auth import get_user_model
+from django.db import transaction
 
 from clinimetry.selectors import all_tasks
 from infusions import schedule as sched
 from infusions.services import schedules_for
+from ketatrial.models import Job
 from ketatrial.trial import protocol
 from outcomes import dataset as ds
 from outcomes.models import AnalysisRun
@@ -289,16 +291,18 @@ def blinding_indices_report() -> dict[str, Any]:
     return out
 
 
-def analyses_run(*, trigger: str, user_id: int | None, now: datetime) -> list[AnalysisRun]:
-    """Blinded monitoring always; the efficacy analyses once the sequence key is released."""
+def analyses_run(
+    *, trigger: str, user_id: int | None, now: datetime, job: Job | None = None
+) -> list[AnalysisRun]:
+    """Blinded monitoring always; the efficacy analyses once the sequence key is released. The
+    runs of one job are stored together or not at all."""
     user = get_user_model().objects.filter(pk=user_id).first() if user_id else None
     steps = [(AnalysisRun.Kind.MONITORING, monitoring)]
     if allocation.sequence_key_released():
         steps.append((AnalysisRun.Kind.EFFICACY, efficacy))
-    runs = []
-    for kind, analysis in steps:
-        report, digest = analysis(now=now)
-        runs.append(
+    computed = [(kind, *analysis(now=now)) for kind, analysis in steps]
+    with transaction.atomic():
+        return [
             AnalysisRun.objects.create(
                 kind=kind,
                 run_at=now,
@@ -307,6 +311,22 @@ def analyses_run(*, trigger: str, user_id: int | None, now: datetime) -> list[An
                 data_hash=digest,
                 code_version=code_version(),
                 results=report,
+                job=job,
             )
-        )
-    return runs
+            for kind, report, digest in computed
+        ]
+
+
+def analyses_job(job: Job) -> None:
+    """The outbox handler: done once per job (a second delivery, or a take-over after a worker
+    died after storing, finds the runs and stores nothing)."""
+    from django.utils import timezone
+
+    if AnalysisRun.objects.filter(job=job).exists():
+        return
+    analyses_run(
+        trigger=job.payload.get("trigger", "on demand"),
+        user_id=job.payload.get("user_id"),
+        now=timezone.now(),
+        job=job,
+    )

@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 class ExportJob(models.Model):
     class Status(models.TextChoices):
-        QUEUED = "queued", _("Queued")
+        QUEUED = "queued", _("Waiting for the workers")
         RUNNING = "running", _("Running")
         DONE = "done", _("Ready")
         FAILED = "failed", _("Failed")
@@ -56,9 +56,14 @@ class AnalysisRun(models.Model):
     data_hash = models.CharField(max_length=64)
     code_version = models.CharField(max_length=60)
     results = models.JSONField(default=dict)
+    # The outbox job that made it: one run of each kind per job, however often it is delivered.
+    job = models.ForeignKey(
+        "ketatrial.Job", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
 
     class Meta:
         ordering = ["-run_at"]
+        constraints = [models.UniqueConstraint(fields=["job", "kind"], name="analysis_run_once_per_job")]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.run_at:%Y-%m-%d %H:%M}"

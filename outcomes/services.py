@@ -239,13 +239,23 @@ def blinding_for(user: AbstractBaseUser, *, unblinded: bool = False) -> str:
 
 @transaction.atomic
 def export_request(*, by: AbstractBaseUser, unblinded: bool, now: datetime) -> ExportJob:
+    from ketatrial.jobs import job_enqueue
+
     job = ExportJob.objects.create(
         requested_by=by, requested_at=now, blinding=blinding_for(by, unblinded=unblinded)
     )
-    from outcomes.tasks import run_export
-
-    transaction.on_commit(lambda: run_export.delay(job.pk))
+    # In the outbox in this transaction; handed to the workers after it commits (a broker outage
+    # leaves it waiting for the sweep, never a server error after the row is saved).
+    job_enqueue("export", f"export:{job.pk}", {"export_id": job.pk}, now=now)
     return job
+
+
+def export_job(job) -> None:  # type: ignore[no-untyped-def]
+    """The outbox handler: the job's lease makes this worker the only one building it, so an
+    export left running by a dead worker is taken over at once."""
+    from django.utils import timezone
+
+    export_run(job.payload["export_id"], now=timezone.now(), reclaim=True)
 
 
 def _site_name() -> str:
@@ -259,9 +269,9 @@ def export_file_name(job: ExportJob) -> str:
     return f"ketatrial-export-{job.pk}-{job.blinding}-{job.requested_at:%Y%m%d}.zip"
 
 
-def export_run(job_id: int, *, now: datetime) -> ExportJob:
+def export_run(job_id: int, *, now: datetime, reclaim: bool = False) -> ExportJob:
     """Build the package of a queued job; a finished job, or one another worker is building, is
-    left alone."""
+    left alone. `reclaim` (the outbox, which holds the job by a lease) takes over a running one."""
     from outcomes import formats, odm
 
     # Claim the job in one UPDATE: of two workers handed the same job, one builds it; the other
@@ -271,6 +281,7 @@ def export_run(job_id: int, *, now: datetime) -> ExportJob:
         .filter(
             Q(status__in=[ExportJob.Status.QUEUED, ExportJob.Status.FAILED])
             | Q(status=ExportJob.Status.RUNNING, started_at__lt=now - STALE)
+            | Q(status=ExportJob.Status.RUNNING, pk__in=[job_id] if reclaim else [])
         )
         .update(status=ExportJob.Status.RUNNING, progress=1, stage="data", started_at=now, error="")
     )
@@ -326,21 +337,6 @@ def export_run(job_id: int, *, now: datetime) -> ExportJob:
         error="",
     )
     return ExportJob.objects.get(pk=job_id)
-
-
-def exports_sweep(*, now: datetime) -> list[int]:
-    """Queue again the jobs left running by a worker that died (older than STALE); Celery beat
-    runs this, so no job waits for ever."""
-    from outcomes.tasks import run_export
-
-    stale = list(
-        ExportJob.objects.filter(status=ExportJob.Status.RUNNING, started_at__lt=now - STALE).values_list(
-            "pk", flat=True
-        )
-    )
-    for pk in stale:
-        run_export.delay(pk)
-    return stale
 
 
 def export_for_download(user: AbstractBaseUser, job_id: int) -> ExportJob:

@@ -18,14 +18,12 @@ def run_export(job_id: int) -> str:
 
 @app.task(acks_late=True)
 def run_analyses(trigger: str = "nightly", user_id: int | None = None) -> list[int]:
-    """Blinded monitoring always; the efficacy analyses once the sequence key is released."""
-    from outcomes.analysis_runs import analyses_run
+    """Beat, nightly: one analyses job per night in the outbox (the key is the date: a second
+    delivery of the beat message makes no second run); returns the runs if it ran here."""
+    from ketatrial.jobs import job_enqueue, job_run
+    from outcomes.models import AnalysisRun
 
-    return [run.pk for run in analyses_run(trigger=trigger, user_id=user_id, now=timezone.now())]
-
-
-@app.task
-def sweep_exports() -> list[int]:
-    from outcomes.services import exports_sweep
-
-    return exports_sweep(now=timezone.now())
+    key = f"analyses:{trigger}:{timezone.localdate().isoformat()}"
+    job = job_enqueue("analyses", key, {"trigger": trigger, "user_id": user_id}, dispatch=False)
+    job_run(job.pk)  # here, by this worker; a worker that dies leaves the lease to the sweep
+    return list(AnalysisRun.objects.filter(job=job).values_list("pk", flat=True))

@@ -6,6 +6,7 @@ import json
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
@@ -199,10 +200,17 @@ def analyses(request: HttpRequest) -> HttpResponse:
 @role_required(STATISTICIAN, DATA_MANAGER, PRINCIPAL_INVESTIGATOR)
 @require_POST
 def analyses_run_now(request: HttpRequest) -> HttpResponse:
-    from outcomes.tasks import run_analyses
+    import uuid
 
-    run_analyses.delay("on demand", request.user.pk)
-    messages.success(request, _("Analyses queued."))
+    from ketatrial.jobs import job_enqueue
+
+    with transaction.atomic():
+        job_enqueue(
+            "analyses",
+            f"analyses:on demand:{uuid.uuid4().hex}",
+            {"trigger": "on demand", "user_id": request.user.pk},
+        )
+    messages.success(request, _("Analyses queued: they run as soon as a worker takes them."))
     return redirect("outcomes:analyses")
 
 

@@ -31,10 +31,10 @@ def test_lock_release_and_an_unblinded_export(
     monkeypatch,
 ) -> None:
     settings.MEDIA_ROOT = str(tmp_path / "media")
-    from outcomes import tasks
+    from ketatrial import jobs
 
-    # The job stays queued until the test plays the worker (with or without a broker).
-    monkeypatch.setattr(tasks.run_export, "delay", lambda *args, **kwargs: None)
+    # The job stays waiting until the test plays the worker (with or without a broker).
+    monkeypatch.setattr(jobs, "job_dispatch", lambda *args, **kwargs: False)
     pi = new_page()
     sign_in(pi, "principal_investigator", PASSWORD)
     pi.get_by_role("link", name="Database lock").first.click()

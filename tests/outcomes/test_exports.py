@@ -264,29 +264,36 @@ def test_a_control_character_in_a_reason_does_not_break_the_odm_file(trial, stat
     assert "pastedfrom a form" in reasons
 
 
-def test_a_stale_running_export_is_queued_again(
+def test_an_export_left_running_by_a_dead_worker_is_taken_over_through_its_lease(
     trial, statistician, django_capture_on_commit_callbacks, monkeypatch
 ) -> None:
+    """The outbox holds the export by a lease: once the lease of a dead worker runs out, the sweep
+    hands the job over and the next worker rebuilds it (no 30-minute wait for a stale mark); a
+    running export whose lease is alive is left to its worker."""
     from datetime import timedelta
 
-    from outcomes import tasks
+    from ketatrial import jobs
+    from ketatrial.models import Job
 
-    sent = []
-    monkeypatch.setattr(tasks.run_export, "delay", lambda pk: sent.append(pk))
+    sent: list[int] = []
+    monkeypatch.setattr(jobs, "job_dispatch", lambda pk: sent.append(pk) or True)
     now = timezone.now()
-    stale = ExportJob.objects.create(
-        requested_by=statistician,
-        requested_at=now,
-        blinding="blinded",
-        status="running",
-        started_at=now - timedelta(hours=1),
+    with django_capture_on_commit_callbacks(execute=True):
+        dead = services.export_request(by=statistician, unblinded=False, now=now)
+        alive = services.export_request(by=statistician, unblinded=False, now=now)
+    ExportJob.objects.filter(pk__in=[dead.pk, alive.pk]).update(status="running", started_at=now)
+    Job.objects.filter(key=f"export:{dead.pk}").update(
+        state="running", lease_until=now - timedelta(seconds=1)
     )
-    fresh = ExportJob.objects.create(
-        requested_by=statistician, requested_at=now, blinding="blinded", status="running", started_at=now
+    Job.objects.filter(key=f"export:{alive.pk}").update(
+        state="running", lease_until=now + timedelta(minutes=1)
     )
-    assert services.exports_sweep(now=now) == [stale.pk] and sent == [stale.pk]
-    assert services.export_run(fresh.pk, now=now).status == "running"  # another worker has it
-    assert services.export_run(stale.pk, now=now).status == "done"
+    sent.clear()
+    assert jobs.jobs_sweep(now=now) == [Job.objects.get(key=f"export:{dead.pk}").pk] == sent
+    assert jobs.job_run(Job.objects.get(key=f"export:{alive.pk}").pk) == "running"  # not taken
+    assert jobs.job_run(sent[0]) == "done"
+    assert ExportJob.objects.get(pk=dead.pk).status == "done"
+    assert ExportJob.objects.get(pk=alive.pk).status == "running"
 
 
 def test_dissociation_and_adverse_events_only_in_unblinded_exports_and_read_back(
