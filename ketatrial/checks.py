@@ -27,6 +27,12 @@ def check_protocol(app_configs: Any = None, **kwargs: Any) -> list[Error]:
                 id="ketatrial.E004",
             )
         ]
+    from infusions.dosing import DosingError, weight_range
+
+    try:
+        weight_range(p.weight_min_kg, p.weight_max_kg)
+    except DosingError as exc:  # a range that is empty or not positive would refuse every dose
+        return [Error(f"The plausible weight range cannot be used: {exc}.", id="ketatrial.E005")]
     return []
 
 

@@ -438,3 +438,22 @@ def test_float_quantities_are_read_through_their_text() -> None:
     assert_same_decimal(prep.dose_mg, "35.0")
     assert_same_decimal(prep.volume_drawn_ml, "3.50")
     assert_same_decimal(prep.pump_rate_ml_h, "75.0")
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [{"weight_min_kg": 250, "weight_max_kg": 30}, {"weight_min_kg": 0}, {"weight_max_kg": 20}],
+)
+def test_start_up_refuses_a_plausible_weight_range_that_would_refuse_every_dose(
+    overrides: dict, settings, tmp_path
+) -> None:
+    import json
+
+    from ketatrial.checks import check_protocol
+
+    path = tmp_path / "overrides.json"
+    path.write_text(json.dumps(overrides))
+    settings.PROTOCOL_OVERRIDES_FILE = str(path)
+    assert [e.id for e in check_protocol()] == ["ketatrial.E005"]
+    path.write_text(json.dumps({"weight_min_kg": 40, "weight_max_kg": 200}))
+    assert check_protocol() == []
