@@ -36,15 +36,22 @@ def reminders_for(day: date) -> dict[str, list[str]]:
 def send_day_before_reminders(day: str | None = None) -> int:
     """Email tomorrow's infusions, ratings and scans to coordinators and infusion physicians.
 
-    One e-mail task per person: a mail server fault is tried again for that e-mail alone, and
-    does not stop the reminders of the others."""
-    from ketatrial.tasks import email_send
+    One outbox e-mail per person and day (the key): a mail server fault is tried again for that
+    e-mail alone, and a second delivery of the beat message sends nothing twice."""
+    from django.db import transaction
+
+    from ketatrial.jobs import job_enqueue
 
     target = date.fromisoformat(day) if day else timezone.localdate() + timedelta(days=1)
     sent = 0
-    for email, lines in reminders_for(target).items():
-        email_send.delay(f"KetaTrial — {target:%Y-%m-%d}", "\n".join(lines), [email])
-        sent += 1
+    with transaction.atomic():
+        for email, lines in reminders_for(target).items():
+            job_enqueue(
+                "email",
+                f"reminder:{target.isoformat()}:{email}",
+                {"subject": f"KetaTrial — {target:%Y-%m-%d}", "body": "\n".join(lines), "to": [email]},
+            )
+            sent += 1
     return sent
 
 

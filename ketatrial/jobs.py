@@ -40,7 +40,7 @@ HANDLERS = {
     "export": "outcomes.services.export_job",
     "analyses": "outcomes.analysis_runs.analyses_job",
     "mrs_quantify": "spectroscopy.services.quantify_job",
-    "email": "ketatrial.notifications.email_job",
+    "email": "ketatrial.jobs.email_job",
     "selftest": "ketatrial.jobs.selftest_job",
 }
 
@@ -70,7 +70,7 @@ def job_enqueue(
     job, _created = Job.objects.get_or_create(
         key=key, defaults={"kind": kind, "payload": payload or {}, "created_at": now or timezone.now()}
     )
-    if dispatch and job.state == Job.State.PENDING:
+    if dispatch and job.state == Job.State.PENDING and job.not_before is None:
         transaction.on_commit(lambda: job_dispatch(job.pk))
     return job
 
@@ -83,7 +83,10 @@ def job_dispatch(job_id: int) -> bool:
     now = timezone.now()
     if settings.CELERY_TASK_ALWAYS_EAGER:
         Job.objects.filter(pk=job_id).update(dispatched_at=now, dispatch_error="")
-        run_job.apply(args=[job_id])
+        try:
+            run_job.apply(args=[job_id], throw=False)
+        except Exception:  # noqa: BLE001 (the job records its own failure; the request goes on)
+            log.exception("job %s", job_id)
         return True
     try:
         with run_job.app.connection_for_write(settings.CELERY_BROKER_URL) as conn:
@@ -103,6 +106,18 @@ def job_queue() -> str:
 
 def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class TryLater(Exception):
+    """Raised by a handler whose work can succeed later (a mail server that is down): the job
+    waits `delay` and is handed over again by the sweep, up to MAX_ATTEMPTS attempts."""
+
+    def __init__(self, reason: str, delay: timedelta) -> None:
+        super().__init__(reason)
+        self.delay = delay
+
+
+MAX_ATTEMPTS = 8
 
 
 class _Lease(threading.Thread):
@@ -147,6 +162,15 @@ def job_run(job_id: int, *, owner: str | None = None) -> str:
         keeper.start()
     try:
         handler(job)
+    except TryLater as later:
+        final = job.attempts >= MAX_ATTEMPTS
+        Job.objects.filter(pk=job.pk, lease_owner=owner).update(
+            state=Job.State.FAILED if final else Job.State.PENDING,
+            error=str(later)[:2000],
+            not_before=None if final else timezone.now() + later.delay,
+            dispatched_at=None,
+            finished_at=timezone.now() if final else None,
+        )
     except Exception as exc:  # noqa: BLE001 (the job ends with its reason; the user sees it)
         log.exception("job %s failed", job.key)
         Job.objects.filter(pk=job.pk, lease_owner=owner).update(
@@ -177,6 +201,7 @@ def jobs_sweep(*, now: datetime | None = None) -> list[int]:
     waiting = list(
         Job.objects.filter(state=Job.State.PENDING)
         .filter(Q(dispatched_at__isnull=True) | Q(dispatched_at__lt=now - redispatch_after()))
+        .filter(Q(not_before__isnull=True) | Q(not_before__lte=now))
         .values_list("pk", flat=True)
     )
     handed = []
@@ -209,7 +234,12 @@ def queue_health(*, timeout: float = 1.0) -> dict[str, Any]:
     counts = dict.fromkeys(Job.State.values, 0)
     for state, n in Job.objects.values_list("state").annotate(n=models.Count("pk")).order_by():
         counts[state] = n
-    oldest = Job.objects.filter(state=Job.State.PENDING).order_by("created_at").values_list("created_at", flat=True).first()
+    oldest = (
+        Job.objects.filter(state=Job.State.PENDING)
+        .order_by("created_at")
+        .values_list("created_at", flat=True)
+        .first()
+    )
     out: dict[str, Any] = {
         "jobs": counts,
         "oldest_waiting": oldest,
@@ -225,4 +255,23 @@ def queue_health(*, timeout: float = 1.0) -> dict[str, Any]:
             replies = app.control.ping(timeout=timeout, connection=conn) or []
     except Exception as exc:  # noqa: BLE001 (reported, not raised: this is the status page)
         return {**out, "broker": f"down: {exc}"[:200], "broker_ok": False, "workers": []}
-    return {**out, "broker": "up", "broker_ok": True, "workers": sorted(name for reply in replies for name in reply)}
+    return {
+        **out,
+        "broker": "up",
+        "broker_ok": True,
+        "workers": sorted(name for reply in replies for name in reply),
+    }
+
+
+def email_job(job: Job) -> None:
+    """Send one e-mail of the outbox; a mail server that is down makes it wait and try again,
+    with backoff (2, 4, 8 ... minutes, at most an hour) up to MAX_ATTEMPTS attempts."""
+    import smtplib
+
+    from django.core.mail import send_mail
+
+    payload = job.payload
+    try:
+        send_mail(payload["subject"], payload["body"], None, payload["to"], fail_silently=False)
+    except (smtplib.SMTPException, OSError) as exc:
+        raise TryLater(f"mail server: {exc}", timedelta(minutes=min(60, 2**job.attempts))) from exc

@@ -120,6 +120,8 @@ class Job(models.Model):
     created_at = models.DateTimeField()
     dispatched_at = models.DateTimeField(null=True, blank=True)
     dispatch_error = models.CharField(max_length=300, blank=True)
+    # A job that asked to be tried again later (an e-mail whose server is down) waits until then.
+    not_before = models.DateTimeField(null=True, blank=True)
     lease_owner = models.CharField(max_length=200, blank=True)
     lease_until = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -1,7 +1,8 @@
 """Notifications: in-app row plus email, sent after the surrounding transaction commits.
 
-The e-mail goes through a Celery task that tries again with backoff (ketatrial.tasks.email_send):
-a mail server that is down never turns a request whose data are saved into an error."""
+The e-mail is an outbox job (ketatrial/jobs.py): written with the notification rows, handed to a
+worker after commit, kept through a broker outage, tried again with backoff while the mail server
+is down; a request whose data are saved never turns into an error for it."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from datetime import datetime
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
 
 from ketatrial.models import Notification
 from ketatrial.protocol import PRINCIPAL_INVESTIGATOR
@@ -20,10 +20,18 @@ def notify(*, recipients: list[AbstractBaseUser], subject: str, body: str, url: 
         Notification.objects.create(recipient=user, created_at=now, subject=subject, body=body, url=url)
     emails = [u.email for u in recipients if u.email]
     if emails:
-        from ketatrial.tasks import email_send  # Celery is loaded only when there is mail to send
+        import uuid
 
-        # robust: a broker that refuses the task is logged, never raised into the saved request.
-        transaction.on_commit(lambda: email_send.delay(str(subject), str(body), emails), robust=True)
+        from ketatrial.jobs import job_enqueue
+
+        # In the outbox with the notification rows: handed to a worker after commit, kept through
+        # a broker outage, tried again with backoff while the mail server is down (jobs.email_job).
+        job_enqueue(
+            "email",
+            f"email:{uuid.uuid4().hex}",
+            {"subject": str(subject), "body": str(body), "to": emails},
+            now=now,
+        )
 
 
 def principal_investigators() -> list[AbstractBaseUser]:
