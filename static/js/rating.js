@@ -4,7 +4,7 @@
   if (!form) return;
   const groups = Array.from(form.querySelectorAll(".item-group"));
   // The scale comes from the page (clinimetry/scales.py): groups of items rated one way or another
-  // (HDRS-17 item 16 as 16A or 16B) count once, and an entry meaning "not assessed" scores 0.
+  // (HDRS-17 item 16 as 16A or 16B) count once, and an entry meaning "not assessed" is missing.
   const alternatives = JSON.parse(form.dataset.alternatives || "[]");
   const notAssessed = JSON.parse(form.dataset.notAssessed || "{}");
   const inGroup = {};
@@ -15,22 +15,29 @@
   function update() {
     let total = 0, missing = 0;
     const rated = alternatives.map(() => 0);
+    const chosen = alternatives.map(() => 0);
     groups.forEach((g) => {
       const name = g.dataset.field;
       const checked = g.querySelector("input:checked");
       const value = checked ? Number(checked.value) : null;
       const points = value === null || notAssessed[name] === value ? 0 : value;
       if (name in inGroup) {
-        if (checked) { rated[inGroup[name]] += 1; total += points; }
+        // "Not assessed" (16A/16B: 3) is a missing item, as the saved score has it (prorated).
+        if (checked && notAssessed[name] !== value) { rated[inGroup[name]] += 1; total += points; }
+        else if (checked) { chosen[inGroup[name]] += 1; }
         return;
       }
       if (checked) total += points; else missing += 1;
     });
     rated.forEach((n) => { if (n === 0) missing += 1; });
-    totalEl.textContent = missing ? total + " (" + missing + " missing)" : String(total);
-    const twice = alternatives.filter((group, n) => rated[n] > 1);
+    const text = form.dataset;
+    totalEl.textContent = missing
+      ? total + " (" + (text.missingLabel || "%s missing").replace("%s", missing) + ")"
+      : String(total);
+    const twice = alternatives.filter((group, n) => rated[n] + chosen[n] > 1);
     missingEl.textContent = twice.length
-      ? "Rate " + twice.map((group) => group.map((name) => name.replace("item_", "")).join(" or ")).join(", ") + ", not both"
+      ? (text.bothLabel || "Rate %s, not both").replace(
+          "%s", twice.map((group) => group.map((name) => name.replace("item_", "")).join(" / ")).join(", "))
       : "";
   }
   groups.forEach((g, i) => {
