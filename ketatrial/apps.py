@@ -11,3 +11,9 @@ class KetatrialConfig(AppConfig):
         from ketatrial.audit_db import install_audit_triggers
 
         post_migrate.connect(install_audit_triggers, dispatch_uid="ketatrial-audit-triggers")
+        from simple_history.signals import post_create_historical_record
+
+        from ketatrial.audit_chain import link_history_row
+
+        # Every history row is chained in its own transaction (ketatrial/audit_chain.py).
+        post_create_historical_record.connect(link_history_row, dispatch_uid="ketatrial-audit-chain")

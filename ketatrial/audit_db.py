@@ -1,7 +1,9 @@
 """Database-level protection of the audit tables (PostgreSQL).
 
 After every migrate, each history table (and each append-only log) gets a trigger that refuses
-UPDATE and DELETE, so not even a raw SQL statement or a careless admin can rewrite the trail.
+UPDATE and DELETE, so not even a raw SQL statement or a careless admin can rewrite the trail; the
+tables whose rows are never deleted (allocation slots) get one that refuses DELETE; and the
+application role gets its grants (ketatrial/db_roles.py).
 TRUNCATE is left alone: the test runner empties tables with it between tests.
 """
 
@@ -27,6 +29,26 @@ FOR EACH ROW EXECUTE FUNCTION ketatrial_audit_immutable();
 """
 
 
+DELETE_FUNCTION_SQL = """
+CREATE OR REPLACE FUNCTION ketatrial_delete_refused() RETURNS trigger AS $$
+BEGIN
+    RAISE EXCEPTION 'rows of % are never deleted: % refused', TG_TABLE_NAME, TG_OP
+        USING ERRCODE = 'insufficient_privilege';
+END;
+$$ LANGUAGE plpgsql;
+"""
+DELETE_TRIGGER_SQL = """
+CREATE OR REPLACE TRIGGER ketatrial_delete_refused
+BEFORE DELETE ON {table}
+FOR EACH ROW EXECUTE FUNCTION ketatrial_delete_refused();
+"""
+
+
+def delete_refused_tables() -> list[str]:
+    """Live tables whose rows are never deleted (models flagged `delete_refused`)."""
+    return sorted(m._meta.db_table for m in apps.get_models() if getattr(m, "delete_refused", False))
+
+
 def append_only_tables() -> list[str]:
     """History tables of the audited models plus models flagged `append_only`."""
     from ketatrial.audit import is_history_model
@@ -47,3 +69,10 @@ def install_audit_triggers(using: str = "default", **kwargs: Any) -> None:
         for table in append_only_tables():
             if table in existing:
                 cursor.execute(TRIGGER_SQL.format(table=connection.ops.quote_name(table)))
+        cursor.execute(DELETE_FUNCTION_SQL)
+        for table in delete_refused_tables():
+            if table in existing:
+                cursor.execute(DELETE_TRIGGER_SQL.format(table=connection.ops.quote_name(table)))
+    from ketatrial.db_roles import grant_application_role
+
+    grant_application_role(using=using)

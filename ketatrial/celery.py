@@ -16,6 +16,9 @@ app.conf.beat_schedule = {
     "nightly-analyses": {"task": "outcomes.tasks.run_analyses", "schedule": crontab(hour=2, minute=30)},
     # Outbox jobs the broker never took, or that a dead worker held, are handed over again.
     "sweep-jobs": {"task": "ketatrial.tasks.sweep_jobs", "schedule": 30.0},
+    # 03:45 in Mexico City: the audit chains and live rows checked, chain heads written outside
+    # the database (ketatrial/audit_chain.py).
+    "audit-nightly": {"task": "ketatrial.tasks.audit_nightly", "schedule": crontab(hour=3, minute=45)},
     # 03:15 in Mexico City: schedule spans again (task list and calendar prefilter).
     "schedule-spans": {
         "task": "infusions.tasks.refresh_schedule_spans",

@@ -76,3 +76,14 @@ def check_identity_keys(app_configs: Any = None, **kwargs: Any) -> list[Error]:
             Error("IDENTITY_ENCRYPTION_KEYS holds a value that is not a Fernet key.", id="ketatrial.E003")
         ]
     return []
+
+
+@register(Tags.security)
+def check_audit_chain_key(app_configs: Any = None, **kwargs: Any) -> list[Error]:
+    """The audit chain cannot be written or verified without its key."""
+    key = getattr(settings, "AUDIT_CHAIN_KEY", "")
+    if not key:
+        return [Error("AUDIT_CHAIN_KEY must be set when DEBUG is off.", id="ketatrial.E010")]
+    if not settings.DEBUG and len(key) < 32:
+        return [Error("AUDIT_CHAIN_KEY must be at least 32 characters.", id="ketatrial.E010")]
+    return []

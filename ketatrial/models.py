@@ -133,3 +133,28 @@ class Job(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} job {self.key} ({self.state})"
+
+
+class AuditChainLink(models.Model):
+    """One history row's place in its record's chain: HMAC(key, previous link's hash + the
+    history row as stored). The key is in the environment, never in the database, so whoever
+    can rewrite the tables cannot write a matching hash (ketatrial/audit_chain.py)."""
+
+    append_only = True  # UPDATE and DELETE refused by trigger (ketatrial/audit_db.py)
+
+    history_table = models.CharField(max_length=100)
+    history_id = models.BigIntegerField()
+    object_id = models.CharField(max_length=64)
+    previous = models.CharField(max_length=64, blank=True)
+    digest = models.CharField(max_length=64)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["history_table", "history_id"], name="audit_chain_one_link_per_row"
+            )
+        ]
+        indexes = [models.Index(fields=["history_table", "object_id", "id"], name="audit_chain_record")]
+
+    def __str__(self) -> str:
+        return f"{self.history_table}#{self.history_id}"

@@ -229,6 +229,14 @@ if not IDENTITY_ENCRYPTION_KEYS and DEBUG:
 
 # Blinding: the allocation is shown only to users listed here AND in the pharmacist group.
 UNBLINDED_USERNAMES = env_list("UNBLINDED_USERNAMES")
+# The key of the audit chain (ketatrial/audit_chain.py): in the environment, never in the database,
+# so whoever can rewrite the tables cannot write a matching hash. Back it up apart from the data.
+AUDIT_CHAIN_KEY = env_str("AUDIT_CHAIN_KEY", "dev-only-audit-chain-key-not-secret" if DEBUG else "")
+# The role web, worker and beat connect as (PostgreSQL; ketatrial/db_roles.py): granted its rights
+# by the owner after every migrate. Empty: no separate role (the demo, SQLite).
+DATABASE_APP_ROLE = env_str("DATABASE_APP_ROLE", "")
+# Where the nightly job writes the chain heads: outside the database (a volume of its own).
+AUDIT_CHAIN_HEADS_DIR = Path(env_str("AUDIT_CHAIN_HEADS_DIR", str(VAR_DIR / "audit-heads")))
 
 if not DEBUG:
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)

@@ -39,3 +39,35 @@ def sweep_jobs() -> list[int]:
     from ketatrial.jobs import jobs_sweep
 
     return jobs_sweep()
+
+
+@app.task(acks_late=True)
+def audit_nightly() -> dict[str, object]:
+    """Beat, nightly: verify the audit trail against the newest heads file, then write today's
+    heads outside the database; on a break, tell every data manager and principal investigator
+    in the application (and by e-mail) and write no heads over the evidence."""
+    from django.contrib.auth import get_user_model
+
+    from ketatrial import audit_chain
+    from ketatrial.notifications import notify
+    from ketatrial.protocol import DATA_MANAGER, PRINCIPAL_INVESTIGATOR
+
+    breaks = audit_chain.verify()
+    previous = audit_chain.latest_heads_file()
+    if previous is not None:
+        breaks += audit_chain.heads_check(previous)
+    if breaks:
+        people = list(
+            get_user_model()
+            .objects.filter(groups__name__in=[DATA_MANAGER, PRINCIPAL_INVESTIGATOR], is_active=True)
+            .distinct()
+        )
+        notify(
+            recipients=people,
+            subject=f"KetaTrial: {len(breaks)} break(s) in the audit trail",
+            body="\n".join(str(b) for b in breaks[:200]),
+            url="/status/",
+            now=timezone.now(),
+        )
+        return {"breaks": len(breaks)}
+    return {"breaks": 0, "heads": str(audit_chain.heads_write(today=timezone.localdate()))}

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -214,9 +216,12 @@ class AllocationList(models.Model):
 
 
 class AllocationSlot(ClinicalModel):
-    """One row of the list. Its history is kept but never shown in the audit pages."""
+    """One row of the list. Its history is kept but never shown in the audit pages. A slot is
+    never deleted (a free slot removed would shift who gets what): refused here, by a database
+    trigger, and by the application role's grants (ketatrial/audit_db.py, ketatrial/db_roles.py)."""
 
     audit_restricted = True
+    delete_refused = True
 
     allocation_list = models.ForeignKey(AllocationList, on_delete=models.PROTECT, related_name="slots")
     stratum = models.CharField(max_length=40, blank=True)
@@ -240,6 +245,9 @@ class AllocationSlot(ClinicalModel):
 
     def __str__(self) -> str:
         return f"slot {self.stratum or '-'}/{self.sequence_no}"
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        raise ValidationError(_("An allocation slot is never deleted."))
 
 
 class UnblindingRequest(ClinicalModel):
