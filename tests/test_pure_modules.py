@@ -17,6 +17,7 @@ PURE_MODULES = [
     "clinimetry.scales",
     "clinimetry.items",
     "spectroscopy.io",
+    "spectroscopy.intake",
     "spectroscopy.processing",
     "spectroscopy.fitting",
     "spectroscopy.synthetic",
