@@ -64,7 +64,7 @@ def variables(p: Protocol, blinding: str) -> dict[str, Variable]:
         meanings = "; ".join(
             f"{scale.name} item {key} ({', '.join(str(c) for c in scale.item(key).choices)}"
             + (
-                f"; {scale.item(key).not_assessed} = not assessed, scores 0"
+                f"; {scale.item(key).not_assessed} = not assessed: a missing item (no points; prorating rules apply)"
                 if scale.item(key).not_assessed is not None
                 else ""
             )

@@ -7,6 +7,7 @@ from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Submit
 from django import forms
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils.translation import gettext_lazy as _
 
 from ketatrial.trial import protocol
@@ -37,6 +38,15 @@ class ParticipantEditForm(forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # The protocol's plausible weight range (the model holds physical bounds only).
+        p = protocol()
+        weight = self.fields["baseline_weight_kg"]
+        weight.min_value, weight.max_value = Decimal(str(p.weight_min_kg)), Decimal(str(p.weight_max_kg))
+        weight.validators = [
+            *weight.validators,
+            MinValueValidator(weight.min_value),
+            MaxValueValidator(weight.max_value),
+        ]
         self.helper = _helper(_("Save correction"))
 
 
@@ -150,9 +160,7 @@ class EnrollForm(forms.Form):
     date_of_birth = forms.DateField(label=_("Date of birth"), widget=forms.DateInput(attrs={"type": "date"}))
     phone = forms.CharField(label=_("Phone"), max_length=40, required=False)
     address = forms.CharField(label=_("Address"), max_length=300, required=False)
-    baseline_weight_kg = forms.DecimalField(
-        label=_("Baseline weight (kg)"), min_value=30, max_value=250, decimal_places=1
-    )
+    baseline_weight_kg = forms.DecimalField(label=_("Baseline weight (kg)"), decimal_places=1)
     height_cm = forms.DecimalField(label=_("Height (cm)"), min_value=120, max_value=230, decimal_places=1)
     baseline_date = forms.DateField(
         label=_("Baseline assessment date"), required=False, widget=forms.DateInput(attrs={"type": "date"})
@@ -161,6 +169,14 @@ class EnrollForm(forms.Form):
 
     def __init__(self, *args: Any, strata: tuple[str, ...], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # The protocol's plausible weight range (the one the dosing service applies).
+        p = protocol()
+        self.fields["baseline_weight_kg"] = forms.DecimalField(
+            label=_("Baseline weight (kg)"),
+            min_value=Decimal(str(p.weight_min_kg)),
+            max_value=Decimal(str(p.weight_max_kg)),
+            decimal_places=1,
+        )
         self.fields["stratum"].choices = [(s, s or _("(none)")) for s in strata]
         if strata == ("",):
             self.fields["stratum"].widget = forms.HiddenInput()

@@ -117,7 +117,9 @@ class Participant(ClinicalModel):
         _("baseline weight (kg)"),
         max_digits=5,
         decimal_places=1,
-        validators=[MinValueValidator(30), MaxValueValidator(250)],
+        # Physical bounds only: the protocol's plausible range (weight_min_kg..weight_max_kg, a
+        # parameter) is applied by the enrollment form and the dosing service.
+        validators=[MinValueValidator(1), MaxValueValidator(500)],
     )
     height_cm = models.DecimalField(
         _("height (cm)"),
@@ -314,8 +316,9 @@ class DosePreparation(ClinicalModel):
     infusion_number = models.PositiveSmallIntegerField(
         validators=[MinValueValidator(1), MaxValueValidator(8)]
     )
+    # Physical bounds only: the dosing service applies the protocol's plausible range.
     weight_kg = models.DecimalField(
-        max_digits=5, decimal_places=1, validators=[MinValueValidator(30), MaxValueValidator(250)]
+        max_digits=5, decimal_places=1, validators=[MinValueValidator(1), MaxValueValidator(500)]
     )
     weight_capped = models.BooleanField(default=False)
     dose_mg = models.DecimalField(max_digits=6, decimal_places=1)

@@ -332,3 +332,36 @@ def test_a_consistent_no_to_the_hdrs17_criterion_is_a_screen_failure_with_one_re
     record = screened(coordinator, hdrs=12)
     assert record.inclusion_met[3] is False
     assert (record.outcome, record.outcome_reason) == ("screen_failure", "Screening HDRS-17 12 < 18")
+
+
+def test_the_weight_range_of_enrollment_and_corrections_follows_the_protocol_parameter(
+    coordinator, settings, tmp_path
+) -> None:
+    """The model holds physical bounds (1-500 kg); the plausible range is the protocol's
+    weight_min_kg..weight_max_kg, the same the dosing service applies."""
+    import json
+
+    from ketatrial import trial
+    from participants.forms import EnrollForm, ParticipantEditForm
+
+    overrides = tmp_path / "overrides.json"
+    overrides.write_text(json.dumps({"weight_min_kg": 40, "weight_max_kg": 300}))
+    settings.PROTOCOL_OVERRIDES_FILE = str(overrides)
+    trial.overrides.cache_clear()
+    trial.protocol.cache_clear()
+    try:
+        form = EnrollForm(data={"baseline_weight_kg": "280"}, strata=("",))
+        form.is_valid()
+        assert "baseline_weight_kg" not in form.errors
+        form = EnrollForm(data={"baseline_weight_kg": "35"}, strata=("",))
+        form.is_valid()
+        assert "baseline_weight_kg" in form.errors
+        person = enrolled(coordinator)
+        edit = ParticipantEditForm(
+            data={"baseline_weight_kg": "35", "height_cm": "170", "reason": "x"}, instance=person
+        )
+        edit.is_valid()
+        assert "baseline_weight_kg" in edit.errors
+    finally:
+        trial.overrides.cache_clear()
+        trial.protocol.cache_clear()
