@@ -210,6 +210,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 
 # MRS uploads are streamed to disk under MEDIA_ROOT; larger files are refused.
 MRS_MAX_UPLOAD_BYTES = env_int("MRS_MAX_UPLOAD_MB", 2048) * 1024 * 1024
+# The uncompressed size a NIfTI header may declare (read before anything else of the file): a
+# 32-coil MEGA series of 2 x 160 transients x 2048 points in complex64 holds 160 MB, so 512 MB
+# leaves room for 64 coils or complex128; a 2 MB gzip bomb declaring gigabytes is refused unread.
+MRS_MAX_DECLARED_BYTES = env_int("MRS_MAX_DECLARED_MB", 512) * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440  # bigger uploads go to a temporary file, not memory
 
 # The protocol's study parameters may be overridden from a JSON file without a code edit.

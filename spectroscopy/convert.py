@@ -63,9 +63,21 @@ def _spar_rows(spar: Path) -> int:
 
 def _dicom_subcommand(path: Path) -> str:
     import pydicom  # a spec2nii dependency
+    from pydicom.filereader import read_file_meta_info
+    from pydicom.uid import DeflatedExplicitVRLittleEndian
 
     try:
+        # pydicom inflates a deflated data set whole, in memory and without a limit (a few MB can
+        # declare gigabytes): the file meta group, read first and alone, names the transfer syntax.
+        syntax = read_file_meta_info(str(path)).get("TransferSyntaxUID")
+        if syntax == DeflatedExplicitVRLittleEndian:
+            raise MRSFormatError(
+                "a deflated (compressed) DICOM file is not read here: export the spectroscopy DICOM "
+                "uncompressed"
+            )
         manufacturer = str(pydicom.dcmread(str(path), stop_before_pixels=True).get("Manufacturer", ""))
+    except MRSFormatError:
+        raise
     except Exception as exc:  # pydicom raises several types for non-DICOM input
         raise MRSFormatError(f"not a readable DICOM file ({type(exc).__name__})") from exc
     kind = manufacturer.lower()
@@ -100,6 +112,14 @@ def arguments(path: Path, *, companion: Path | None, edited: bool) -> tuple[str,
             options = ["-s", "2", str(rows // 2), "-t", "DIM_EDIT", "DIM_DYN"]
         return "philips", [str(path), str(companion)], options
     raise MRSFormatError(f"'{suffix}' is not a spectroscopy format this server converts")
+
+
+def _free(folder: Path, stem: str, suffix: str) -> Path:
+    """folder/stem+suffix, or stem-2+suffix, stem-3+suffix ... when that file exists."""
+    target, n = folder / f"{stem}{suffix}", 2
+    while target.exists():
+        target, n = folder / f"{stem}-{n}{suffix}", n + 1
+    return target
 
 
 def convert(
@@ -137,12 +157,14 @@ def convert(
         if main is None:
             names = ", ".join(p.name for p in written)
             raise MRSFormatError(f"spec2nii wrote several series ({names}); upload them one at a time")
-        target = out_dir / (path.name + ".converted.nii.gz")
+        # Never over an earlier conversion of the same original (a kind corrected converts the
+        # file again, with other options; the withdrawn record keeps its own).
+        target = _free(out_dir, path.name, ".converted.nii.gz")
         shutil.move(str(main), target)
         extras = []
         for other in written:
             if other != main:
-                kept = out_dir / f"{path.name}.{other.name}"
+                kept = _free(out_dir, path.name, f".{other.name}")
                 shutil.move(str(other), kept)
                 extras.append(kept.name)
     note = f" (also written: {', '.join(extras)})" if extras else ""

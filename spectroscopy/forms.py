@@ -25,6 +25,13 @@ class UploadForm(forms.Form):
         self.fields["session_code"].choices = sessions
 
 
+class KindCorrectionForm(forms.Form):
+    """The right kind of an upload recorded under a wrong one, and why (for the audit trail)."""
+
+    kind = forms.ChoiceField(label=_("Right kind"), choices=MRSUpload.Kind.choices)
+    reason = forms.CharField(label=_("Reason for the correction"), max_length=300)
+
+
 class QuantifyForm(forms.Form):
     upload = forms.IntegerField(widget=forms.HiddenInput)
     water = forms.IntegerField(required=False, widget=forms.HiddenInput)

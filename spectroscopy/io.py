@@ -86,21 +86,31 @@ MAX_INFLATED_BYTES = 2 * 1024**3
 
 def _inflate(path: Path) -> bytes:
     """A .gz file's bytes, inflated with ISA-L (python-isal: 2-3x zlib's speed on one core; a
-    32-coil series is ~170 MB), or zlib where it is missing; never more than MAX_INFLATED_BYTES."""
+    32-coil series is ~170 MB), or zlib where it is missing. The header is read first: no more
+    than it declares (and never more than MAX_INFLATED_BYTES) is inflated."""
+    from spectroscopy.intake import inflate_ceiling, read_declared
+
     try:
         from isal import igzip as gz
     except ImportError:  # pragma: no cover - isal is pinned in requirements.txt
         import gzip as gz  # type: ignore[no-redef]
+    declared = read_declared(path)
+    if declared.total_bytes > MAX_INFLATED_BYTES:
+        raise MRSFormatError(
+            f"the header declares {declared.total_bytes} bytes of data, more than "
+            f"{MAX_INFLATED_BYTES // 1024**3} GB: not a single-voxel series"
+        )
+    ceiling = min(MAX_INFLATED_BYTES, inflate_ceiling(declared))
     try:
         with gz.open(path, "rb") as stream:
-            raw = stream.read(MAX_INFLATED_BYTES + 1)
+            raw = stream.read(ceiling + 1)
     except (OSError, EOFError, ValueError) as exc:
         raise MRSFormatError(
             "the compressed file cannot be inflated (truncated or damaged?): " + " ".join(str(exc).split())
         ) from exc
-    if len(raw) > MAX_INFLATED_BYTES:
+    if len(raw) > ceiling:
         raise MRSFormatError(
-            f"the file inflates to more than {MAX_INFLATED_BYTES // 1024**3} GB: not a single-voxel series"
+            f"the compressed data inflate to more than the {declared.total_bytes} bytes the header declares"
         )
     return raw
 
@@ -110,6 +120,9 @@ def _load(path: Path) -> Any:
     with zlib, which was most of the time of a 32-coil scan)."""
     import nibabel as nib  # imported where a file is read: web pages do not need it
 
+    if not path.is_file():
+        # Said as it is: a file lost in a move of the media folder is not "not a NIfTI file".
+        raise MRSFormatError(f"file missing at {path}")
     try:
         if path.name.lower().endswith(".gz"):
             raw = _inflate(path)
@@ -230,7 +243,13 @@ def voxel_tissue_fractions(
     add up to 1."""
     import nibabel as nib  # imported where a file is read: web pages do not need it
 
-    mrs = nib.load(str(mrs_path))
+    for path in (mrs_path, gm_path, wm_path, csf_path):
+        if not Path(path).is_file():
+            raise MRSFormatError(f"file missing at {path}")
+    try:
+        mrs = nib.load(str(mrs_path))
+    except Exception as exc:  # nibabel raises many types for non-NIfTI input
+        raise MRSFormatError(f"{Path(mrs_path).name} is not a NIfTI file") from exc
     inverse = np.linalg.inv(mrs.affine)
     means = {}
     for name, path in (("f_gm", gm_path), ("f_wm", wm_path), ("f_csf", csf_path)):
@@ -238,7 +257,10 @@ def voxel_tissue_fractions(
             tissue_map = nib.load(str(path))
         except Exception as exc:  # nibabel raises many types for non-NIfTI input
             raise MRSFormatError(f"{Path(path).name} is not a NIfTI probability map") from exc
-        data = np.asanyarray(tissue_map.dataobj, dtype=np.float64)
+        try:
+            data = np.asanyarray(tissue_map.dataobj, dtype=np.float64)
+        except Exception as exc:  # a truncated or damaged map fails when its data are read
+            raise MRSFormatError(f"the data of {Path(path).name} cannot be read (truncated file?)") from exc
         if data.ndim != 3:
             raise MRSFormatError(f"{Path(path).name} is not a 3-D probability map")
         ijk = np.indices(data.shape).reshape(3, -1)

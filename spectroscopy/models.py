@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from ketatrial.audit import ClinicalModel
 from participants.models import Participant
+
+
+def media_path(name: str) -> Path:
+    """The file stored under `name`, a path relative to MEDIA_ROOT, joined at read time: the
+    database and the media folder move together (a restore to another place, a new volume)."""
+    return Path(settings.MEDIA_ROOT) / name
 
 
 class MRSUpload(ClinicalModel):
@@ -23,10 +31,15 @@ class MRSUpload(ClinicalModel):
     class Status(models.TextChoices):
         ACCEPTED = "accepted", _("Accepted")
         REFUSED = "refused", _("Refused")
+        # Recorded under the wrong kind and withdrawn with a reason; the file and its history are
+        # kept, and the same file may be uploaded again under the right kind.
+        SUPERSEDED = "superseded", _("Withdrawn")
 
     participant = models.ForeignKey(Participant, on_delete=models.PROTECT, related_name="mrs_uploads")
     session_code = models.CharField(_("MRS session"), max_length=60)
     kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices)
+    # The name as the browser sent it (for the page and the audit); the file on disk has a short,
+    # safe name. Every *_path below is relative to MEDIA_ROOT (media_path joins them).
     original_name = models.CharField(_("file name"), max_length=255)
     stored_path = models.CharField(max_length=500)
     working_path = models.CharField(max_length=500, blank=True)
@@ -41,6 +54,16 @@ class MRSUpload(ClinicalModel):
     size_bytes = models.BigIntegerField(_("size (bytes)"))
     status = models.CharField(_("status"), max_length=10, choices=Status.choices)
     refusal_reason = models.TextField(_("reason refused"), blank=True)
+    superseded_reason = models.TextField(_("reason withdrawn"), blank=True)
+    superseded_at = models.DateTimeField(_("withdrawn at"), null=True, blank=True)
+    replaces = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="replaced_by",
+        verbose_name=_("replaces"),
+    )
     uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     uploaded_at = models.DateTimeField(_("uploaded at"))
 
@@ -48,8 +71,11 @@ class MRSUpload(ClinicalModel):
         ordering = ["participant", "session_code", "uploaded_at"]
         verbose_name = _("MRS upload")
         constraints = [
+            # A withdrawn upload does not block the same file uploaded again under the right kind.
             models.UniqueConstraint(
-                fields=["participant", "sha256"], name="one_upload_per_file_and_participant"
+                fields=["participant", "sha256"],
+                condition=~models.Q(status="superseded"),
+                name="one_live_upload_per_file_and_participant",
             )
         ]
 
@@ -58,8 +84,23 @@ class MRSUpload(ClinicalModel):
 
     @property
     def nifti_path(self) -> str:
-        """The NIfTI-MRS of this upload: the original, or what spec2nii converted it into."""
+        """The NIfTI-MRS of this upload (relative to MEDIA_ROOT): the original, or what spec2nii
+        converted it into."""
         return self.converted_path or self.stored_path
+
+    @property
+    def read_path(self) -> str:
+        """What the pipeline reads (relative to MEDIA_ROOT): the uncompressed working copy when
+        there is one."""
+        return self.working_path or self.nifti_path
+
+    @property
+    def original_file(self) -> Path:
+        return media_path(self.stored_path)
+
+    @property
+    def companion_file(self) -> Path | None:
+        return media_path(self.companion_path) if self.companion_path else None
 
 
 class MRSResult(models.Model):

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-import shutil
+import os
+import uuid
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -16,16 +17,16 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from ketatrial.audit import clinical_create
+from ketatrial.audit import clinical_create, clinical_update
 from ketatrial.lock import require_unlocked
 from ketatrial.trial import protocol
 from participants.models import Participant
 
 # The numerical modules (numpy, scipy, nibabel) are imported inside the functions that quantify or
 # read files: pages that only list uploads and results do not load them.
-from spectroscopy import convert
+from spectroscopy import convert, intake
 from spectroscopy.errors import MRSFormatError
-from spectroscopy.models import MRSResult, MRSUpload, TissueFractions
+from spectroscopy.models import MRSResult, MRSUpload, TissueFractions, media_path
 from spectroscopy.versions import PIPELINE_VERSION, PRESS_PIPELINE_VERSION
 
 CHUNK = 1024 * 1024
@@ -60,20 +61,127 @@ def _store_stream(source: IO[bytes], target: Path, limit: int) -> tuple[str, int
     return digest.hexdigest(), size
 
 
-def _working_copy(original: Path) -> Path:
-    """An uncompressed copy for fast reading; the original stays as uploaded."""
-    if original.name.endswith(".nii.gz"):
-        working = original.parent / (original.name[: -len(".nii.gz")] + ".work.nii")
-        from isal import igzip  # ISA-L inflate: 2-3x zlib's speed for a ~170 MB 32-coil series
+def _human(n: int) -> str:
+    from django.template.defaultfilters import filesizeformat
 
-        with igzip.open(original, "rb") as src, working.open("wb") as dst:
-            shutil.copyfileobj(src, dst, CHUNK)
-        return working
-    return original
+    return str(filesizeformat(n))
+
+
+def _relative(path: Path) -> str:
+    """How a path under MEDIA_ROOT is stored: relative to it, so the media folder can move."""
+    return path.relative_to(Path(settings.MEDIA_ROOT)).as_posix()
+
+
+def _claim(folder: Path, name: str, source: Path) -> Path:
+    """Move `source` to `name` in `folder`, or to `name` with -2, -3, ... before its extension when
+    that name is taken (a hard link refuses an existing name, so two requests never share one)."""
+    for n in range(1, 1000):
+        target = folder / (name if n == 1 else _numbered(name, n))
+        try:
+            os.link(source, target)
+        except FileExistsError:
+            continue
+        except OSError:  # a file system without hard links: a rename, after a look
+            if target.exists():
+                continue
+            source.replace(target)
+            return target
+        source.unlink()
+        return target
+    raise ValidationError(_("Too many files of this name in the session folder."))
+
+
+def _numbered(name: str, n: int) -> str:
+    lower = name.lower()
+    suffix = next(
+        (name[-len(s) :] for s in (".work.nii", ".converted.nii.gz", ".nii.gz") if lower.endswith(s)),
+        Path(name).suffix,
+    )
+    return f"{name[: len(name) - len(suffix)]}-{n}{suffix}"
+
+
+def _size_reason(declared: Any) -> str:
+    """'' when the size the header declares is within the limit, else the reason."""
+    limit = settings.MRS_MAX_DECLARED_BYTES
+    if declared.total_bytes <= limit:
+        return ""
+    return _(
+        "The file's header declares %(declared)s of data (shape %(shape)s), more than the limit of "
+        "%(limit)s for one series, so the file was not read. A single-voxel scan is far smaller: "
+        "check that this is the right file; if it is, the administrator can raise MRS_MAX_DECLARED_MB."
+    ) % {
+        "declared": _human(declared.total_bytes),
+        "shape": " x ".join(str(n) for n in declared.shape),
+        "limit": _human(limit),
+    }
+
+
+def _work_name(name: str) -> str:
+    lower = name.lower()
+    for suffix in (".nii.gz", ".gz", ".nii"):
+        if lower.endswith(suffix):
+            return name[: -len(suffix)] + ".work.nii"
+    return name + ".work.nii"
+
+
+def _working_copy(nifti: Path, declared: Any) -> tuple[Path | None, str]:
+    """An uncompressed copy for fast reading (the original stays as uploaded): a gzip stream is
+    inflated in chunks and never beyond what its header declares. (copy, '') or (None, reason)."""
+    if intake.is_gzip(nifti):
+        partial = nifti.parent / f".inflating-{uuid.uuid4().hex}"
+        try:
+            written = intake.inflate_bounded(nifti, partial, ceiling=intake.inflate_ceiling(declared))
+        except intake.InflationCeilingPassed as exc:
+            return None, _(
+                "The compressed data inflate to more than the %(declared)s the file's header declares "
+                "(reading stopped at %(ceiling)s): the file is damaged or is not what it says. "
+                "Export the series again."
+            ) % {"declared": _human(declared.total_bytes), "ceiling": _human(exc.ceiling)}
+        except MRSFormatError as exc:
+            return None, str(exc)
+        working = _claim(nifti.parent, _work_name(nifti.name), partial)
+    else:
+        working, written = nifti, nifti.stat().st_size
+    if written < declared.total_bytes:
+        if working != nifti:
+            working.unlink(missing_ok=True)
+        return None, _(
+            "The file is truncated: its header declares %(declared)s but it holds %(held)s. "
+            "Upload the complete file."
+        ) % {"declared": _human(declared.total_bytes), "held": _human(written)}
+    return working, ""
+
+
+def _check(kind: str, nifti: Path) -> tuple[str, Path | None]:
+    """('', working copy) when the file is usable for its kind, else (reason, None) for the person
+    who uploaded. Nothing is read beyond the header before its declared size passes the limit."""
+    if kind not in MAP_KINDS and not nifti.name.lower().endswith(NIFTI_SUFFIXES):
+        return _(
+            "This is neither NIfTI-MRS (.nii, .nii.gz) nor a vendor format that spec2nii converts here "
+            "(Siemens .dat/.rda/.dcm/.ima, Philips .sdat with .spar, GE .7)."
+        ), None
+    try:
+        declared = intake.read_declared(nifti)
+    except MRSFormatError as exc:
+        return (_("A probability map must be a NIfTI image.") if kind in MAP_KINDS else str(exc)), None
+    reason = _size_reason(declared)
+    if reason:
+        return reason, None
+    if kind in MAP_KINDS:  # maps are read where the fractions are computed: no working copy
+        return _validate(nifti, kind), None
+    working, reason = _working_copy(nifti, declared)
+    if working is None:
+        return reason, None
+    reason = _validate(working, kind)
+    if reason:
+        if working != nifti:
+            working.unlink(missing_ok=True)
+        return reason, None
+    return "", working
 
 
 def _validate(path: Path, kind: str) -> str:
-    """'' when the file is usable for its kind, else the reason (for the person who uploaded)."""
+    """'' when the file (its declared size already checked) is usable for its kind, else the reason."""
     import nibabel as nib
 
     from spectroscopy.io import read_nifti_mrs
@@ -84,11 +192,6 @@ def _validate(path: Path, kind: str) -> str:
         except Exception:  # nibabel raises many types for non-NIfTI input
             return _("A probability map must be a NIfTI image.")
         return "" if len(image.shape) == 3 else _("A probability map must be a 3-D image.")
-    if not path.name.lower().endswith(NIFTI_SUFFIXES):
-        return _(
-            "This is neither NIfTI-MRS (.nii, .nii.gz) nor a vendor format that spec2nii converts here "
-            "(Siemens .dat/.rda/.dcm/.ima, Philips .sdat with .spar, GE .7)."
-        )
     try:
         data = read_nifti_mrs(path, require_edit=kind == MRSUpload.Kind.MEGA)
     except MRSFormatError as exc:
@@ -115,6 +218,49 @@ def _validate(path: Path, kind: str) -> str:
     return ""
 
 
+def _convert_and_check(kind: str, original: Path, companion: Path | None) -> dict[str, Any]:
+    """Convert a vendor file with spec2nii, check the NIfTI for its kind and make the working copy:
+    the fields of the upload record that follow from the file and its kind (paths relative)."""
+    fields: dict[str, Any] = {}
+    reason, working = "", None
+    nifti = original
+    if convert.is_vendor(original.name) and kind not in MAP_KINDS:
+        try:
+            converted = convert.convert(
+                original, original.parent, companion=companion, edited=kind == MRSUpload.Kind.MEGA
+            )
+        except MRSFormatError as exc:
+            reason = str(exc)
+        else:
+            nifti = converted.output
+            fields.update(converted_path=_relative(converted.output), conversion=converted.command)
+    if not reason:
+        reason, working = _check(kind, nifti)
+    fields.update(
+        working_path=_relative(working) if working else "",
+        status=MRSUpload.Status.REFUSED if reason else MRSUpload.Status.ACCEPTED,
+        refusal_reason=reason,
+    )
+    return fields
+
+
+def _derived_files(fields: dict[str, Any], original: str) -> list[Path]:
+    """Files made from the original for one record (to remove when the record is not kept)."""
+    names = {fields.get("converted_path", ""), fields.get("working_path", "")} - {"", original}
+    return [media_path(name) for name in names]
+
+
+def _replaced(participant: Participant, sha: str) -> MRSUpload | None:
+    """The withdrawn upload of the same file that a new one takes the place of, if any."""
+    return (
+        MRSUpload.objects.filter(
+            participant=participant, sha256=sha, status=MRSUpload.Status.SUPERSEDED, replaced_by__isnull=True
+        )
+        .order_by("-superseded_at")
+        .first()
+    )
+
+
 @transaction.atomic
 def upload_store(
     *,
@@ -129,78 +275,154 @@ def upload_store(
     companion_name: str = "",
 ) -> tuple[MRSUpload, bool]:
     """Keep the original unchanged (with its SHA-256), convert a vendor file with spec2nii, check
-    it, and record it accepted or refused with the reason. A file already uploaded for this
-    participant is recognised: (upload, False). `companion` is a Philips SDAT's SPAR header."""
+    it (its header's declared size first, decompression bounded), and record it accepted or refused
+    with the reason. The file gets a short, safe name on disk; the name as sent is kept on the
+    record. A file already uploaded (and not withdrawn) for this participant is recognised:
+    (upload, False). `companion` is a Philips SDAT's SPAR header."""
     if kind not in MRSUpload.Kind.values:
         raise ValidationError({"kind": _("Choose what the file is.")})
-    if companion is not None and not Path(original_name).name.lower().endswith(".sdat"):
+    disk_name = intake.safe_filename(original_name)
+    if companion is not None and not disk_name.lower().endswith(".sdat"):
         raise ValidationError({"companion": _("A header file goes only with a Philips .sdat file.")})
-    folder = Path(settings.MEDIA_ROOT) / "mrs" / participant.code / session_code
+    folder = media_path(f"mrs/{participant.code}/{session_code}")
     folder.mkdir(parents=True, exist_ok=True)
-    safe_name = Path(original_name).name or "upload"
-    partial = folder / f".incoming-{now.timestamp():.6f}-{safe_name}"
+    partial = folder / f".incoming-{uuid.uuid4().hex}"
     try:
         sha, size = _store_stream(source, partial, settings.MRS_MAX_UPLOAD_BYTES)
     except ValidationError:
         partial.unlink(missing_ok=True)
         raise
-    existing = MRSUpload.objects.filter(participant=participant, sha256=sha).first()
+    existing = (
+        MRSUpload.objects.filter(participant=participant, sha256=sha)
+        .exclude(status=MRSUpload.Status.SUPERSEDED)
+        .first()
+    )
     if existing is not None:
         partial.unlink(missing_ok=True)
         return existing, False
-    target = folder / f"{sha[:12]}-{safe_name}"
-    partial.replace(target)
+    target = _claim(folder, f"{sha[:12]}-{disk_name}", partial)
     extra = _store_companion(companion, companion_name, folder, prefix=sha[:12]) if companion else {}
-    reason, working = "", ""
-    if convert.is_vendor(safe_name) and kind not in MAP_KINDS:
-        try:
-            converted = convert.convert(
-                target,
-                folder,
-                companion=extra.get("companion_path"),
-                edited=kind == MRSUpload.Kind.MEGA,
-            )
-        except MRSFormatError as exc:
-            reason = str(exc)
-        else:
-            extra.update(converted_path=str(converted.output), conversion=converted.command)
-    if not reason:
-        reason = _validate(Path(extra.get("converted_path", target)), kind)
-    if not reason and kind not in MAP_KINDS:
-        working = str(_working_copy(Path(extra.get("converted_path", target))))
+    fields = _convert_and_check(kind, target, media_path(extra["companion_path"]) if extra else None)
     upload = MRSUpload(
         participant=participant,
         session_code=session_code,
         kind=kind,
-        original_name=safe_name,
-        stored_path=str(target),
-        working_path=working,
+        original_name=intake.display_name(original_name),
+        stored_path=_relative(target),
         sha256=sha,
         size_bytes=size,
-        status=MRSUpload.Status.REFUSED if reason else MRSUpload.Status.ACCEPTED,
-        refusal_reason=reason,
         uploaded_by=by,
         uploaded_at=now,
+        replaces=_replaced(participant, sha),
         **extra,
+        **fields,
     )
     try:
         with transaction.atomic():
             upload = clinical_create(upload, by=by, reason="uploaded")
     except IntegrityError:  # the same file arrived twice at once: the other request stored it
-        return MRSUpload.objects.get(participant=participant, sha256=sha), False
+        for path in [target, *_derived_files(fields, upload.stored_path)]:
+            path.unlink(missing_ok=True)
+        if extra:
+            media_path(extra["companion_path"]).unlink(missing_ok=True)
+        live = MRSUpload.objects.exclude(status=MRSUpload.Status.SUPERSEDED)
+        return live.get(participant=participant, sha256=sha), False
     _tissue_from_maps(participant, session_code, by=by)
     return upload, True
 
 
 def _store_companion(source: IO[bytes], name: str, folder: Path, *, prefix: str) -> dict[str, str]:
-    safe = Path(name).name or "header"
-    target = folder / f"{prefix}-{safe}"
-    sha, _size = _store_stream(source, target, settings.MRS_MAX_UPLOAD_BYTES)
-    return {"companion_name": safe, "companion_path": str(target), "companion_sha256": sha}
+    safe = intake.safe_filename(name)
+    partial = folder / f".incoming-{uuid.uuid4().hex}"
+    try:
+        sha, _size = _store_stream(source, partial, settings.MRS_MAX_UPLOAD_BYTES)
+    except ValidationError:
+        partial.unlink(missing_ok=True)
+        raise
+    target = _claim(folder, f"{prefix}-{safe}", partial)
+    return {
+        "companion_name": intake.display_name(name),
+        "companion_path": _relative(target),
+        "companion_sha256": sha,
+    }
 
 
-def _tissue_from_maps(participant: Participant, session_code: str, *, by: AbstractBaseUser) -> None:
-    """Once the session has its MEGA series and the three maps, and no fractions yet, compute them."""
+@transaction.atomic
+def upload_supersede(*, upload: MRSUpload, reason: str, by: AbstractBaseUser, now: datetime) -> MRSUpload:
+    """Withdraw an upload recorded under the wrong kind, with the reason (audited). Its file and
+    history stay; the same file may then be uploaded again under the right kind. An upload with
+    quantification results is not withdrawn: results are immutable and exported."""
+    upload = MRSUpload.objects.select_for_update().get(pk=upload.pk)
+    if upload.status == MRSUpload.Status.SUPERSEDED:
+        raise ValidationError(_("This upload was already withdrawn."))
+    if upload.results.exists():
+        raise ValidationError(
+            _("This series has quantification results, which are kept unchanged: it cannot be withdrawn.")
+        )
+    return clinical_update(
+        upload,
+        by=by,
+        reason=reason,
+        changes={
+            "status": MRSUpload.Status.SUPERSEDED,
+            "superseded_reason": (reason or "").strip(),
+            "superseded_at": now,
+        },
+    )
+
+
+@transaction.atomic
+def upload_correct_kind(
+    *, upload: MRSUpload, kind: str, reason: str, by: AbstractBaseUser, now: datetime
+) -> MRSUpload:
+    """Correct the kind of an upload, with the reason: the wrong record is withdrawn (audited) and
+    the kept original is recorded again under the right kind, checked for it (accepted, or refused
+    with the reason) and naming the record it replaces. Both records share the original file;
+    nothing has to be uploaded again."""
+    if kind not in MRSUpload.Kind.values:
+        raise ValidationError({"kind": _("Choose what the file is.")})
+    if kind == upload.kind:
+        raise ValidationError({"kind": _("The upload is already recorded as this kind.")})
+    if not upload.original_file.is_file():
+        raise ValidationError(
+            _("The original file is missing at %s (under the media folder): restore it before correcting.")
+            % upload.stored_path
+        )
+    old = upload_supersede(upload=upload, reason=reason, by=by, now=now)
+    fields = _convert_and_check(kind, old.original_file, old.companion_file)
+    corrected = MRSUpload(
+        participant=old.participant,
+        session_code=old.session_code,
+        kind=kind,
+        original_name=old.original_name,
+        stored_path=old.stored_path,
+        companion_name=old.companion_name,
+        companion_path=old.companion_path,
+        companion_sha256=old.companion_sha256,
+        sha256=old.sha256,
+        size_bytes=old.size_bytes,
+        uploaded_by=by,
+        uploaded_at=now,
+        replaces=old,
+        **fields,
+    )
+    try:
+        corrected = clinical_create(corrected, by=by, reason=f"kind corrected: {(reason or '').strip()}")
+    except Exception:
+        for path in _derived_files(fields, old.stored_path):
+            path.unlink(missing_ok=True)
+        raise
+    correction = f"recomputed after a kind correction: {(reason or '').strip()}"
+    _tissue_from_maps(old.participant, old.session_code, by=by, correction=correction)
+    return corrected
+
+
+def _tissue_from_maps(
+    participant: Participant, session_code: str, *, by: AbstractBaseUser, correction: str = ""
+) -> None:
+    """Once the session has its MEGA series and the three maps, and no fractions yet, compute them.
+    After a kind correction (`correction`, the audit reason), fractions computed from maps are
+    computed again from the maps in force; fractions entered by hand are left alone."""
     from spectroscopy.io import voxel_tissue_fractions
 
     accepted = MRSUpload.objects.filter(
@@ -210,26 +432,31 @@ def _tissue_from_maps(participant: Participant, session_code: str, *, by: Abstra
         kind: accepted.filter(kind=kind).order_by("-uploaded_at").first()
         for kind in (MRSUpload.Kind.MEGA, *MAP_KINDS)
     }
-    if (
-        None in latest.values()
-        or TissueFractions.objects.filter(participant=participant, session_code=session_code).exists()
-    ):
+    existing = TissueFractions.objects.filter(participant=participant, session_code=session_code).first()
+    if existing is not None and not (correction and existing.source == "probability maps"):
+        return
+    if None in latest.values():
         return
     try:
         fractions = voxel_tissue_fractions(
-            latest[MRSUpload.Kind.MEGA].nifti_path,
-            latest[MRSUpload.Kind.GM_MAP].stored_path,
-            latest[MRSUpload.Kind.WM_MAP].stored_path,
-            latest[MRSUpload.Kind.CSF_MAP].stored_path,
+            media_path(latest[MRSUpload.Kind.MEGA].nifti_path),
+            media_path(latest[MRSUpload.Kind.GM_MAP].stored_path),
+            media_path(latest[MRSUpload.Kind.WM_MAP].stored_path),
+            media_path(latest[MRSUpload.Kind.CSF_MAP].stored_path),
         )
     except MRSFormatError:
         return  # the page shows that no fractions exist; they can be entered by hand
+    values = {k: Decimal(f"{v:.4f}") for k, v in fractions.items()}
+    if existing is not None:
+        if any(getattr(existing, k) != v for k, v in values.items()):
+            clinical_update(existing, by=by, reason=correction, changes=values)
+        return
     clinical_create(
         TissueFractions(
             participant=participant,
             session_code=session_code,
             source="probability maps",
-            **{k: Decimal(f"{v:.4f}") for k, v in fractions.items()},
+            **values,
         ),
         by=by,
         reason="computed from probability maps",
@@ -280,11 +507,24 @@ def _figure(result: Any) -> dict[str, Any]:
     }
 
 
+def _read_series(upload: MRSUpload, *, require_edit: bool = False) -> Any:
+    """The upload's series read from under MEDIA_ROOT; a missing file is named as missing (with
+    its stored, relative path), not taken for a file that is not NIfTI."""
+    from spectroscopy.io import read_nifti_mrs
+
+    path = media_path(upload.read_path)
+    if not path.is_file():
+        raise MRSFormatError(
+            f"file missing at {upload.read_path} (under MEDIA_ROOT): restore the media folder, or point "
+            "MEDIA_ROOT at where it is"
+        )
+    return read_nifti_mrs(path, require_edit=require_edit)
+
+
 def result_run(result_id: int, *, now: datetime) -> MRSResult:
     """Run the pipeline for a queued result; a finished result is never run again."""
     import numpy as np
 
-    from spectroscopy.io import read_nifti_mrs
     from spectroscopy.pipeline import quantify
 
     with transaction.atomic():
@@ -302,8 +542,8 @@ def result_run(result_id: int, *, now: datetime) -> MRSResult:
     if result.upload.kind == MRSUpload.Kind.PRESS:
         return _run_press(result, limits=limits, now=now)
     try:
-        metab = read_nifti_mrs(result.upload.working_path or result.upload.nifti_path, require_edit=True)
-        water = read_nifti_mrs(result.water.working_path or result.water.nifti_path) if result.water else None
+        metab = _read_series(result.upload, require_edit=True)
+        water = _read_series(result.water) if result.water else None
         output = quantify(metab, water, limits=limits)
     except (MRSFormatError, ValueError, np.linalg.LinAlgError) as exc:
         return _failed(result_id, exc, now)
@@ -348,11 +588,10 @@ def _run_press(result: MRSResult, *, limits: Any, now: datetime) -> MRSResult:
     import numpy as np
 
     from spectroscopy import lcm
-    from spectroscopy.io import read_nifti_mrs
 
     try:
-        metab = read_nifti_mrs(result.upload.working_path or result.upload.nifti_path)
-        water = read_nifti_mrs(result.water.working_path or result.water.nifti_path) if result.water else None
+        metab = _read_series(result.upload)
+        water = _read_series(result.water) if result.water else None
         output = lcm.quantify_press(metab, water, fwhm_max_hz=limits.fwhm_max_hz)
     except (MRSFormatError, ValueError, np.linalg.LinAlgError) as exc:
         return _failed(result.pk, exc, now)
@@ -387,8 +626,6 @@ def tissue_record(
     reason: str = "",
 ) -> TissueFractions:
     """Enter (or correct, with a reason) the voxel's tissue fractions of a session."""
-    from ketatrial.audit import clinical_update
-
     existing = TissueFractions.objects.filter(participant=participant, session_code=session_code).first()
     if existing is None:
         record = TissueFractions(

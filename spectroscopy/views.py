@@ -18,7 +18,7 @@ from ketatrial.protocol import COORDINATOR, DATA_MANAGER, MONITOR, PRINCIPAL_INV
 from participants.access import not_found, role_required
 from participants.selectors import participant_get_for_user
 from spectroscopy import figures, presentation, selectors, services
-from spectroscopy.forms import TissueForm, UploadForm
+from spectroscopy.forms import KindCorrectionForm, TissueForm, UploadForm
 from spectroscopy.models import MRSResult, MRSUpload
 
 READERS = (COORDINATOR, PRINCIPAL_INVESTIGATOR, DATA_MANAGER, MONITOR)
@@ -59,11 +59,56 @@ def _page(participant, **bound: object) -> dict[str, object]:  # type: ignore[no
         "timeline": presentation.timeline(events + [(code, code, "") for code in extra], list(mega)),
         "form": bound.get("form") or UploadForm(sessions=sessions),
         "tissue_form": bound.get("tissue_form") or TissueForm(sessions=sessions),
-        "uploads": participant.mrs_uploads.prefetch_related("results").order_by(
-            "session_code", "uploaded_at"
-        ),
+        "uploads": _with_correction_forms(selectors.mrs_upload_list(participant), bound.get("correction")),
         "tissues": participant.tissue_fractions.order_by("session_code"),
     }
+
+
+def _correction_prefix(upload_pk: int) -> str:
+    return f"correct-{upload_pk}"
+
+
+def _with_correction_forms(uploads, bound: KindCorrectionForm | None) -> list[MRSUpload]:  # type: ignore[no-untyped-def]
+    """The uploads, each with its kind-correction form (the one just submitted, when refused, keeps
+    what was typed)."""
+    rows = list(uploads)
+    for u in rows:
+        prefix = _correction_prefix(u.pk)
+        u.correction_form = (  # type: ignore[attr-defined]
+            bound if bound is not None and bound.prefix == prefix else KindCorrectionForm(prefix=prefix)
+        )
+    return rows
+
+
+@role_required(COORDINATOR)
+@require_POST
+def correct_kind(request: HttpRequest, pk: int, upload_pk: int) -> HttpResponse:
+    participant = participant_get_for_user(request.user, pk)
+    record = selectors.mrs_upload_get(participant, upload_pk)
+    if record is None:
+        raise not_found()
+    form = KindCorrectionForm(request.POST, prefix=_correction_prefix(record.pk))
+    corrected = run_service(
+        form,
+        lambda d: services.upload_correct_kind(upload=record, by=request.user, now=timezone.now(), **d),
+    )
+    if corrected is None:
+        return render(
+            request, "spectroscopy/participant.html", _page(participant, correction=form), status=400
+        )
+    if corrected.status == MRSUpload.Status.REFUSED:
+        messages.error(
+            request,
+            _("The kind was corrected; as %(kind)s the file is refused: %(reason)s")
+            % {"kind": corrected.get_kind_display(), "reason": corrected.refusal_reason},
+        )
+    else:
+        messages.success(
+            request,
+            _("The kind was corrected to %s; the earlier record is kept, withdrawn, with the reason.")
+            % corrected.get_kind_display(),
+        )
+    return redirect("spectroscopy:participant", pk=pk)
 
 
 @role_required(COORDINATOR)

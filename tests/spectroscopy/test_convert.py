@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,7 +16,7 @@ from django.utils import timezone
 
 from spectroscopy import convert, services
 from spectroscopy.io import MRSFormatError, read_nifti_mrs
-from spectroscopy.models import MRSUpload
+from spectroscopy.models import MRSUpload, media_path
 from spectroscopy.synthetic import independent_mega_scan, write_philips_sdat
 from tests.factories import enrolled
 
@@ -101,11 +100,11 @@ def test_a_philips_upload_is_converted_kept_unchanged_and_quantified(
     water, _ = _store(person, coordinator, folder, "water", "mega_water")
     assert created and metab.status == "accepted" and water.status == "accepted"
     original = (folder / "mega.SDAT").read_bytes()
-    assert Path(metab.stored_path).read_bytes() == original
+    assert media_path(metab.stored_path).read_bytes() == original
     assert metab.sha256 == hashlib.sha256(original).hexdigest()
-    assert Path(metab.companion_path).read_bytes() == (folder / "mega.SPAR").read_bytes()
+    assert media_path(metab.companion_path).read_bytes() == (folder / "mega.SPAR").read_bytes()
     assert metab.companion_sha256 == hashlib.sha256((folder / "mega.SPAR").read_bytes()).hexdigest()
-    assert metab.conversion.startswith("spec2nii philips") and Path(metab.converted_path).exists()
+    assert metab.conversion.startswith("spec2nii philips") and media_path(metab.converted_path).exists()
     with django_capture_on_commit_callbacks(execute=False):
         result, _ = services.result_queue(upload=metab, water=water, now=timezone.now())
     result = services.result_run(result.pk, now=timezone.now())
@@ -120,7 +119,7 @@ def test_a_philips_upload_without_its_header_is_refused_with_the_reason_and_kept
     person = enrolled(coordinator)
     upload, _ = _store(person, coordinator, folder, "mega", "mega", with_spar=False)
     assert upload.status == "refused" and "SPAR" in upload.refusal_reason
-    assert Path(upload.stored_path).read_bytes() == (folder / "mega.SDAT").read_bytes()
+    assert media_path(upload.stored_path).read_bytes() == (folder / "mega.SDAT").read_bytes()
 
 
 def test_a_header_file_with_anything_but_an_sdat_is_an_error(coordinator) -> None:

@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from spectroscopy import services
-from spectroscopy.models import MRSResult, MRSUpload
+from spectroscopy.models import MRSResult, MRSUpload, media_path
 from spectroscopy.synthetic import independent_mega_scan, write_nifti_mrs
 from spectroscopy.versions import PIPELINE_VERSION
 from tests.factories import enrolled
@@ -91,9 +91,9 @@ def test_an_accepted_upload_keeps_the_original_byte_for_byte_with_its_sha256(coo
     assert created and upload.status == "accepted"
     import hashlib
 
-    assert Path(upload.stored_path).read_bytes() == files["metab"]
+    assert media_path(upload.stored_path).read_bytes() == files["metab"]
     assert upload.sha256 == hashlib.sha256(files["metab"]).hexdigest()
-    assert upload.working_path.endswith(".work.nii") and Path(upload.working_path).exists()
+    assert upload.working_path.endswith(".work.nii") and media_path(upload.working_path).exists()
 
 
 def test_a_repeated_upload_is_recognised(coordinator, files) -> None:
@@ -120,7 +120,7 @@ def test_a_bad_upload_is_refused_with_the_reason_and_the_original_kept(
     data = files[payload] if isinstance(payload, str) else payload
     upload, _ = _store(person, coordinator, name, data, kind)
     assert upload.status == "refused" and reason in upload.refusal_reason
-    assert Path(upload.stored_path).read_bytes() == data
+    assert media_path(upload.stored_path).read_bytes() == data
 
 
 def test_a_file_over_the_size_limit_is_refused_and_nothing_is_left(coordinator, files, settings) -> None:
