@@ -243,7 +243,36 @@ def test_it_reads_a_csv_with_windows_line_ends_and_padded_cells() -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        pytest.param("", "missing column", id="empty file"),
+        pytest.param("", "the file is empty", id="empty file"),
+        pytest.param("\ufeff \n\n", "the file is empty", id="blank file"),
+        pytest.param(
+            GOOD_CSV.replace("kit_code", "kit_code,note"), "unexpected column.*note", id="extra column"
+        ),
+        pytest.param(
+            GOOD_CSV.replace("kit_code", "kit_code,kit_code"),
+            "repeated column.*kit_code",
+            id="repeated column",
+        ),
+        pytest.param(
+            with_line(3, ",2,1,2,PK,HJKLMN,spare"), "line 3: 7 values for 6 columns", id="extra value"
+        ),
+        pytest.param(with_line(3, ",2,1,2,PK"), "line 3: 5 values for 6 columns", id="missing value"),
+        pytest.param(with_line(3, ',2,1,2,PK,"HJKLMN'), "not a readable CSV", id="unclosed quote"),
+        pytest.param(with_line(3, ",2,1,2,PK," + "H" * 200_000), "not a readable CSV", id="oversized field"),
+        pytest.param(with_line(3, ",+2,1,2,PK,HJKLMN"), "line 3: sequence_no", id="signed number"),
+        pytest.param(with_line(3, ",2_0,1,2,PK,HJKLMN"), "line 3: sequence_no", id="underscored number"),
+        pytest.param(with_line(3, ",2,1,2,PK,HJK LMN"), "kit code 'HJK LMN' is not", id="space in kit code"),
+        pytest.param(with_line(3, ",2,1,2,PK,=1+1"), "kit code '=1\\+1' is not", id="formula kit code"),
+        pytest.param(with_line(3, ",2,1,2,PK,H\x00J"), "kit code 'H\x00J' is not", id="NUL in kit code"),
+        pytest.param(with_line(3, ",2,1,2,PK," + "K" * 21), "is not 1-20 letters", id="kit code too long"),
+        pytest.param(
+            GOOD_CSV.replace(",1,1,2,", ",1,0,2,").replace(",2,1,2,", ",2,0,2,"),
+            "must be 1 or more",
+            id="block 0",
+        ),
+        pytest.param(
+            GOOD_CSV.replace(",2,4,", ",3,4,"), "block numbers must run 1..2", id="gap in block numbers"
+        ),
         pytest.param(f"{HEADER}\n", "the list is empty", id="header only"),
         pytest.param(GOOD_CSV.replace(",kit_code", ""), "missing column.*kit_code", id="missing column"),
         pytest.param(
@@ -304,6 +333,54 @@ def test_it_refuses_a_malformed_csv_naming_the_problem(text: str, message: str) 
 def test_it_refuses_malformed_rows_naming_the_problem(rows: list[Row], message: str) -> None:
     with pytest.raises(AllocationListError, match=message):
         validate_rows(rows)
+
+
+def test_it_reads_a_csv_with_old_mac_line_ends() -> None:
+    assert parse_csv(GOOD_CSV.replace("\n", "\r")) == GOOD_ROWS
+
+
+@pytest.mark.parametrize(
+    ("rows", "strata", "message"),
+    [
+        pytest.param(
+            GOOD_ROWS,
+            ("A", "B"),
+            "unknown stratum \\(none\\) \\(the protocol's strata: 'A', 'B'\\)",
+            id="no stratum, protocol has two",
+        ),
+        pytest.param(
+            [dataclasses.replace(r, stratum="A") for r in GOOD_ROWS],
+            ("",),
+            "unknown stratum 'A' \\(the protocol's strata: none\\)",
+            id="a stratum, protocol has none",
+        ),
+        pytest.param(
+            [dataclasses.replace(r, stratum="A") for r in GOOD_ROWS],
+            ("A", "B"),
+            "stratum 'B' of the protocol has no rows",
+            id="a protocol stratum missing",
+        ),
+    ],
+)
+def test_it_refuses_a_list_whose_strata_are_not_the_protocols(
+    rows: list[Row], strata: tuple[str, ...], message: str
+) -> None:
+    with pytest.raises(AllocationListError, match=message):
+        validate_rows(rows, strata=strata)
+    with pytest.raises(AllocationListError, match=message):
+        parse_csv(rows_to_csv(rows), strata=strata)
+
+
+def test_it_accepts_a_list_with_exactly_the_protocols_strata() -> None:
+    rows = generate_blocks(n_per_stratum=4, strata=("A", "B"), seed=3)
+    assert parse_csv(rows_to_csv(rows), strata=("B", "A")) == rows
+    assert parse_csv(GOOD_CSV, strata=("",)) == GOOD_ROWS
+
+
+def test_it_quotes_a_huge_cell_shortened_in_its_message() -> None:
+    with pytest.raises(AllocationListError) as info:
+        parse_csv(with_line(3, ",2,1,2," + "X" * 100_000 + ",HJKLMN"))
+    assert len(str(info.value)) < 1000
 
 
 def test_it_accepts_the_same_sequence_numbers_in_different_strata() -> None:
