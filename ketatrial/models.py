@@ -1,6 +1,10 @@
-"""Shared glue models: the capability permissions the roles are built from, worker heartbeats."""
+"""Shared glue models: the capability permissions the roles are built from, worker heartbeats,
+the outbox, the audit chain and the log of views of the allocation."""
+
+from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -158,3 +162,44 @@ class AuditChainLink(models.Model):
 
     def __str__(self) -> str:
         return f"{self.history_table}#{self.history_id}"
+
+
+class AllocationView(models.Model):
+    """Append-only: one row per look at the allocation or the sequence key (an unblinded
+    pharmacy page, an emergency unblinding, the key's release, unblinded exports and results),
+    written by ketatrial.allocation_log.log_allocation_view. It records who looked at what and
+    when, never what they saw, so the data manager and the PI can read it while blinded."""
+
+    append_only = True  # UPDATE and DELETE refused by trigger (ketatrial/audit_db.py) and below
+
+    at = models.DateTimeField(_("when"))
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("who")
+    )
+    what = models.CharField(_("what"), max_length=40)
+    path = models.CharField(_("page"), max_length=300)
+    participant = models.ForeignKey(
+        "participants.Participant",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("participant"),
+    )
+    ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name = _("view of the allocation")
+        indexes = [models.Index(fields=["at", "id"], name="allocation_view_at")]
+
+    def __str__(self) -> str:
+        return f"{self.what} by {self.user_id} at {self.at:%Y-%m-%d %H:%M}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise ValidationError(_("The log of views of the allocation is append-only."))
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        raise ValidationError(_("The log of views of the allocation is append-only."))
