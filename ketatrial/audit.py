@@ -60,7 +60,14 @@ class ClinicalModel(models.Model):
             return super().delete(*args, **kwargs)
 
 
+# Checks every audited write passes before it is saved or deleted (an app registers its own at
+# start-up: review refuses writes to a locked form). Each raises ValidationError to refuse.
+WRITE_GUARDS: list[Any] = []
+
+
 def _refuse_while_locked(record: ClinicalModel) -> None:
+    for guard in WRITE_GUARDS:
+        guard(record)
     if record.lock_exempt:
         return
     require_unlocked()

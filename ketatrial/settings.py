@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "clinimetry",
     "spectroscopy",
     "outcomes",
+    "review",
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",

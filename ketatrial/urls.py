@@ -35,6 +35,7 @@ urlpatterns = [
     path("ratings/", include("clinimetry.urls")),
     path("mrs/", include("spectroscopy.urls")),
     path("outcomes/", include("outcomes.urls")),
+    path("review/", include("review.urls")),
     path("api/v1/", include("outcomes.api_urls")),
     path("admin/", admin.site.urls),
 ]

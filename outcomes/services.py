@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -74,6 +74,8 @@ class Blockers:
     unquantified: list[MRSUpload] = field(default_factory=list)
     open_alerts: list[VitalSigns] = field(default_factory=list)
     pending_unblinding: int = 0
+    open_queries: int = 0
+    unsigned_casebooks: list[Any] = field(default_factory=list)
 
     @property
     def count(self) -> int:
@@ -84,16 +86,32 @@ class Blockers:
             + len(self.unquantified)
             + len(self.open_alerts)
             + self.pending_unblinding
+            + self.open_queries
+            + len(self.unsigned_casebooks)
         )
 
 
 def lock_blockers() -> Blockers:
     """What stands between the data and a lock (the data manager's list)."""
+    from participants.models import Participant
+    from review.models import CasebookSignature, Query
+
     assessments = Assessment.objects.select_related("participant").order_by("participant__code", "rated_at")
+    # A total missing for a reason (an item not assessed) is settled by a query closed with that
+    # reason: the edit check's query on the rating.
+    settled = [
+        int(pk)
+        for pk in Query.objects.filter(
+            record_model="clinimetry.assessment", check_code="rating_incomplete", state=Query.State.CLOSED
+        ).values_list("record_id", flat=True)
+    ]
+    signed = CasebookSignature.objects.filter(voided_at__isnull=True).values("participant_id")
     return Blockers(
         # A correction clears signed_at (signature_voided_at keeps when): signed again, it counts.
         unsigned=list(assessments.filter(signed_at__isnull=True)),
-        incomplete=list(assessments.filter(total__isnull=True)),
+        incomplete=list(assessments.filter(total__isnull=True).exclude(pk__in=settled)),
+        open_queries=Query.objects.exclude(state=Query.State.CLOSED).count(),
+        unsigned_casebooks=list(Participant.objects.exclude(pk__in=signed).order_by("code")),
         pending_mrs=list(
             MRSResult.objects.filter(
                 status__in=[MRSResult.Status.QUEUED, MRSResult.Status.RUNNING]
@@ -157,6 +175,14 @@ def blocker_rows(blockers: Blockers, *, detail: bool) -> list[tuple[str, int, li
     ]
     out.append((_("Vital-sign alerts without an action"), len(blockers.open_alerts), []))
     out.append((_("Emergency unblinding requests pending"), blockers.pending_unblinding, []))
+    out.append((_("Queries open or answered, not closed"), blockers.open_queries, []))
+    out.append(
+        (
+            _("Casebooks not signed by the principal investigator"),
+            len(blockers.unsigned_casebooks),
+            [p.code for p in blockers.unsigned_casebooks[:30]] if detail else [],
+        )
+    )
     return out
 
 

@@ -120,6 +120,9 @@ MODEL_KINDS: dict[str, str] = {
 }
 # Fields of a visible record whose kind differs from the record's.
 FIELD_KINDS: dict[str, dict[str, str]] = {
+    # A rating's place in the schedule (period, timepoint) is schedule data: the strictly blinded
+    # rater sees a rating by its date (a query or review page must not name p2-predose-5).
+    "clinimetry.assessment": {"task_code": SCHEDULE, "serves": SCHEDULE, "period": SCHEDULE},
     "spectroscopy.mrsupload": {
         "stored_path": INTERNAL,
         "working_path": INTERNAL,

@@ -24,7 +24,7 @@ def rate(person: Participant, rater, instrument: str, code: str, period: int, to
 
 
 @pytest.fixture
-def trial(settings, pharmacist, coordinator, rater):  # type: ignore[no-untyped-def]
+def trial(settings, pharmacist, coordinator, rater, principal_investigator):  # type: ignore[no-untyped-def]
     settings.UNBLINDED_USERNAMES = ["pharmacist"]
     now = timezone.now()
     allocation.allocation_list_generate(by=pharmacist, now=now - timedelta(days=30), n_per_stratum=8, seed=17)
@@ -60,4 +60,22 @@ def trial(settings, pharmacist, coordinator, rater):  # type: ignore[no-untyped-
                 10,
                 base + timedelta(days=15),
             )
+    sign_casebooks(principal_investigator)
     return {"people": people, "sequences": sequences, "now": now}
+
+
+def sign_casebooks(principal_investigator) -> None:  # type: ignore[no-untyped-def]
+    """The principal investigator signs every casebook (the database lock needs them all signed)."""
+    from review import services as review
+
+    from tests.conftest import PASSWORD
+
+    for person in Participant.objects.all():
+        if review.signature_active(person.pk) is None:
+            review.casebook_sign(
+                by=principal_investigator,
+                participant_id=person.pk,
+                username=principal_investigator.get_username(),
+                password=PASSWORD,
+                now=timezone.now(),
+            )

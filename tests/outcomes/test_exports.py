@@ -19,6 +19,7 @@ from outcomes import dataset as ds
 from outcomes import formats, services
 from outcomes.models import ExportJob
 from participants import allocation
+from tests.outcomes.conftest import sign_casebooks
 
 FORBIDDEN = ("KP", "PK", "ketamine", "placebo", "Ketamine", "Placebo")
 
@@ -245,6 +246,7 @@ def test_a_completed_participant_reads_randomized_while_blinded(
     _job, archive = _export(statistician)
     people = pd.read_csv(io.BytesIO(archive.read("csv/participants.csv")))
     assert set(people["status"]) == {"randomized"}
+    sign_casebooks(principal_investigator)  # the change voided that casebook's signature
     services.database_lock(by=principal_investigator, now=timezone.now())
     services.sequence_release(by=statistician, now=timezone.now())
     _job, archive = _export(statistician, unblinded=True)

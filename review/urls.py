@@ -1,0 +1,13 @@
+from django.urls import path
+
+from review import views
+
+app_name = "review"
+
+urlpatterns = [
+    path("queries/", views.query_list, name="queries"),
+    path("queries/<int:pk>/", views.query_detail, name="query"),
+    path("casebooks/", views.casebooks, name="casebooks"),
+    path("participant/<int:pk>/", views.casebook, name="casebook"),
+    path("record/<str:label>/<str:record_id>/", views.record, name="record"),
+]
