@@ -301,7 +301,11 @@ def upload_store(
         partial.unlink(missing_ok=True)
         return existing, False
     target = _claim(folder, f"{sha[:12]}-{disk_name}", partial)
-    extra = _store_companion(companion, companion_name, folder, prefix=sha[:12]) if companion else {}
+    try:
+        extra = _store_companion(companion, companion_name, folder, prefix=sha[:12]) if companion else {}
+    except ValidationError:  # nothing is recorded: nothing is left on disk either
+        target.unlink(missing_ok=True)
+        raise
     fields = _convert_and_check(kind, target, media_path(extra["companion_path"]) if extra else None)
     upload = MRSUpload(
         participant=participant,
