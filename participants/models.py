@@ -236,6 +236,11 @@ class AllocationSlot(ClinicalModel):
         Participant, on_delete=models.PROTECT, null=True, blank=True, related_name="allocation_slot"
     )
     assigned_at = models.DateTimeField(null=True, blank=True)
+    # The list's own kit damaged or lost. The slot keeps its place and its sequence (who gets what
+    # never shifts); only the kit is replaced (AllocationKit). Outside the list's checksum, which
+    # covers the list as stored.
+    kit_unavailable_at = models.DateTimeField(null=True, blank=True)
+    kit_unavailable_reason = models.TextField(blank=True)
 
     class Meta:
         ordering = ["allocation_list", "stratum", "sequence_no"]
@@ -250,6 +255,50 @@ class AllocationSlot(ClinicalModel):
 
     def delete(self, *args: Any, **kwargs: Any) -> Any:
         raise ValidationError(_("An allocation slot is never deleted."))
+
+
+class AllocationKit(ClinicalModel):
+    """A replacement kit for a slot whose kit was damaged or lost: same slot, same sequence, a new
+    kit code. A slot's kit is its newest replacement, else the list's own kit_code."""
+
+    audit_restricted = True
+    delete_refused = True
+
+    slot = models.ForeignKey(AllocationSlot, on_delete=models.PROTECT, related_name="replacement_kits")
+    kit_code = models.CharField(max_length=20, unique=True)
+    reason = models.TextField()
+    added_at = models.DateTimeField()
+    added_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    unavailable_at = models.DateTimeField(null=True, blank=True)
+    unavailable_reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["slot", "added_at", "id"]
+
+    def __str__(self) -> str:
+        return f"kit {self.kit_code}"
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        raise ValidationError(_("A kit record is never deleted."))
+
+
+class AllocationListReplacement(ClinicalModel):
+    """An unused allocation list replaced by another before first use, with the reason (the lists
+    themselves are not audited records; this is the audited act)."""
+
+    audit_restricted = True
+    delete_refused = True
+
+    replaced = models.OneToOneField(AllocationList, on_delete=models.PROTECT, related_name="replaced_record")
+    replacement = models.OneToOneField(
+        AllocationList, on_delete=models.PROTECT, related_name="replacement_record"
+    )
+    reason = models.TextField()
+    replaced_at = models.DateTimeField()
+    replaced_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+
+    def __str__(self) -> str:
+        return f"allocation list {self.replaced_id} replaced by {self.replacement_id}"
 
 
 class UnblindingRequest(ClinicalModel):
