@@ -234,6 +234,17 @@ def order_tag(tags: list[Any], tag: str) -> int:
     return 5 + tags.index(tag)
 
 
+def _voxel_box(mrs_affine: np.ndarray, map_affine: np.ndarray, shape: tuple[int, ...]) -> tuple[slice, ...]:
+    """The index ranges of a map that hold every map voxel centre inside the spectroscopy voxel
+    (its unit cube, mapped through both affines: the cube's image is the hull of its 8 corners),
+    with a voxel of margin; an empty range when they do not meet."""
+    corners = np.array([[x, y, z, 1.0] for x in (-0.5, 0.5) for y in (-0.5, 0.5) for z in (-0.5, 0.5)]).T
+    ijk = (np.linalg.inv(map_affine) @ mrs_affine @ corners)[:3]
+    low = np.clip(np.floor(ijk.min(axis=1)).astype(int) - 1, 0, shape)
+    high = np.clip(np.ceil(ijk.max(axis=1)).astype(int) + 2, low, shape)
+    return tuple(slice(int(a), int(b)) for a, b in zip(low, high, strict=True))
+
+
 def voxel_tissue_fractions(
     mrs_path: str | Path, gm_path: str | Path, wm_path: str | Path, csf_path: str | Path
 ) -> dict[str, float]:
@@ -257,13 +268,17 @@ def voxel_tissue_fractions(
             tissue_map = nib.load(str(path))
         except Exception as exc:  # nibabel raises many types for non-NIfTI input
             raise MRSFormatError(f"{Path(path).name} is not a NIfTI probability map") from exc
+        if len(tissue_map.shape) != 3:
+            raise MRSFormatError(f"{Path(path).name} is not a 3-D probability map")
+        # Only the map voxels around the spectroscopy voxel are read: a whole 1 mm head map
+        # (176 x 256 x 256) made ~1.5 GB of index arrays in the web process for one 8 ml voxel.
+        box = _voxel_box(mrs.affine, tissue_map.affine, tissue_map.shape)
         try:
-            data = np.asanyarray(tissue_map.dataobj, dtype=np.float64)
+            data = np.asanyarray(tissue_map.dataobj[box], dtype=np.float64)
         except Exception as exc:  # a truncated or damaged map fails when its data are read
             raise MRSFormatError(f"the data of {Path(path).name} cannot be read (truncated file?)") from exc
-        if data.ndim != 3:
-            raise MRSFormatError(f"{Path(path).name} is not a 3-D probability map")
-        ijk = np.indices(data.shape).reshape(3, -1)
+        start = np.array([b.start for b in box])[:, np.newaxis]
+        ijk = np.indices(data.shape).reshape(3, -1) + start
         world = tissue_map.affine @ np.vstack([ijk, np.ones(ijk.shape[1])])
         in_voxel = np.all(np.abs((inverse @ world)[:3]) <= 0.5, axis=0)
         if not in_voxel.any():

@@ -8,7 +8,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from spectroscopy.io import MRSFormatError, voxel_tissue_fractions
+from spectroscopy.io import MRSFormatError, _voxel_box, voxel_tissue_fractions
 
 
 def _mrs_voxel(path, centre_mm, size_mm):  # type: ignore[no-untyped-def]
@@ -110,3 +110,46 @@ def test_uploading_the_three_maps_records_the_sessions_fractions(coordinator, tm
     record = TissueFractions.objects.get(participant=person, session_code="s1")
     assert (float(record.f_gm), float(record.f_wm), float(record.f_csf)) == pytest.approx((0.5, 0.25, 0.25))
     assert record.source == "probability maps"
+
+
+def _brute_force(mrs_affine, maps):  # type: ignore[no-untyped-def]
+    """Every voxel of every map tested against the spectroscopy voxel (the reference)."""
+    inverse = np.linalg.inv(mrs_affine)
+    means = {}
+    for name, path in zip(("f_gm", "f_wm", "f_csf"), maps, strict=True):
+        image = nib.load(str(path))
+        data = np.asanyarray(image.dataobj, dtype=np.float64)
+        ijk = np.indices(data.shape).reshape(3, -1)
+        world = image.affine @ np.vstack([ijk, np.ones(ijk.shape[1])])
+        inside = np.all(np.abs((inverse @ world)[:3]) <= 0.5, axis=0)
+        means[name] = float(np.clip(data.reshape(-1)[inside], 0, 1).mean())
+    total = sum(means.values())
+    return {k: v / total for k, v in means.items()}
+
+
+@pytest.mark.parametrize("angle_deg", [0.0, 17.0, 45.0])
+def test_only_the_maps_around_the_voxel_are_read_and_an_oblique_voxel_gives_the_same_fractions(
+    tmp_path, angle_deg
+) -> None:  # type: ignore[no-untyped-def]
+    # An oblique 18 x 22 x 15 mm voxel off-centre, rotated about two axes, over graded maps.
+    a = np.deg2rad(angle_deg)
+    rot_z = np.array([[np.cos(a), -np.sin(a), 0], [np.sin(a), np.cos(a), 0], [0, 0, 1]])
+    rot_x = np.array([[1, 0, 0], [0, np.cos(a / 2), -np.sin(a / 2)], [0, np.sin(a / 2), np.cos(a / 2)]])
+    affine = np.eye(4)
+    affine[:3, :3] = rot_z @ rot_x @ np.diag([18.0, 22.0, 15.0])
+    affine[:3, 3] = (-4.0, 3.0, 2.5)
+    image = nib.Nifti2Image(np.zeros((1, 1, 1, 8), dtype=np.complex64), affine)
+    image.header["pixdim"][4] = 0.0005
+    mrs = tmp_path / "oblique.nii"
+    nib.save(image, str(mrs))
+    map_affine = np.diag([1.0, 1.2, 0.9, 1.0])
+    map_affine[:3, 3] = (-30.0, -33.0, -27.0)
+    x, y, z = np.meshgrid(*(np.linspace(0, 1, 60) for _ in range(3)), indexing="ij")
+    maps = []
+    for name, data in (("gm", x), ("wm", y * (1 - x)), ("csf", z * (1 - x) * (1 - y))):
+        path = tmp_path / f"{name}.nii.gz"
+        nib.save(nib.Nifti1Image(data.astype(np.float32), map_affine), str(path))
+        maps.append(path)
+    assert voxel_tissue_fractions(mrs, *maps) == pytest.approx(_brute_force(affine, maps), abs=1e-12)
+    box = _voxel_box(affine, map_affine, (60, 60, 60))
+    assert all(0 < b.stop - b.start < 45 for b in box)  # a corner of the maps, not all 216,000 voxels
