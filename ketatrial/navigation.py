@@ -17,17 +17,19 @@ from ketatrial.protocol import (
 )
 
 ROLE_WORK: dict[str, tuple[tuple[object, str], ...]] = {
-    RATER: ((_("Assessment tasks"), "clinimetry:tasks"),),
+    RATER: ((_("Assessment tasks"), "clinimetry:tasks"), (_("Queries"), "review:queries")),
     INFUSION_PHYSICIAN: (
         (_("Calendar"), "infusions:calendar"),
         (_("Participants"), "participants:list"),
         (_("Calendar feed (iCal)"), "infusions:feed_settings"),
+        (_("Queries"), "review:queries"),
     ),
     COORDINATOR: (
         (_("Screening log"), "participants:screening_list"),
         (_("Participants"), "participants:list"),
         (_("Calendar"), "infusions:calendar"),
         (_("Calendar feed (iCal)"), "infusions:feed_settings"),
+        (_("Queries"), "review:queries"),
     ),
     PHARMACIST: (
         (_("Allocation and preparations"), "participants:pharmacy"),
@@ -41,6 +43,8 @@ ROLE_WORK: dict[str, tuple[tuple[object, str], ...]] = {
         (_("CONSORT flow diagram"), "outcomes:consort"),
     ),
     DATA_MANAGER: (
+        (_("Queries"), "review:queries"),
+        (_("Casebooks"), "review:casebooks"),
         (_("Users and roles"), "participants:users"),
         (_("Audit trail"), "audit_index"),
         (_("Participants"), "participants:list"),
@@ -51,6 +55,8 @@ ROLE_WORK: dict[str, tuple[tuple[object, str], ...]] = {
         (_("Analyses"), "outcomes:analyses"),
     ),
     PRINCIPAL_INVESTIGATOR: (
+        (_("Casebooks"), "review:casebooks"),
+        (_("Queries"), "review:queries"),
         (_("Participants"), "participants:list"),
         (_("Emergency unblinding requests"), "participants:unblinding_list"),
         (_("Audit trail"), "audit_index"),
@@ -59,6 +65,8 @@ ROLE_WORK: dict[str, tuple[tuple[object, str], ...]] = {
         (_("CONSORT flow diagram"), "outcomes:consort"),
     ),
     MONITOR: (
+        (_("Casebooks"), "review:casebooks"),
+        (_("Queries"), "review:queries"),
         (_("Participants"), "participants:list"),
         (_("Audit trail"), "audit_index"),
         (_("Analyses"), "outcomes:analyses"),

@@ -90,7 +90,7 @@ class QueryMessage(ClinicalModel):
 class Verification(ClinicalModel, RecordRef):
     """The monitor compared a form (or some of its fields) with the source documents."""
 
-    fields = models.JSONField(_("fields verified"), default=list)  # empty: the whole form
+    fields = models.JSONField(_("fields verified"), default=list, blank=True)  # empty: the whole form
     verified_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     verified_at = models.DateTimeField(_("verified at"))
     invalidated_at = models.DateTimeField(_("invalidated at"), null=True, blank=True)
