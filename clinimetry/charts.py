@@ -26,7 +26,7 @@ def totals_svg(points: dict[str, list[tuple[datetime, int]]]) -> str:
         return HEIGHT - PAD - (HEIGHT - 2 * PAD) * total / 60
 
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="HDRS-17 and MADRS totals over time" class="w-100" style="max-width:{WIDTH}px">'
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="HDRS-17 and MADRS totals over time" width="{WIDTH}" height="{HEIGHT}" class="img-fluid">'
     ]
     for value in (0, 10, 20, 30, 40, 50, 60):
         parts.append(

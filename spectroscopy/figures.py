@@ -34,7 +34,7 @@ def _frame(title: str, x_range: tuple[float, float], body: list[str], x_label: s
         x = W - PAD - (W - 2 * PAD) * i / 5
         ticks.append(f'<text x="{x:.1f}" y="{H - 12}" font-size="10" text-anchor="middle">{value:.2f}</text>')
     return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {H}" role="img" aria-label="{title}" style="max-width:{W}px;width:100%">'
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {H}" role="img" aria-label="{title}" width="{W}" height="{H}" class="img-fluid">'
         f'<text x="{PAD}" y="16" font-size="12">{title}</text>{"".join(ticks)}'
         f'<text x="{W / 2}" y="{H - 1}" font-size="10" text-anchor="middle">{x_label}</text>{"".join(body)}</svg>'
     )

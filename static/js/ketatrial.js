@@ -93,3 +93,9 @@
   });
   const ticking = setInterval(tick, 1000);
 })();
+
+// A select marked data-submit-on-change submits its form when chosen (the language menu): a
+// listener here, since the Content-Security-Policy refuses inline event handlers.
+document.querySelectorAll("select[data-submit-on-change]").forEach((select) =>
+  select.addEventListener("change", () => select.form.submit())
+);
