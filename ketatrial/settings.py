@@ -179,6 +179,14 @@ CRISPY_TEMPLATE_PACK = "bootstrap5"
 
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "ketatrial@localhost")
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+# A mail server that hangs fails the attempt, which the outbox tries again later
+# (ketatrial/jobs.py), instead of holding a worker without end.
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT_SECONDS", 30)
 
 # Celery: with no broker configured, tasks run inside the web process (the demo needs nothing
 # else); with CELERY_BROKER_URL set, real workers take them.
@@ -247,6 +255,10 @@ AUDIT_CHAIN_HEADS_DIR = Path(env_str("AUDIT_CHAIN_HEADS_DIR", str(VAR_DIR / "aud
 
 if not DEBUG:
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    # Trusted only because nothing but the TLS proxy can reach gunicorn: in docker-compose.yml the
+    # web service publishes no port (only `expose`), and Caddy (Caddyfile) replaces any
+    # X-Forwarded-Proto a client sends with the scheme it received. A deployment that publishes
+    # gunicorn's port, or puts another proxy in front, must keep that true or drop this line.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True

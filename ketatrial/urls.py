@@ -28,6 +28,7 @@ urlpatterns = [
     path("language/", views.set_language, name="set_language"),
     path("session/keep-alive/", views.session_keep_alive, name="session_keep_alive"),
     path("status/", views.system_status, name="system_status"),
+    path("health/", views.health, name="health"),
     path("audit/", views.audit_index, name="audit_index"),
     path("audit/<str:label>/<int:pk>/", views.audit_record, name="audit_record"),
     path("participants/", include("participants.urls")),

@@ -6,7 +6,7 @@ import dataclasses
 
 from django.conf import settings
 from django.contrib.auth.views import LoginView
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -102,6 +102,19 @@ def session_keep_alive(request: HttpRequest) -> JsonResponse:
     (InactivityLogoutMiddleware), so a rater scoring for longer than the timeout is not signed
     out. The answer says how long the session now lasts without another request."""
     return JsonResponse({"seconds_left": settings.INACTIVITY_TIMEOUT_SECONDS})
+
+
+@public
+@never_cache
+def health(request: HttpRequest) -> HttpResponse:
+    """For the container health check (ketatrial/healthcheck.py): this process serves requests
+    and reaches its database. Says nothing else, so it may be public."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except DatabaseError:
+        return HttpResponse("database unavailable\n", status=503, content_type="text/plain")
+    return HttpResponse("ok\n", content_type="text/plain")
 
 
 @role_required(DATA_MANAGER)

@@ -12,6 +12,7 @@ PRODUCTION_ENV = {
     "SECRET_KEY": "k3t4-" + "x9Q2vLr8TzP4mN7bW1cY6fH0jD5sA3gE" * 2,
     "ALLOWED_HOSTS": "ketatrial.example.org",
     "IDENTITY_ENCRYPTION_KEYS": "Zk5sY3l0bE9hR3d5c2R4dW1xU0ZQb3JQbmRqQ3pXUWY=",
+    "AUDIT_CHAIN_KEY": "audit-" + "p7Lq2WxZ9rT4vN8cB3mK6hY1jF5dS0gA" * 2,
 }
 
 
@@ -26,6 +27,7 @@ def _manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
             "ALLOWED_HOSTS",
             "DJANGO_ALLOW_ASYNC_UNSAFE",
             "IDENTITY_ENCRYPTION_KEYS",
+            "AUDIT_CHAIN_KEY",
         )
     }
     return subprocess.run(
