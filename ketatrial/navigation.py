@@ -45,6 +45,7 @@ ROLE_WORK: dict[str, tuple[tuple[object, str], ...]] = {
     DATA_MANAGER: (
         (_("Queries"), "review:queries"),
         (_("Casebooks"), "review:casebooks"),
+        (_("Protocol deviations"), "review:deviations"),
         (_("Users and roles"), "participants:users"),
         (_("Audit trail"), "audit_index"),
         (_("Participants"), "participants:list"),
@@ -57,6 +58,7 @@ ROLE_WORK: dict[str, tuple[tuple[object, str], ...]] = {
     PRINCIPAL_INVESTIGATOR: (
         (_("Casebooks"), "review:casebooks"),
         (_("Queries"), "review:queries"),
+        (_("Protocol deviations"), "review:deviations"),
         (_("Participants"), "participants:list"),
         (_("Emergency unblinding requests"), "participants:unblinding_list"),
         (_("Audit trail"), "audit_index"),
@@ -67,6 +69,7 @@ ROLE_WORK: dict[str, tuple[tuple[object, str], ...]] = {
     MONITOR: (
         (_("Casebooks"), "review:casebooks"),
         (_("Queries"), "review:queries"),
+        (_("Protocol deviations"), "review:deviations"),
         (_("Participants"), "participants:list"),
         (_("Audit trail"), "audit_index"),
         (_("Analyses"), "outcomes:analyses"),

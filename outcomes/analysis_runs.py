@@ -203,6 +203,12 @@ def _unblinded_at() -> dict[str, datetime]:
     )
 
 
+def _major_deviations() -> dict[str, list[str]]:
+    from review.services import major_deviations
+
+    return major_deviations()
+
+
 def efficacy(*, now: datetime) -> tuple[dict[str, Any], str]:
     """The statistical analysis plan (SAP.md) on the unblinded data set: analysis sets, primary
     with its sensitivity analyses, longitudinal, crossover, relapse, MRS, blinding indices."""
@@ -221,6 +227,7 @@ def efficacy(*, now: datetime) -> tuple[dict[str, Any], str]:
         unblinded_at=_unblinded_at(),
         primary_window_hours=window.cutoff_hours,
         primary_timepoints=window.task_codes,
+        major_deviations=_major_deviations(),
     )
     itt, mitt, pp = (analysis_sets[k].members for k in (sets.ITT, sets.MITT, sets.PP))
     seq = data.participants.set_index("participant")["sequence"].dropna().to_dict()

@@ -71,3 +71,23 @@ class UnlockForm(forms.Form):
 class SignForm(forms.Form):
     username = forms.CharField(label=_("Username"))
     password = forms.CharField(label=_("Password"), widget=forms.PasswordInput)
+
+
+class DeviationForm(forms.Form):
+    participant = forms.ModelChoiceField(label=_("Participant"), queryset=None)
+    category = forms.ChoiceField(label=_("Category"))
+    occurred_on = forms.DateField(label=_("Date"), widget=forms.DateInput(attrs={"type": "date"}))
+    description = forms.CharField(label=_("What happened"), widget=forms.Textarea(attrs={"rows": 3}))
+    action = forms.CharField(
+        label=_("Action taken"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    major = forms.BooleanField(label=_("Major (affects the primary analysis or safety)"), required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from participants.models import Participant
+        from review.models import ProtocolDeviation
+
+        super().__init__(*args, **kwargs)
+        self.fields["participant"].queryset = Participant.objects.order_by("code")
+        self.fields["participant"].label_from_instance = lambda p: p.code
+        self.fields["category"].choices = ProtocolDeviation.Category.choices

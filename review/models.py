@@ -143,3 +143,36 @@ class CasebookSignature(ClinicalModel):
 
     def __str__(self) -> str:
         return f"casebook signature {self.participant_id}"
+
+
+class ProtocolDeviation(ClinicalModel):
+    """The protocol-deviation log: what happened, when, to whom, and what was done. A major
+    deviation of a kind the analysis plan names takes the participant out of the per-protocol
+    set (outcomes/sap/sets.py)."""
+
+    class Category(models.TextChoices):
+        MISSED_INFUSION = "missed_infusion", _("Infusion missed or not given as scheduled")
+        OUT_OF_WINDOW = "out_of_window", _("Visit or rating out of its window")
+        WRONG_PRODUCT = "wrong_product", _("Wrong product or dose given")
+        UNBLINDING = "unblinding", _("Unblinding")
+        CONSENT = "consent", _("Informed consent")
+        ELIGIBILITY = "eligibility", _("Eligibility")
+        PROHIBITED_TREATMENT = "prohibited_treatment", _("Prohibited treatment")
+        PROCEDURE = "procedure", _("Study procedure not done as the protocol says")
+        OTHER = "other", _("Other")
+
+    participant = models.ForeignKey("participants.Participant", on_delete=models.PROTECT, related_name="+")
+    category = models.CharField(_("category"), max_length=24, choices=Category.choices)
+    occurred_on = models.DateField(_("date"))
+    description = models.TextField(_("what happened"))
+    action = models.TextField(_("action taken"), blank=True)
+    major = models.BooleanField(_("major (affects the primary analysis or safety)"), default=False)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-occurred_on", "-pk"]
+        verbose_name = _("protocol deviation")
+
+    def __str__(self) -> str:
+        return f"{self.get_category_display()} {self.occurred_on}"

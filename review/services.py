@@ -19,7 +19,7 @@ from ketatrial.audit import clinical_create, clinical_update
 from participants.access import has_capability, has_role, not_found
 from participants.allocation import visibility
 from review import records
-from review.models import CasebookSignature, FormLock, Query, QueryMessage, Verification
+from review.models import CasebookSignature, FormLock, ProtocolDeviation, Query, QueryMessage, Verification
 
 REVIEW_MODELS = {
     "review.query",
@@ -395,3 +395,53 @@ def run_edit_checks(label: str, instance: models.Model, *, now: datetime) -> Non
                 "total": instance.total if instance.total is not None else "—",  # type: ignore[attr-defined]
             }
             edit_check_raise(label=label, record=instance, check_code="rating_incomplete", text=text, now=now)
+
+
+# --- protocol deviations ------------------------------------------------------------------------
+
+
+@transaction.atomic
+def deviation_record(
+    *,
+    by: AbstractBaseUser,
+    participant_id: int,
+    category: str,
+    occurred_on: date,
+    description: str,
+    action: str,
+    major: bool,
+    now: datetime,
+) -> ProtocolDeviation:
+    """The data manager or the monitor logs a deviation (a major one feeds the per-protocol set)."""
+    if not _may_raise(by):
+        raise PermissionDenied
+    from django.utils import timezone
+
+    if occurred_on > timezone.localdate(now):
+        raise ValidationError({"occurred_on": _("The date is in the future.")})
+    if not description.strip():
+        raise ValidationError({"description": _("Say what happened.")})
+    return clinical_create(
+        ProtocolDeviation(
+            participant_id=participant_id,
+            category=category,
+            occurred_on=occurred_on,
+            description=description.strip(),
+            action=action.strip(),
+            major=major,
+            recorded_by=by,
+            recorded_at=now,
+        ),
+        by=by,
+        reason="deviation logged",
+    )
+
+
+def major_deviations() -> dict[str, list[str]]:
+    """Participant code -> categories of their major deviations (for the per-protocol set)."""
+    out: dict[str, list[str]] = {}
+    for code, category in ProtocolDeviation.objects.filter(major=True).values_list(
+        "participant__code", "category"
+    ):
+        out.setdefault(code, []).append(category)
+    return out

@@ -8,6 +8,7 @@ urlpatterns = [
     path("queries/", views.query_list, name="queries"),
     path("queries/<int:pk>/", views.query_detail, name="query"),
     path("casebooks/", views.casebooks, name="casebooks"),
+    path("deviations/", views.deviations, name="deviations"),
     path("participant/<int:pk>/", views.casebook, name="casebook"),
     path("record/<str:label>/<str:record_id>/", views.record, name="record"),
 ]

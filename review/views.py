@@ -26,7 +26,7 @@ from participants.access import has_capability, not_found, role_required, user_r
 from participants.allocation import visibility
 from participants.models import Participant
 from review import forms, records, services
-from review.models import CasebookSignature, FormLock, Query, Verification
+from review.models import CasebookSignature, FormLock, ProtocolDeviation, Query, Verification
 
 REVIEWERS = (DATA_MANAGER, MONITOR, PRINCIPAL_INVESTIGATOR)
 QUERY_READERS = (*REVIEWERS, COORDINATOR, RATER, INFUSION_PHYSICIAN)
@@ -383,4 +383,40 @@ def casebooks(request: HttpRequest) -> HttpResponse:
         request,
         "review/casebooks.html",
         {"page": people, "rows": rows, "all_total": all_total, "all_verified": all_verified},
+    )
+
+
+@role_required(*REVIEWERS)
+def deviations(request: HttpRequest) -> HttpResponse:
+    """The protocol-deviation log: every deviation, newest first; the data manager and the
+    monitor add to it (a major one takes the participant out of the per-protocol set)."""
+    form = forms.DeviationForm()
+    may_record = services._may_raise(request.user)
+    if request.method == "POST" and may_record:
+        form = forms.DeviationForm(request.POST)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                services.deviation_record(
+                    by=request.user,
+                    participant_id=data["participant"].pk,
+                    category=data["category"],
+                    occurred_on=data["occurred_on"],
+                    description=data["description"],
+                    action=data["action"],
+                    major=data["major"],
+                    now=timezone.now(),
+                )
+                messages.success(request, _("Deviation logged."))
+                return redirect("review:deviations")
+            except ValidationError as exc:
+                _errors(request, exc)
+    entries = Paginator(
+        ProtocolDeviation.objects.select_related("participant", "recorded_by").order_by(
+            "-occurred_on", "-pk"
+        ),
+        50,
+    ).get_page(request.GET.get("page"))
+    return render(
+        request, "review/deviations.html", {"page": entries, "form": form, "may_record": may_record}
     )

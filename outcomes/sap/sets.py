@@ -20,6 +20,7 @@ UNBLINDED_BEFORE_PRIMARY = "emergency unblinding before the primary rating"
 NOT_RANDOMIZED = "not randomized"
 NO_INFUSION = "no infusion given"
 NO_POST_BASELINE = "no post-baseline rating"
+MAJOR_DEVIATION = "major protocol deviation (deviation log)"
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,7 @@ def analysis_sets(
     unblinded_at: Mapping[str, datetime],
     primary_window_hours: float,
     primary_timepoints: frozenset[str],
+    major_deviations: Mapping[str, list[str]] | None = None,
 ) -> dict[str, AnalysisSet]:
     everyone = list(participants["participant"])
     seq = participants.set_index("participant")["sequence"].to_dict()
@@ -89,6 +91,8 @@ def analysis_sets(
             end is None or unblinded <= end + timedelta(hours=primary_window_hours)
         ):
             excluded_pp.append((code, UNBLINDED_BEFORE_PRIMARY))
+        elif (major_deviations or {}).get(code):
+            excluded_pp.append((code, f"{MAJOR_DEVIATION}: {', '.join(sorted(set(major_deviations[code])))}"))
         else:
             pp.add(code)
     safety = {c for c in itt if given.get(c)}

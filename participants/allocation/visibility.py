@@ -117,6 +117,14 @@ MODEL_KINDS: dict[str, str] = {
     "clinimetry.blindingguess": GUESSES,
     "spectroscopy.mrsupload": MRS,
     "spectroscopy.tissuefractions": MRS,
+    # Data review: the reviewers' own records (queries are also shown, record by record, to whom
+    # may see the record they are about: review/services.py query_visible).
+    "review.query": TRIAL,
+    "review.querymessage": TRIAL,
+    "review.verification": TRIAL,
+    "review.formlock": TRIAL,
+    "review.casebooksignature": TRIAL,
+    "review.protocoldeviation": TRIAL,
 }
 # Fields of a visible record whose kind differs from the record's.
 FIELD_KINDS: dict[str, dict[str, str]] = {

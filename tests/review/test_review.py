@@ -290,3 +290,80 @@ def test_the_review_pages_answer_404_alike_for_what_a_role_may_not_see_and_what_
     assert client_for(rater).get(
         reverse("review:record", args=["clinimetry.assessment", rating.pk])
     ).status_code in (403, 404)
+
+
+def test_a_major_deviation_is_logged_and_takes_the_participant_out_of_the_per_protocol_set(
+    coordinator, data_manager, rater, client_for
+) -> None:
+    from datetime import timedelta
+
+    import pandas as pd
+
+    from outcomes.sap import sets
+
+    person = enrolled(coordinator)
+    today = timezone.localdate()
+    with pytest.raises(ValidationError):
+        services.deviation_record(
+            by=data_manager,
+            participant_id=person.pk,
+            category="wrong_product",
+            occurred_on=today + timedelta(days=1),
+            description="x",
+            action="",
+            major=True,
+            now=timezone.now(),
+        )
+    with pytest.raises(PermissionDenied):
+        services.deviation_record(
+            by=rater,
+            participant_id=person.pk,
+            category="other",
+            occurred_on=today,
+            description="x",
+            action="",
+            major=False,
+            now=timezone.now(),
+        )
+    response = client_for(data_manager).post(
+        reverse("review:deviations"),
+        {
+            "participant": person.pk,
+            "category": "wrong_product",
+            "occurred_on": today.isoformat(),
+            "description": "Syringe of another participant given",
+            "action": "Reported to the PI",
+            "major": "on",
+        },
+    )
+    assert response.status_code == 302
+    assert services.major_deviations() == {person.code: ["wrong_product"]}
+    participants = pd.DataFrame({"participant": [person.code], "sequence": ["KP"]})
+    long = pd.DataFrame(
+        [(person.code, 1, "madrs", "p1-24h-inf1", None, 10.0, True, False)],
+        columns=[
+            "participant",
+            "period",
+            "instrument",
+            "timepoint",
+            "rated_at",
+            "total",
+            "response",
+            "out_of_window",
+        ],
+    )
+    out = sets.analysis_sets(
+        participants,
+        long,
+        given={person.code: {(1, 1)}},
+        infusion1_end={},
+        unblinded_at={},
+        primary_window_hours=28,
+        primary_timepoints=frozenset({"p1-24h-inf1"}),
+        major_deviations=services.major_deviations(),
+    )
+    assert dict(out[sets.PP].excluded) == {person.code: f"{sets.MAJOR_DEVIATION}: wrong_product"}
+    page = (
+        client_for(data_manager).get(reverse("review:deviations"), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    )
+    assert "Syringe of another participant given" in page
