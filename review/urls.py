@@ -10,5 +10,6 @@ urlpatterns = [
     path("casebooks/", views.casebooks, name="casebooks"),
     path("deviations/", views.deviations, name="deviations"),
     path("participant/<int:pk>/", views.casebook, name="casebook"),
+    path("participant/<int:pk>/casebook.pdf", views.casebook_pdf_view, name="casebook_pdf"),
     path("record/<str:label>/<str:record_id>/", views.record, name="record"),
 ]

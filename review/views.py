@@ -420,3 +420,17 @@ def deviations(request: HttpRequest) -> HttpResponse:
     return render(
         request, "review/deviations.html", {"page": entries, "form": form, "may_record": may_record}
     )
+
+
+@role_required(*REVIEWERS)
+def casebook_pdf_view(request: HttpRequest, pk: int) -> HttpResponse:
+    from review.casebook_pdf import casebook_pdf
+
+    person = Participant.objects.filter(pk=pk).first()
+    if person is None:
+        raise not_found()
+    response = HttpResponse(
+        casebook_pdf(request.user, person, now=timezone.now()), content_type="application/pdf"
+    )
+    response["Content-Disposition"] = f'inline; filename="casebook-{person.code}.pdf"'
+    return response

@@ -367,3 +367,48 @@ def test_a_major_deviation_is_logged_and_takes_the_participant_out_of_the_per_pr
         client_for(data_manager).get(reverse("review:deviations"), HTTP_ACCEPT_LANGUAGE="en").content.decode()
     )
     assert "Syringe of another participant given" in page
+
+
+def test_the_close_out_archive_holds_every_casebook_as_a_pdf_with_its_signature_and_hash(
+    coordinator, rater, principal_investigator, tmp_path, client_for
+) -> None:
+    import hashlib
+    import io
+    import json
+    import zipfile
+
+    from django.core.management import call_command
+    from pypdf import PdfReader
+
+    person = enrolled(coordinator)
+    _rating(person, rater)
+    services.casebook_sign(
+        by=principal_investigator,
+        participant_id=person.pk,
+        username=principal_investigator.username,
+        password=PASSWORD,
+        now=timezone.now(),
+    )
+    other = enrolled(coordinator)
+    target = tmp_path / "casebooks.zip"
+    call_command(
+        "casebooks_archive",
+        "--as",
+        principal_investigator.username,
+        "--out",
+        str(target),
+        stdout=io.StringIO(),
+    )
+    archive = zipfile.ZipFile(target)
+    manifest = json.loads(archive.read("manifest.json"))
+    assert [c["participant"] for c in manifest["casebooks"]] == sorted([person.code, other.code])
+    entry = next(c for c in manifest["casebooks"] if c["participant"] == person.code)
+    pdf = archive.read(entry["file"])
+    assert (
+        hashlib.sha256(pdf).hexdigest() == entry["sha256"]
+        and entry["signed_by"] == principal_investigator.username
+    )
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
+    assert person.code in text and "Signed by the principal investigator" in text
+    response = client_for(principal_investigator).get(reverse("review:casebook_pdf", args=[other.pk]))
+    assert response["Content-Type"] == "application/pdf"
