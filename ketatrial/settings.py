@@ -252,6 +252,9 @@ AUDIT_CHAIN_KEY = env_str("AUDIT_CHAIN_KEY", "dev-only-audit-chain-key-not-secre
 DATABASE_APP_ROLE = env_str("DATABASE_APP_ROLE", "")
 # Where the nightly job writes the chain heads: outside the database (a volume of its own).
 AUDIT_CHAIN_HEADS_DIR = Path(env_str("AUDIT_CHAIN_HEADS_DIR", str(VAR_DIR / "audit-heads")))
+# Backups (`manage.py backup`, ketatrial/backup.py) are encrypted with this key: 32 random bytes,
+# URL-safe base64. Required by backup and restore only; kept with the other keys (`backup_keys`).
+BACKUP_ENCRYPTION_KEY = env_str("BACKUP_ENCRYPTION_KEY")
 
 if not DEBUG:
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
