@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from clinimetry import scales
+from clinimetry.items import item_table
 from ketatrial.audit import ClinicalModel
 from participants.models import Participant
 
@@ -71,6 +75,18 @@ class Assessment(ClinicalModel):
         says): each leaves its item missing (in `missing_items`), never scored 0."""
         scale = scales.get(self.instrument)
         return [i.code for i in scale.items if i.is_not_assessed((self.items or {}).get(i.code))]
+
+    @classmethod
+    def audit_item_label(cls, field: str, key: str, record: Any) -> str | None:
+        """Words for one entry of a JSON field in the audit trail (ketatrial.audit_trail): an item
+        of `items` by its code and name in the reader's language, "item 4 (Insomnia: early)"."""
+        if field != "items":
+            return None
+        try:
+            name = item_table(record.instrument)[key][0]
+        except KeyError:
+            return None
+        return gettext("item %(code)s (%(name)s)") % {"code": key, "name": gettext(name)}
 
     def __str__(self) -> str:
         # By date, never by timepoint: titles reach raters and the audit pages, and a timepoint

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from ketatrial import views
+from ketatrial import views, views_audit
 from participants.access import authenticated, public
 
 handler403 = "ketatrial.views.error_403"
@@ -29,8 +29,10 @@ urlpatterns = [
     path("session/keep-alive/", views.session_keep_alive, name="session_keep_alive"),
     path("status/", views.system_status, name="system_status"),
     path("health/", views.health, name="health"),
-    path("audit/", views.audit_index, name="audit_index"),
-    path("audit/<str:label>/<int:pk>/", views.audit_record, name="audit_record"),
+    path("audit/", views_audit.audit_index, name="audit_index"),
+    path("audit/export.csv", views_audit.audit_csv, name="audit_csv"),
+    path("audit/allocation-views/", views_audit.allocation_views, name="allocation_views"),
+    path("audit/<str:label>/<int:pk>/", views_audit.audit_record, name="audit_record"),
     path("participants/", include("participants.urls")),
     path("infusions/", include("infusions.urls")),
     path("ratings/", include("clinimetry.urls")),

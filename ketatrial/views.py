@@ -1,4 +1,4 @@
-"""Shell pages: home per role, protocol, language, system status, audit trail."""
+"""Shell pages: home per role, protocol, language, system status (the audit pages: views_audit)."""
 
 from __future__ import annotations
 
@@ -14,23 +14,15 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from ketatrial import trial
-from ketatrial.audit import audit_entries, audited_models
 from ketatrial.forms import LanguageForm
 from ketatrial.jobs import queue_health
 from ketatrial.navigation import role_links
-from ketatrial.protocol import (
-    BLINDING_HAZARD,
-    DATA_MANAGER,
-    MONITOR,
-    PRINCIPAL_INVESTIGATOR,
-    protocol_values,
-)
+from ketatrial.protocol import BLINDING_HAZARD, DATA_MANAGER, protocol_values
 from ketatrial.selectors import worker_heartbeat_list_recent
 from participants.access import (
     authenticated,
     not_found,
     public,
-    require_capability,
     require_role,
     role_required,
     user_roles,
@@ -126,60 +118,6 @@ def system_status(request: HttpRequest) -> HttpResponse:
             "database": connection.vendor,
             "queue": queue_health(),
             "heartbeats": worker_heartbeat_list_recent(),
-        },
-    )
-
-
-def _audited_model(label: str) -> type:
-    for model in audited_models():
-        if model._meta.label_lower == label:
-            return model
-    raise not_found()
-
-
-AUDIT_READERS = (DATA_MANAGER, PRINCIPAL_INVESTIGATOR, MONITOR)
-
-
-def _visible_models(request: HttpRequest) -> list[type]:
-    return [m for m in audited_models() if visibility.may_see_records(request.user, m._meta.label_lower)]
-
-
-@role_required(*AUDIT_READERS)
-def audit_index(request: HttpRequest) -> HttpResponse:
-    require_capability(request.user, "review_audit")
-    recent = []
-    models = _visible_models(request)
-    for model in models:
-        for record in model.history.select_related("history_user").order_by("-history_date")[:50]:
-            recent.append((record, model._meta.label_lower, model._meta.verbose_name))
-    recent.sort(key=lambda item: item[0].history_date, reverse=True)
-    return render(
-        request,
-        "audit/index.html",
-        {"models": [(m._meta.label_lower, m._meta.verbose_name) for m in models], "recent": recent[:50]},
-    )
-
-
-@role_required(*AUDIT_READERS)
-def audit_record(request: HttpRequest, label: str, pk: int) -> HttpResponse:
-    """One record's history, as the visibility rule lets this reader see the live record: a
-    model the reader may not see answers exactly like a record that does not exist."""
-    require_capability(request.user, "review_audit")
-    if not visibility.may_see_records(request.user, label):
-        raise not_found()
-    model = _audited_model(label)
-    instance = model.objects.filter(pk=pk).first()
-    if instance is None:
-        raise not_found()
-    return render(
-        request,
-        "audit/record.html",
-        {
-            "instance": instance,
-            "label": model._meta.verbose_name,
-            "entries": audit_entries(
-                instance, shown=lambda names: visibility.visible_fields(request.user, label, names)
-            ),
         },
     )
 

@@ -54,6 +54,13 @@ def test_list_and_calendar_pages_make_as_many_queries_at_200_participants_as_at_
         "calendar month": ("coordinator", reverse("infusions:calendar") + "?view=month"),
         "participant list": ("coordinator", reverse("participants:list")),
         "data manager's participant list": ("data_manager", reverse("participants:list")),
+        "audit trail": ("data_manager", reverse("audit_index")),
+        "audit trail, page 2": ("monitor", reverse("audit_index") + "?page=2"),
+        "audit trail of changes by coordinators": (
+            "principal_investigator",
+            reverse("audit_index") + "?action=~&role=coordinator",
+        ),
+        "log of views of the allocation": ("data_manager", reverse("allocation_views")),
     }
     counts: dict[str, list[int]] = {name: [] for name in pages}
     for size in SIZES:
@@ -66,6 +73,10 @@ def test_list_and_calendar_pages_make_as_many_queries_at_200_participants_as_at_
             "participant page": ("coordinator", reverse("participants:detail", args=[last.pk])),
             "participant timeline": ("coordinator", reverse("infusions:timeline", args=[last.pk])),
             "participant ratings": ("data_manager", reverse("clinimetry:participant", args=[last.pk])),
+            "participant's audit trail": (
+                "data_manager",
+                reverse("audit_index") + f"?participant={last.code}",
+            ),
         }.items():
             counts.setdefault(name, []).append(_count(client_for(personas[role]), url))
     unequal = {name: c for name, c in counts.items() if c[0] != c[1]}
