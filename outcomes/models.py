@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -37,6 +39,12 @@ class ExportJob(models.Model):
 
     def __str__(self) -> str:
         return f"export {self.pk} ({self.blinding})"
+
+    @property
+    def file(self) -> Path:
+        """The package on disk: `path` is relative to MEDIA_ROOT, so a restore to another place
+        finds it (an absolute path, kept by a row the migration could not place, stays absolute)."""
+        return Path(settings.MEDIA_ROOT) / self.path
 
 
 class AnalysisRun(models.Model):

@@ -171,7 +171,7 @@ def export_download(request: HttpRequest, pk: int) -> HttpResponse:
     except ValidationError:
         raise not_found() from None
     return FileResponse(
-        open(job.path, "rb"),  # noqa: SIM115 (FileResponse closes it)
+        open(job.file, "rb"),  # noqa: SIM115 (FileResponse closes it)
         as_attachment=True,
         filename=services.export_file_name(job),
         content_type="application/zip",

@@ -37,7 +37,7 @@ def _export(user, unblinded=False):  # type: ignore[no-untyped-def]
     )
     job = services.export_run(job.pk, now=timezone.now())
     assert job.status == "done", job.error
-    return job, zipfile.ZipFile(job.path)
+    return job, zipfile.ZipFile(job.file)
 
 
 def _same(read: pd.DataFrame, expected: pd.DataFrame, *, strings_empty: bool = False) -> None:

@@ -44,6 +44,6 @@ def test_two_real_workers_build_one_export_and_run_the_analyses(
     assert job.status == "done", output
     assert statuses <= {"done", "running"}  # the second worker found the job claimed or built
     exports = list((Path(settings.MEDIA_ROOT) / "exports").iterdir())
-    assert [p.name for p in exports] == [Path(job.path).name]  # one package, no leftovers
-    assert zipfile.ZipFile(job.path).testzip() is None
+    assert [p.name for p in exports] == [job.file.name]  # one package, no leftovers
+    assert zipfile.ZipFile(job.file).testzip() is None
     assert AnalysisRun.objects.filter(pk__in=runs, kind="monitoring").count() == 1
