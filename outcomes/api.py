@@ -18,6 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from ketatrial.allocation_log import log_allocation_view
 from ketatrial.protocol import DATA_MANAGER, STATISTICIAN
 from outcomes import levels, services
 from participants.access import ACCESS_ATTR, PUBLIC, has_role
@@ -74,6 +75,8 @@ class _Table(APIView):
             raise ApiDenied(
                 "Unblinded data open only to the statistician after the key is released."
             ) from exc
+        if blinding == levels.UNBLINDED:
+            log_allocation_view(request, "unblinded_api")
         data = _dataset().build(request.user, blinding, now=timezone.now())
         frame = getattr(data, self.table)
         try:

@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from ketatrial.allocation_log import log_allocation_view
 from ketatrial.protocol import (
     COORDINATOR,
     DATA_MANAGER,
@@ -23,7 +24,7 @@ from ketatrial.protocol import (
 )
 from ketatrial.trial import protocol
 from outcomes import consort as consort_diagram
-from outcomes import report, selectors, services
+from outcomes import levels, report, selectors, services
 from outcomes.models import AnalysisRun, ExportJob
 from participants import allocation
 from participants.access import capability_required, has_role, not_found, role_required
@@ -46,6 +47,8 @@ def index(request: HttpRequest) -> HttpResponse:
 
 @role_required(*LOCK_VIEWERS)
 def lock_page(request: HttpRequest) -> HttpResponse:
+    if _efficacy_visible(request):
+        log_allocation_view(request, "key_letters")
     blockers = services.lock_blockers()
     return render(
         request,
@@ -110,11 +113,11 @@ def unlock(request: HttpRequest) -> HttpResponse:
 @role_required(STATISTICIAN)
 @require_POST
 def release(request: HttpRequest) -> HttpResponse:
-    return _run(
-        request,
-        lambda: services.sequence_release(by=request.user, now=timezone.now()),
-        _("The sequence key is released."),
-    )
+    def release_and_log() -> None:
+        services.sequence_release(by=request.user, now=timezone.now())
+        log_allocation_view(request, "key_release")
+
+    return _run(request, release_and_log, _("The sequence key is released."))
 
 
 @capability_required("export_data")
@@ -170,6 +173,8 @@ def export_download(request: HttpRequest, pk: int) -> HttpResponse:
         job = services.export_for_download(request.user, pk)
     except ValidationError:
         raise not_found() from None
+    if job.blinding == levels.UNBLINDED:
+        log_allocation_view(request, "unblinded_export")
     return FileResponse(
         open(job.file, "rb"),  # noqa: SIM115 (FileResponse closes it)
         as_attachment=True,
@@ -183,6 +188,8 @@ def _runs(request: HttpRequest) -> dict[str, object]:
     efficacy = (
         selectors.analysis_run_latest(AnalysisRun.Kind.EFFICACY) if _efficacy_visible(request) else None
     )
+    if efficacy:
+        log_allocation_view(request, "efficacy_results")
     return {
         "monitoring": monitoring,
         "monitoring_json": json.dumps(monitoring.results, indent=1) if monitoring else "",
@@ -226,6 +233,8 @@ def _report_context(request: HttpRequest, pk: int) -> dict[str, object]:
     run = selectors.analysis_run_get(pk)
     if run is None or (run.kind == AnalysisRun.Kind.EFFICACY and not _efficacy_visible(request)):
         raise not_found()
+    if run.kind == AnalysisRun.Kind.EFFICACY:
+        log_allocation_view(request, "efficacy_report")
     tables = report.efficacy_tables(run.results) if run.kind == AnalysisRun.Kind.EFFICACY else []
     return {"run": run, "r": run.results, "tables": tables}
 
@@ -243,6 +252,8 @@ def analysis_report_page(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _consort_context(request: HttpRequest) -> dict[str, object]:
     unblinded = _efficacy_visible(request)
+    if unblinded:
+        log_allocation_view(request, "consort_by_arm")
     strict = allocation.is_strictly_blinded(request.user) and not unblinded
     counts = consort_diagram.counts(
         request.user, unblinded=unblinded, batch=protocol().blinded_count_batch if strict else None

@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from ketatrial.allocation_log import log_allocation_view
 from ketatrial.forms import run_service
 from ketatrial.protocol import (
     COORDINATOR,
@@ -310,6 +311,8 @@ def unblinding_list(request: HttpRequest) -> HttpResponse:
     rows = []
     for req in allocation.unblinding_requests_for(request.user):
         sequence = allocation.sequence_for(request.user, req.participant) if req.executed_at else None
+        if sequence:
+            log_allocation_view(request, "unblinding_result", req.participant)
         rows.append((req, sequence))
     return render(request, "participants/unblinding_list.html", {"rows": rows})
 

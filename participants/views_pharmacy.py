@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from ketatrial.allocation_log import log_allocation_view
 from participants import allocation
 from participants.access import capability_required, not_found
 from participants.forms import (
@@ -28,6 +29,7 @@ MAX_LIST_BYTES = 2 * 1024 * 1024
 
 
 def _home_context(request: HttpRequest, **forms_: object) -> dict[str, object]:
+    log_allocation_view(request, "pharmacy")
     return {
         "active_list": allocation.allocation_list_active(),
         "list_verified": (lambda lst: lst is None or allocation.allocation_list_verify(lst))(
@@ -99,6 +101,7 @@ def list_parameters(request: HttpRequest, pk: int) -> HttpResponse:
     allocation_list = AllocationList.objects.filter(pk=pk).first()
     if allocation_list is None:
         raise not_found()
+    log_allocation_view(request, "list_parameters")
     response = HttpResponse(
         allocation.allocation_list_parameters_csv(request.user, allocation_list), content_type="text/csv"
     )
@@ -112,6 +115,7 @@ def preparations(request: HttpRequest, pk: int) -> HttpResponse:
     participant = participant_get_for_pharmacy(pk)
     if participant is None:
         raise not_found()
+    log_allocation_view(request, "preparations", participant)
     receipts = allocation.receipt_list()
     checkers = pharmacist_checker_list(request.user)
     form = PreparationForm(request.POST or None, receipts=receipts, checkers=checkers)
@@ -161,6 +165,7 @@ def preparation_label(request: HttpRequest, pk: int) -> HttpResponse:
 @capability_required("prepare_doses")
 def accountability(request: HttpRequest) -> HttpResponse:
     allocation.require_unblinded(request.user)
+    log_allocation_view(request, "accountability")
     receipts = allocation.receipt_list()
     receipt_form = ReceiptForm(request.POST if "lot" in request.POST else None)
     count_form = StockCountForm(request.POST if "vials_counted" in request.POST else None, receipts=receipts)
@@ -201,6 +206,7 @@ def unblinding_execute(request: HttpRequest, pk: int) -> HttpResponse:
     req = UnblindingRequest.objects.filter(pk=pk).select_related("participant", "requested_by").first()
     if req is None:
         raise not_found()
+    log_allocation_view(request, "unblinding_execute", req.participant)
     form = UnblindingExecuteForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
