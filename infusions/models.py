@@ -122,6 +122,9 @@ class DissociationRating(ClinicalModel):
 
 
 class AdverseEvent(ClinicalModel):
+    """An adverse event; serious (ICH E2A) when it meets one seriousness criterion or more. Written
+    only through infusions.services (reported, changed with a reason, followed up)."""
+
     class Severity(models.TextChoices):
         MILD = "mild", _("Mild")
         MODERATE = "moderate", _("Moderate")
@@ -133,6 +136,23 @@ class AdverseEvent(ClinicalModel):
         POSSIBLE = "possible", _("Possible")
         PROBABLE = "probable", _("Probable")
         DEFINITE = "definite", _("Definite")
+        # The rest of the WHO-UMC scale: a judgement that cannot be made yet, or at all.
+        CONDITIONAL = "conditional", _("Conditional (more data needed)")
+        UNASSESSABLE = "unassessable", _("Unassessable (information insufficient or contradictory)")
+
+    class Criterion(models.TextChoices):
+        """ICH E2A seriousness criteria; an event may meet several."""
+
+        DEATH = "death", _("Results in death")
+        LIFE_THREATENING = "life_threatening", _("Is life-threatening")
+        HOSPITALISATION = "hospitalisation", _("Requires in-patient hospitalisation or prolongs it")
+        DISABILITY = "disability", _("Results in persistent or significant disability or incapacity")
+        CONGENITAL_ANOMALY = "congenital_anomaly", _("Is a congenital anomaly or birth defect")
+        MEDICALLY_IMPORTANT = "medically_important", _("Other medically important event")
+
+    class Expectedness(models.TextChoices):
+        EXPECTED = "expected", _("Expected (listed in the reference safety information)")
+        UNEXPECTED = "unexpected", _("Unexpected")
 
     class Action(models.TextChoices):
         NONE = "none", _("None")
@@ -157,12 +177,26 @@ class AdverseEvent(ClinicalModel):
     category = models.CharField(_("category"), max_length=100)
     onset = models.DateTimeField(_("onset"))
     severity = models.CharField(_("severity"), max_length=10, choices=Severity.choices)
+    # Kept with the criteria by the service: serious exactly when a criterion is met.
     serious = models.BooleanField(_("serious"), default=False)
-    relatedness = models.CharField(_("relatedness"), max_length=12, choices=Relatedness.choices)
+    seriousness_criteria = models.JSONField(_("seriousness criteria"), default=list, blank=True)
+    relatedness = models.CharField(
+        _("causality (relatedness to the study infusion)"), max_length=12, choices=Relatedness.choices
+    )
+    expectedness = models.CharField(
+        _("expectedness"), max_length=10, choices=Expectedness.choices, blank=True
+    )
     action = models.CharField(_("action taken"), max_length=10, choices=Action.choices)
     outcome = models.CharField(_("outcome"), max_length=14, choices=Outcome.choices)
+    outcome_date = models.DateField(_("outcome date"), null=True, blank=True)
+    narrative = models.TextField(_("narrative"), blank=True)
     reported_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     reported_at = models.DateTimeField(_("reported at"))
+
+    # Causality that counts as a suspected reaction ("a reasonable possibility", ICH E2A).
+    RELATED = frozenset({Relatedness.POSSIBLE, Relatedness.PROBABLE, Relatedness.DEFINITE})
+    # Outcomes that close the event (the others are followed up).
+    RESOLVED = frozenset({Outcome.RECOVERED, Outcome.SEQUELAE, Outcome.FATAL})
 
     class Meta:
         ordering = ["-onset"]
@@ -170,6 +204,40 @@ class AdverseEvent(ClinicalModel):
 
     def __str__(self) -> str:
         return self.term
+
+    @property
+    def is_related(self) -> bool:
+        return self.relatedness in self.RELATED
+
+    @property
+    def is_resolved(self) -> bool:
+        return self.outcome in self.RESOLVED
+
+    @property
+    def is_susar(self) -> bool:
+        """A suspected unexpected serious adverse reaction: serious, related and unexpected."""
+        return self.serious and self.is_related and self.expectedness == self.Expectedness.UNEXPECTED
+
+    def criteria_labels(self) -> list[str]:
+        labels = dict(self.Criterion.choices)
+        return [str(labels.get(c, c)) for c in self.seriousness_criteria or []]
+
+
+class AdverseEventFollowUp(ClinicalModel):
+    """A dated piece of follow-up information on an adverse event (new facts, treatment, course)."""
+
+    event = models.ForeignKey(AdverseEvent, on_delete=models.PROTECT, related_name="follow_ups")
+    on = models.DateField(_("date of the information"))
+    note = models.TextField(_("follow-up note"))
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField(_("recorded at"))
+
+    class Meta:
+        ordering = ["on", "pk"]
+        verbose_name = _("adverse-event follow-up")
+
+    def __str__(self) -> str:
+        return f"{self.event} follow-up {self.on:%Y-%m-%d}"
 
 
 class CalendarToken(models.Model):

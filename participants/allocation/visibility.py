@@ -111,6 +111,7 @@ MODEL_KINDS: dict[str, str] = {
     "infusions.vitalsigns": INFUSION_SAFETY,
     "infusions.dissociationrating": INFUSION_SAFETY,
     "infusions.adverseevent": ADVERSE_EVENTS,
+    "infusions.adverseeventfollowup": ADVERSE_EVENTS,
     "clinimetry.assessment": RATINGS,
     "clinimetry.relapseevent": RATINGS,
     "clinimetry.relapse": RATINGS,
