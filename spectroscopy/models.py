@@ -107,7 +107,7 @@ class MRSResult(models.Model):
     """One immutable result per (metabolite upload, pipeline version); reprocessing adds a row."""
 
     class Status(models.TextChoices):
-        QUEUED = "queued", _("Queued")
+        QUEUED = "queued", _("Waiting for the workers")
         RUNNING = "running", _("Running")
         DONE = "done", _("Done")
         FAILED = "failed", _("Failed")

@@ -481,10 +481,26 @@ def result_queue(
         upload=upload, pipeline_version=version, defaults={"water": water, "queued_at": now}
     )
     if created:
-        from spectroscopy.tasks import quantify_result
+        from ketatrial.jobs import job_enqueue
 
-        transaction.on_commit(lambda: quantify_result.delay(result.pk))
+        # In the outbox in this transaction (ketatrial/jobs.py): a broker outage leaves the result
+        # waiting for the workers, never a server error after its row is saved nor lost.
+        job_enqueue("mrs_quantify", f"mrs:{result.pk}", {"result_id": result.pk}, now=now)
     return result, created
+
+
+def quantify_job(job: Any) -> None:
+    """The outbox handler: the job's lease makes this worker the one quantifying the result (a
+    result left running by a dead worker is taken over); a passing I/O fault is tried again later,
+    a file that cannot be read fails the result with the reason."""
+    from datetime import timedelta
+
+    from ketatrial.jobs import TryLater
+
+    try:
+        result_run(job.payload["result_id"], now=timezone.now())
+    except OSError as exc:
+        raise TryLater(f"I/O: {exc}", timedelta(minutes=min(30, 2**job.attempts))) from exc
 
 
 def _figure(result: Any) -> dict[str, Any]:
