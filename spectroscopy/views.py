@@ -178,16 +178,16 @@ def quantify(request: HttpRequest, pk: int, upload_pk: int) -> HttpResponse:
         .first()
     )
     try:
-        _result, created = services.result_queue(upload=metab, water=water, now=timezone.now())
+        result, created = services.result_queue(upload=metab, water=water, now=timezone.now())
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
-        messages.success(
-            request,
-            _("Quantification queued.")
-            if created
-            else _("This series is already quantified with this pipeline version."),
-        )
+        if created:
+            messages.success(request, _("Quantification queued: it runs as soon as a worker takes it."))
+        elif result.status in (MRSResult.Status.QUEUED, MRSResult.Status.RUNNING):
+            messages.info(request, _("This series is waiting for the workers or being quantified: nothing to do."))
+        else:
+            messages.success(request, _("This series is already quantified with this pipeline version."))
     return redirect("spectroscopy:participant", pk=pk)
 
 
