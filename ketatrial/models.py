@@ -59,22 +59,50 @@ class WorkerHeartbeat(models.Model):
 
 
 class Notification(models.Model):
-    """A message to one user (serious adverse event, suicide-risk alert), also sent by email."""
+    """A message to one user (serious adverse event, suicide-risk item, vital-sign alert left
+    without action, emergency-unblinding steps), also sent by e-mail (ketatrial/notifications.py).
+    The recipient acknowledges it (`read_at`: when; the recipient: who); an acknowledged
+    notification is kept, never deleted."""
+
+    delete_refused = True  # DELETE refused by trigger (ketatrial/audit_db.py) and below
+
+    class Kind(models.TextChoices):
+        MESSAGE = "message", _("Message")
+        SERIOUS_ADVERSE_EVENT = "sae", _("Serious adverse event")
+        SUICIDE_RISK = "suicide_risk", _("Suicide-risk item")
+        VITALS_ALERT = "vitals_alert", _("Vital-sign alert without action")
+        UNBLINDING = "unblinding", _("Emergency unblinding")
 
     recipient = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="notifications"
     )
     created_at = models.DateTimeField()
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices, default=Kind.MESSAGE)
+    # What it is about ("infusions.adverseevent:12"), so a record's page can say who acknowledged.
+    topic = models.CharField(max_length=80, blank=True, db_index=True)
+    # Set when a notice must reach a recipient once only (a beat task that runs every minute).
+    once_key = models.CharField(max_length=80, blank=True)
     subject = models.CharField(max_length=200)
     body = models.TextField()
     url = models.CharField(max_length=300, blank=True)
-    read_at = models.DateTimeField(null=True, blank=True)
+    read_at = models.DateTimeField(_("acknowledged at"), null=True, blank=True)
 
     class Meta:
-        ordering = ["-created_at"]
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["recipient", "read_at"], name="notification_unread")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["recipient", "once_key"],
+                condition=~models.Q(once_key=""),
+                name="notification_once_per_recipient",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.subject
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        raise ValidationError(_("Notifications are kept: acknowledge one instead of deleting it."))
 
 
 class LockEvent(ClinicalModel):
