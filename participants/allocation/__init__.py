@@ -9,8 +9,9 @@ syringe code, total volume and pump rate, never the sequence or the product.
 """
 
 # The package, by subject: access.py (who may see what of the allocation), lists.py, randomize.py,
-# pharmacy.py, ledger.py, unblinding.py, sequence_key.py. It is still the only code that reads the
-# allocation (tests/participants/test_allocation_module_is_alone.py); callers use the names below.
+# kits.py, pharmacy.py, ledger.py, unblinding.py, sequence_key.py. It is still the only code that
+# reads the allocation (tests/participants/test_allocation_module_is_alone.py); callers use the
+# names below.
 from participants.allocation.access import (  # noqa: F401
     PRODUCT_KETAMINE,
     PRODUCT_PLACEBO,
@@ -29,6 +30,12 @@ from participants.allocation.guesses import (  # noqa: F401, E402
     guess_tables,
     pooled_correct_guesses,
 )
+from participants.allocation.kits import (  # noqa: F401
+    KitEventRow,
+    kit_events,
+    kit_mark_unavailable,
+    kit_replace,
+)
 from participants.allocation.ledger import (  # noqa: F401
     LotBalance,
     accountability,
@@ -38,7 +45,10 @@ from participants.allocation.ledger import (  # noqa: F401
     stock_count_record,
 )
 from participants.allocation.lists import (  # noqa: F401
+    SlotCount,
     allocation_list_active,
+    allocation_list_counts,
+    allocation_list_csv,
     allocation_list_generate,
     allocation_list_parameters_csv,
     allocation_list_upload,
@@ -56,6 +66,7 @@ from participants.allocation.pharmacy import (  # noqa: F401
 )
 from participants.allocation.randomize import (  # noqa: F401
     BlindedAllocation,
+    SlotKit,
     blinded_allocation,
     blinded_allocations,
     participant_randomize,

@@ -15,7 +15,7 @@ from ketatrial.protocol import PHARMACIST, PRINCIPAL_INVESTIGATOR
 from ketatrial.trial import protocol
 from participants import randomization
 from participants.access import has_role
-from participants.allocation.randomize import _blinded
+from participants.allocation.randomize import randomization_number, slot_kits
 from participants.models import (
     AllocationSlot,
     Participant,
@@ -79,11 +79,14 @@ class AllocationRow:
 def allocation_table(user: AbstractBaseUser) -> list[AllocationRow]:
     """Every randomized participant with the sequence: the unblinded pharmacist's view."""
     require_unblinded(user)
-    slots = AllocationSlot.objects.filter(participant__isnull=False).select_related(
-        "participant", "participant__site"
+    slots = list(
+        AllocationSlot.objects.filter(participant__isnull=False).select_related(
+            "participant", "participant__site"
+        )
     )
+    kits = slot_kits(slots)
     return [
-        AllocationRow(s.participant, _blinded(s).randomization_number, s.kit_code, s.sequence)  # type: ignore[arg-type]
+        AllocationRow(s.participant, randomization_number(s), kits[s.pk].code, s.sequence)  # type: ignore[arg-type]
         for s in slots
     ]
 

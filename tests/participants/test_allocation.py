@@ -83,8 +83,10 @@ def test_a_list_cannot_be_replaced_once_a_slot_is_used(generated, unblinded, coo
         allocation.allocation_list_generate(by=unblinded, now=timezone.now(), n_per_stratum=4, seed=2)
 
 
-def test_an_unused_list_can_be_replaced(generated, unblinded) -> None:
-    new = allocation.allocation_list_generate(by=unblinded, now=timezone.now(), n_per_stratum=4, seed=2)
+def test_an_unused_list_can_be_replaced_with_a_reason(generated, unblinded) -> None:
+    new = allocation.allocation_list_generate(
+        by=unblinded, now=timezone.now(), n_per_stratum=4, seed=2, replace_reason="wrong block sizes"
+    )
     assert AllocationList.objects.get(active=True) == new
 
 

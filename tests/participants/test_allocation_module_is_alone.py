@@ -7,7 +7,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 # Names through which the allocation (sequence or product) could be read.
 ALLOCATION_NAMES = re.compile(
-    r"\b(AllocationSlot|DosePreparation|KetamineReceipt|StockCount|allocation_slot|dose_preparations|dosepreparation)\b"
+    r"\b(AllocationSlot|AllocationKit|DosePreparation|KetamineReceipt|StockCount|allocation_slot"
+    r"|dose_preparations|dosepreparation)\b"
 )
 PACKAGE = "participants/allocation/"  # the blinding package itself: every module in it
 ALLOWED = {
