@@ -242,15 +242,37 @@ class UnblindingExecuteForm(forms.Form):
         self.helper = _helper(_("Execute unblinding"))
 
 
-class GenerateListForm(forms.Form):
+class _ReplaceListFields(forms.Form):
+    """Replacing the active list is a deliberate act: ticked, with the reason (refused anyway once
+    a participant is randomized)."""
+
+    replace = forms.BooleanField(label=_("Replace the unused active list"), required=False)
+    replace_reason = forms.CharField(
+        label=_("Reason for replacing it"),
+        required=False,
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("Only before the first randomization; kept in the audit trail."),
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("replace") and not (data.get("replace_reason") or "").strip():
+            self.add_error("replace_reason", _("Give the reason for replacing the active list."))
+        # The service sees a reason only when replacing was ticked.
+        data["replace_reason"] = (data.get("replace_reason") or "").strip() if data.get("replace") else ""
+        data.pop("replace", None)
+        return data
+
+
+class GenerateListForm(_ReplaceListFields):
+    """A permuted-block list over the protocol's strata (a list with other strata is refused)."""
+
     n_per_stratum = forms.IntegerField(
         label=_("Participants per stratum (at least)"), min_value=2, max_value=2000
     )
     block_sizes = forms.CharField(
         label=_("Block sizes"), initial="2,4", help_text=_("Comma-separated even numbers.")
-    )
-    strata = forms.CharField(
-        label=_("Strata"), required=False, help_text=_("Comma-separated; empty for none.")
     )
     seed = forms.IntegerField(
         label=_("Seed"),
@@ -258,6 +280,7 @@ class GenerateListForm(forms.Form):
         min_value=0,
         help_text=_("Empty: a new random seed, recorded with the list."),
     )
+    field_order = ["n_per_stratum", "block_sizes", "seed", "replace", "replace_reason"]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -272,20 +295,36 @@ class GenerateListForm(forms.Form):
             raise forms.ValidationError(_("Block sizes must be positive even numbers (1:1)."))
         return sizes
 
-    def clean_strata(self) -> tuple[str, ...]:
-        strata = tuple(x.strip() for x in self.cleaned_data["strata"].split(",") if x.strip())
-        return strata or ("",)
 
-
-class UploadListForm(forms.Form):
+class UploadListForm(_ReplaceListFields):
     csv_file = forms.FileField(
         label=_("Allocation list (CSV)"),
         help_text=_("Columns: stratum, sequence_no, block_no, block_size, sequence, kit_code."),
     )
+    field_order = ["csv_file", "replace", "replace_reason"]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.helper = _helper(_("Upload list"))
+
+
+class KitUnavailableForm(forms.Form):
+    """A damaged or lost kit taken out of use; its slot and sequence stay."""
+
+    kit_code = forms.CharField(label=_("Kit code"), max_length=40)
+    reason = forms.CharField(
+        label=_("What happened to the kit"), max_length=500, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+
+class KitReplaceForm(forms.Form):
+    """A replacement kit for the slot of a kit out of use: same slot, same sequence."""
+
+    kit_code = forms.CharField(label=_("Kit out of use"), max_length=40)
+    new_kit_code = forms.CharField(label=_("Replacement kit code"), max_length=40)
+    reason = forms.CharField(
+        label=_("Reason for the replacement"), max_length=500, widget=forms.Textarea(attrs={"rows": 2})
+    )
 
 
 class PreparationForm(forms.Form):

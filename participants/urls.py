@@ -27,6 +27,9 @@ urlpatterns = [
     path("pharmacy/list/generate/", views_pharmacy.list_generate, name="list_generate"),
     path("pharmacy/list/upload/", views_pharmacy.list_upload, name="list_upload"),
     path("pharmacy/list/<int:pk>/parameters.csv", views_pharmacy.list_parameters, name="list_parameters"),
+    path("pharmacy/list/<int:pk>/list.csv", views_pharmacy.list_download, name="list_download"),
+    path("pharmacy/kit/unavailable/", views_pharmacy.kit_unavailable, name="kit_unavailable"),
+    path("pharmacy/kit/replace/", views_pharmacy.kit_replace, name="kit_replace"),
     path("pharmacy/participant/<int:pk>/", views_pharmacy.preparations, name="preparations"),
     path(
         "pharmacy/preparation/<int:pk>/label.pdf", views_pharmacy.preparation_label, name="preparation_label"

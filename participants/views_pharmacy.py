@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
@@ -12,10 +14,13 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from ketatrial.allocation_log import log_allocation_view
+from ketatrial.trial import protocol
 from participants import allocation
 from participants.access import capability_required, not_found
 from participants.forms import (
     GenerateListForm,
+    KitReplaceForm,
+    KitUnavailableForm,
     PreparationForm,
     ReceiptForm,
     StockCountForm,
@@ -30,16 +35,25 @@ MAX_LIST_BYTES = 2 * 1024 * 1024
 
 def _home_context(request: HttpRequest, **forms_: object) -> dict[str, object]:
     log_allocation_view(request, "pharmacy")
+    active = allocation.allocation_list_active()
     return {
-        "active_list": allocation.allocation_list_active(),
-        "list_verified": (lambda lst: lst is None or allocation.allocation_list_verify(lst))(
-            allocation.allocation_list_active()
-        ),
+        "active_list": active,
+        "list_verified": active is None or allocation.allocation_list_verify(active),
+        "counts": allocation.allocation_list_counts(request.user, active) if active else [],
+        "kit_events": allocation.kit_events(request.user, active) if active else [],
+        "protocol_strata": [s for s in protocol().strata if s],
         "rows": allocation.allocation_table(request.user),
         "generate_form": forms_.get("generate_form") or GenerateListForm(initial={"block_sizes": "2,4"}),
         "upload_form": forms_.get("upload_form") or UploadListForm(),
+        "unavailable_form": forms_.get("unavailable_form") or KitUnavailableForm(prefix="unavailable"),
+        "replace_form": forms_.get("replace_form") or KitReplaceForm(prefix="replace"),
         "requests": allocation.unblinding_requests_for(request.user),
     }
+
+
+def _refused(form: Any, field: str | None, exc: ValidationError) -> None:
+    # Only the messages: a service's per-field error (a dict) names fields this form lacks.
+    form.add_error(field, exc.messages)
 
 
 @capability_required("view_allocation")
@@ -57,7 +71,7 @@ def list_generate(request: HttpRequest) -> HttpResponse:
         try:
             allocation.allocation_list_generate(by=request.user, now=timezone.now(), **form.cleaned_data)
         except ValidationError as exc:
-            form.add_error(None, exc)
+            _refused(form, None, exc)
         else:
             messages.success(request, _("Allocation list generated."))
             return redirect("participants:pharmacy")
@@ -74,19 +88,30 @@ def list_upload(request: HttpRequest) -> HttpResponse:
     if form.is_valid():
         upload = form.cleaned_data["csv_file"]
         try:
+            # Checked before reading: a list of 2,000 slots is some 60 kB.
             if upload.size > MAX_LIST_BYTES:
-                raise ValidationError(_("The file is larger than 2 MB; an allocation list is a small CSV."))
+                raise ValidationError(
+                    _(
+                        "Nothing was stored: the file is %(mb).1f MB; an allocation list is a small CSV "
+                        "(at most 2 MB). Check that you chose the right file."
+                    )
+                    % {"mb": upload.size / 1024 / 1024}
+                )
             try:
                 text = upload.read().decode("utf-8")
             except UnicodeDecodeError:
                 raise ValidationError(
-                    _("The file is not UTF-8 text; save the list as CSV (UTF-8).")
+                    _("Nothing was stored: the file is not UTF-8 text; save the list as CSV (UTF-8).")
                 ) from None
             allocation.allocation_list_upload(
-                by=request.user, now=timezone.now(), text=text, filename=upload.name
+                by=request.user,
+                now=timezone.now(),
+                text=text,
+                filename=upload.name or "",
+                replace_reason=form.cleaned_data["replace_reason"],
             )
         except ValidationError as exc:
-            form.add_error("csv_file", exc)
+            _refused(form, "csv_file", exc)
         else:
             messages.success(request, _("Allocation list imported."))
             return redirect("participants:pharmacy")
@@ -107,6 +132,58 @@ def list_parameters(request: HttpRequest, pk: int) -> HttpResponse:
     )
     response["Content-Disposition"] = f'attachment; filename="allocation-list-{pk}-parameters.csv"'
     return response
+
+
+@capability_required("view_allocation")
+def list_download(request: HttpRequest, pk: int) -> HttpResponse:
+    allocation.require_unblinded(request.user)
+    allocation_list = AllocationList.objects.filter(pk=pk).first()
+    if allocation_list is None:
+        raise not_found()
+    response = HttpResponse(
+        allocation.allocation_list_csv(request.user, allocation_list), content_type="text/csv; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'attachment; filename="allocation-list-{pk}.csv"'
+    return response
+
+
+@capability_required("view_allocation")
+@require_POST
+def kit_unavailable(request: HttpRequest) -> HttpResponse:
+    allocation.require_unblinded(request.user)
+    form = KitUnavailableForm(request.POST, prefix="unavailable")
+    if form.is_valid():
+        try:
+            kit = allocation.kit_mark_unavailable(by=request.user, now=timezone.now(), **form.cleaned_data)
+        except ValidationError as exc:
+            _refused(form, None, exc)
+        else:
+            messages.success(
+                request,
+                _("Kit %(code)s is out of use; add a replacement kit for its slot.") % {"code": kit.code},
+            )
+            return redirect("participants:pharmacy")
+    return render(
+        request, "participants/pharmacy_home.html", _home_context(request, unavailable_form=form), status=400
+    )
+
+
+@capability_required("view_allocation")
+@require_POST
+def kit_replace(request: HttpRequest) -> HttpResponse:
+    allocation.require_unblinded(request.user)
+    form = KitReplaceForm(request.POST, prefix="replace")
+    if form.is_valid():
+        try:
+            kit = allocation.kit_replace(by=request.user, now=timezone.now(), **form.cleaned_data)
+        except ValidationError as exc:
+            _refused(form, None, exc)
+        else:
+            messages.success(request, _("Kit %(code)s now serves the slot.") % {"code": kit.code})
+            return redirect("participants:pharmacy")
+    return render(
+        request, "participants/pharmacy_home.html", _home_context(request, replace_form=form), status=400
+    )
 
 
 @capability_required("prepare_doses")
