@@ -43,7 +43,9 @@ class AllocationListError(ValueError):
 
 
 def _short(text: str, limit: int = 40) -> str:
-    # Messages quote what was uploaded; a 2 MB cell must not come back whole.
+    # Messages quote what was uploaded: a 2 MB cell must not come back whole, nor a control
+    # character at all.
+    text = "".join(ch if ch.isprintable() else "?" for ch in text[: limit + 1])
     return text if len(text) <= limit else text[:limit] + "…"
 
 
