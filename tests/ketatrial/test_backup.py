@@ -304,6 +304,18 @@ def postgresql_state(dsn: str) -> dict[str, object]:
         db.close()
 
 
+def postgresql_table_count(dsn: str) -> int:
+    import psycopg2
+
+    db = psycopg2.connect(dsn)
+    try:
+        with db.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")
+            return int(cursor.fetchone()[0])
+    finally:
+        db.close()
+
+
 def dsn_of_this_database() -> str:
     config = connection.settings_dict
     return " ".join(
@@ -330,12 +342,22 @@ def test_a_restore_to_a_new_place_on_postgresql_gives_identical_tables_files_and
     before = postgresql_state(dsn_of_this_database())
     assert before["names"] == ["Ana Pérez", "Luis Gómez", "María Ruiz"]
     started = monotonic()
-
     archive = backup(place / "backups")
-    result = restore_elsewhere(archive, database_url=new_postgresql_database, new=place / "new")
+    backed_up = monotonic() - started
 
-    took = monotonic() - started
-    print(f"restore drill on PostgreSQL: backup and restore {took:.1f} s")  # noqa: T201
+    # A copy altered near its end is refused after reading it all, and leaves the new place empty.
+    tampered = restore_elsewhere(
+        flipped(archive, archive.stat().st_size - 5), database_url=new_postgresql_database, new=place / "new"
+    )
+    assert tampered.returncode == 1 and "fails authentication" in tampered.stderr
+    assert postgresql_table_count(new_postgresql_database) == 0
+    assert tree_hashes(place / "new") == {}
+
+    started = monotonic()
+    result = restore_elsewhere(archive, database_url=new_postgresql_database, new=place / "new")
+    restored = monotonic() - started
+    took = backed_up + restored
+    print(f"restore drill on PostgreSQL: backup {backed_up:.1f} s, restore and verify {restored:.1f} s")  # noqa: T201
     assert result.returncode == 0, result.stdout + result.stderr
     assert "restore verified" in result.stdout and "audit trail intact" in result.stdout
     after = postgresql_state(new_postgresql_database)
@@ -364,6 +386,11 @@ def test_a_restore_to_a_new_place_on_sqlite_gives_identical_tables_files_and_aud
     build_trial(coordinator, rater)
     archive = backup(place / "backups")
     target = place / "new" / "ketatrial.sqlite3"
+    tampered = restore_elsewhere(
+        flipped(archive, archive.stat().st_size - 5), database_url=f"sqlite:///{target}", new=place / "new"
+    )
+    assert tampered.returncode == 1 and "fails authentication" in tampered.stderr
+    assert not target.exists() and tree_hashes(place / "new") == {}
 
     result = restore_elsewhere(archive, database_url=f"sqlite:///{target}", new=place / "new")
 
@@ -410,16 +437,22 @@ def test_a_wrong_backup_key_is_refused_and_named(settings, archive: Path, place:
     assert "BACKUP_ENCRYPTION_KEY is not the key this archive was made with" in message
 
 
-@pytest.mark.django_db(transaction=True)
-def test_an_archive_with_one_byte_flipped_is_refused_before_anything_is_restored(
-    archive: Path, place: Path
-) -> None:
+def flipped(archive: Path, at: int) -> Path:
+    """A copy of the archive with one bit of one byte flipped."""
     data = bytearray(archive.read_bytes())
-    data[len(data) // 2] ^= 0x01
-    tampered = place / "tampered.ktbackup"
+    data[at] ^= 0x01
+    tampered = archive.with_name("tampered.ktbackup")
     tampered.write_bytes(bytes(data))
-    message = refused(tampered, place / "new")
-    assert "altered, cut short or damaged" in message and "fails authentication" in message
+    return tampered
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_archive_with_one_byte_flipped_is_refused_saying_where(archive: Path, place: Path) -> None:
+    message = refused(flipped(archive, 200), place / "new")  # in the first chunk, the manifest's
+    assert "altered, cut short or damaged: chunk 0" in message and "fails authentication" in message
+    last = flipped(archive, archive.stat().st_size - 5)
+    with pytest.raises(CommandError, match="altered, cut short or damaged: chunk .* fails authentication"):
+        call_command("restore", last, check=True, stdout=io.StringIO())
 
 
 @pytest.mark.django_db(transaction=True)
