@@ -35,7 +35,8 @@ def _slot_of_kit(kit_code: str) -> tuple[AllocationSlot, AllocationKit | None]:
     if active is None:
         raise ValidationError(_("No allocation list is loaded."))
     slot = (
-        AllocationSlot.objects.select_for_update()
+        # of=self: PostgreSQL locks no row of the outer join to the replacement kits.
+        AllocationSlot.objects.select_for_update(of=("self",))
         .filter(allocation_list=active)
         .filter(Q(kit_code=code) | Q(replacement_kits__kit_code=code))
         .first()

@@ -476,17 +476,13 @@ def test_a_kit_action_that_cannot_be_done_says_why_and_changes_nothing(
 
 def _raw_sql_on_slot(statement: str, params: list[object]) -> None:
     """Change a slot behind the application's back. On PostgreSQL the slot trigger refuses it, so
-    this plays a database owner who switches the trigger off first (what the checksum is for)."""
+    this plays a database superuser who switches triggers off first (what the checksum is for)."""
     with transaction.atomic(), connection.cursor() as cursor:
         if on_postgres():
-            cursor.execute(
-                "ALTER TABLE participants_allocationslot DISABLE TRIGGER ketatrial_allocation_slot_guard"
-            )
+            cursor.execute("SET session_replication_role = replica")
         cursor.execute(statement, params)
         if on_postgres():
-            cursor.execute(
-                "ALTER TABLE participants_allocationslot ENABLE TRIGGER ketatrial_allocation_slot_guard"
-            )
+            cursor.execute("SET session_replication_role = DEFAULT")
 
 
 def test_randomization_is_refused_when_a_slots_sequence_was_changed_behind_the_applications_back(
