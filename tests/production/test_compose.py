@@ -21,6 +21,8 @@ LONG_RUNNING = [name for name, s in SERVICES.items() if s.get("restart") != "no"
 # Variables compose must refuse to start without: no default may stand in for them.
 REQUIRED = {
     "POSTGRES_PASSWORD",
+    "OWNER_DB_PASSWORD",
+    "APP_DB_PASSWORD",
     "REDIS_PASSWORD",
     "SECRET_KEY",
     "ALLOWED_HOSTS",
@@ -151,10 +153,12 @@ def test_redis_and_postgres_require_their_passwords_and_the_urls_carry_them() ->
     assert "${REDIS_PASSWORD:?" in _command("redis")
     env = SERVICES["web"]["environment"]
     assert env["CELERY_BROKER_URL"].startswith("redis://:${REDIS_PASSWORD:?")
-    assert env["DATABASE_URL"].startswith("postgres://ketatrial:${POSTGRES_PASSWORD:?")
+    assert env["DATABASE_URL"].startswith("postgres://ketatrial_app:${APP_DB_PASSWORD:?")
     assert SERVICES["postgres"]["environment"]["POSTGRES_PASSWORD"].startswith("${POSTGRES_PASSWORD:?")
+    # Every service built here has the app's environment; migrate and backup connect as the owner.
+    shared = {k: v for k, v in env.items() if k != "DATABASE_URL"}
     for name in BUILT:
-        assert SERVICES[name]["environment"].items() >= env.items(), f"{name} lacks the app's environment"
+        assert SERVICES[name]["environment"].items() >= shared.items(), f"{name} lacks the app's environment"
 
 
 def test_required_variables_have_no_silent_default_and_every_variable_is_in_env_example() -> None:
@@ -200,3 +204,22 @@ def test_the_caddyfile_is_valid_for_each_way_of_getting_a_certificate(tmp_path: 
         assert result.returncode == 0 and "Valid configuration" in result.stdout + result.stderr, (
             result.stderr
         )
+
+
+def test_the_app_connects_as_a_role_that_owns_nothing_and_migrations_run_as_the_owner() -> None:
+    """Issue 16: the audit trail must hold against the application's own connection; the
+    superuser is for administration only (deploy/postgres/10-roles.sh creates the roles)."""
+    for name in ("web", "worker", "beat"):
+        env = SERVICES[name]["environment"]
+        assert env["DATABASE_URL"].startswith("postgres://ketatrial_app:"), name
+        assert env["DATABASE_APP_ROLE"] == "ketatrial_app", name
+    assert SERVICES["migrate"]["environment"]["DATABASE_URL"].startswith("postgres://ketatrial_owner:")
+    assert SERVICES["migrate"]["environment"]["DATABASE_APP_ROLE"] == "ketatrial_app"
+    assert "./deploy/postgres:/docker-entrypoint-initdb.d:ro" in SERVICES["postgres"]["volumes"]
+    script = (ROOT / "deploy/postgres/10-roles.sh").read_text()
+    assert "CREATE ROLE ketatrial_app LOGIN NOSUPERUSER" in script and "OWNER ketatrial_owner" in script
+    for name in BUILT:
+        assert not SERVICES[name]["environment"]["DATABASE_URL"].startswith("postgres://postgres:"), name
+    # The chain heads outside the database, in a volume of their own.
+    assert "audit_heads:/app/var/audit-heads" in SERVICES["worker"]["volumes"]
+    assert SERVICES["worker"]["environment"]["AUDIT_CHAIN_HEADS_DIR"] == "/app/var/audit-heads"

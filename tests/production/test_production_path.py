@@ -100,11 +100,13 @@ def _base_env(tmp: Path) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def _fresh_database(tmp: Path) -> Iterator[str]:
-    """A database no test has touched: SQLite in `tmp`, or a new PostgreSQL database."""
+def _fresh_database(tmp: Path) -> Iterator[tuple[str, str, str]]:
+    """A database no test has touched: SQLite in `tmp`, or a new PostgreSQL database with an
+    application role that owns nothing (as compose has): (owner's URL, application's URL, role)."""
     url = os.environ.get("DATABASE_URL", "")
     if not url.startswith(("postgres://", "postgresql://")):
-        yield f"sqlite:///{tmp / 'ketatrial.sqlite3'}"
+        sqlite = f"sqlite:///{tmp / 'ketatrial.sqlite3'}"
+        yield sqlite, sqlite, ""
         return
     import psycopg2
 
@@ -120,11 +122,19 @@ def _fresh_database(tmp: Path) -> Iterator[str]:
         finally:
             conn.close()
 
+    role, password = f"ketatrial_app_{secrets.token_hex(4)}", secrets.token_hex(16)
     run(f'CREATE DATABASE "{name}"')
+    run(f"CREATE ROLE {role} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD '{password}'")
     try:
-        yield parts._replace(path=f"/{name}").geturl()
+        owner = parts._replace(path=f"/{name}").geturl()
+        host = parts.hostname or "127.0.0.1"
+        app = parts._replace(
+            path=f"/{name}", netloc=f"{role}:{password}@{host}:{parts.port or 5432}"
+        ).geturl()
+        yield owner, app, role
     finally:
         run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        run(f"DROP ROLE IF EXISTS {role}")
 
 
 def _step(name: str, command: list[str], env: dict[str, str], timings: dict[str, float]) -> str:
@@ -269,7 +279,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
     timings: dict[str, float] = {}
     compose = _compose()["services"]
     with contextlib.ExitStack() as stack:
-        database_url = stack.enter_context(_fresh_database(tmp))
+        database_url, app_url, app_role = stack.enter_context(_fresh_database(tmp))
         base = _base_env(tmp)
         static_root = tmp / "staticfiles"
         # The image build: only what the Dockerfile's line sets (STATIC_ROOT moved into tmp).
@@ -291,8 +301,12 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
             "MEDIA_ROOT": str(tmp / "media"),
             "VAR_DIR": str(tmp / "var"),
             "UNBLINDED_USERNAMES": "pharmacist",
+            "DATABASE_APP_ROLE": app_role,
         }
+        # As compose: migrations as the owner (who then grants the application role its rights),
+        # everything else as the application role, which owns nothing (PostgreSQL).
         _step("migrate (compose migrate)", compose["migrate"]["command"], env, timings)
+        env = {**env, "DATABASE_URL": app_url}
         deploy = _step(
             "check --deploy",
             ["python", "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
