@@ -67,7 +67,6 @@ def trial(settings, pharmacist, coordinator, rater, principal_investigator):  # 
 def sign_casebooks(principal_investigator) -> None:  # type: ignore[no-untyped-def]
     """The principal investigator signs every casebook (the database lock needs them all signed)."""
     from review import services as review
-
     from tests.conftest import PASSWORD
 
     for person in Participant.objects.all():

@@ -343,6 +343,7 @@ def test_dissociation_and_adverse_events_only_in_unblinded_exports_and_read_back
     _job, blinded = _export(statistician)
     assert not [n for n in blinded.namelist() if "infusion" in n or "adverse" in n]
     assert "Dizziness" not in blinded.read("csv/long.csv").decode()
+    sign_casebooks(principal_investigator)  # the new records voided that casebook's signature
     services.database_lock(by=principal_investigator, now=timezone.now())
     services.sequence_release(by=statistician, now=timezone.now())
     _job, archive = _export(statistician, unblinded=True)

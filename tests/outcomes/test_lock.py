@@ -13,7 +13,7 @@ from ketatrial.audit import clinical_update
 from ketatrial.models import LockEvent
 from outcomes import services
 from participants import allocation
-from tests.outcomes.conftest import rate
+from tests.outcomes.conftest import rate, sign_casebooks
 
 
 def test_blockers_are_listed_and_stop_the_lock(
@@ -22,6 +22,9 @@ def test_blockers_are_listed_and_stop_the_lock(
     person = trial["people"][0]
     unsigned = rate(person, rater, "madrs", "p1-predose-3", 1, 20, timezone.now())
     clinical_update(unsigned, by=rater, reason="not yet signed", changes={"signed_at": None})
+    # The new rating voided the casebook signature: signed again, only the unsigned rating stands.
+    assert services.lock_blockers().unsigned_casebooks == [person]
+    sign_casebooks(principal_investigator)
     blockers = services.lock_blockers()
     assert blockers.count == 1 and blockers.unsigned == [unsigned]
     page = client_for(data_manager).get(reverse("outcomes:lock"), HTTP_ACCEPT_LANGUAGE="en").content.decode()
@@ -100,10 +103,11 @@ def test_the_lock_pages_post_through_the_views(
 
 
 def test_the_statistician_sees_counts_and_the_data_manager_no_period_2_codes(
-    trial, rater, statistician, data_manager, client_for
+    trial, rater, statistician, data_manager, principal_investigator, client_for
 ) -> None:
     late = Assessment.objects.filter(period=2).first()
     clinical_update(late, by=rater, reason="signature withdrawn for review", changes={"signed_at": None})
+    sign_casebooks(principal_investigator)
     dm = client_for(data_manager).get(reverse("outcomes:lock"), HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert late.participant.code in dm and "(period 2)" in dm and late.task_code not in dm
     stat = client_for(statistician).get(reverse("outcomes:lock"), HTTP_ACCEPT_LANGUAGE="en").content.decode()
@@ -165,6 +169,7 @@ def test_no_mrs_result_is_queued_while_locked(
     from spectroscopy.models import MRSResult
 
     MRSResult.objects.create(upload=upload, pipeline_version="0.9", queued_at=timezone.now(), status="done")
+    sign_casebooks(principal_investigator)  # the upload voided that casebook's signature
     services.database_lock(by=principal_investigator, now=timezone.now())
     with pytest.raises(ValidationError, match="locked"):
         mrs.result_queue(upload=upload, water=None, now=timezone.now())
