@@ -113,7 +113,11 @@ def _stop(worker: subprocess.Popen[str]) -> str:
 
 
 def test_with_redis_down_export_and_analyses_are_kept_and_done_once_when_it_is_back(
-    redis, settings, trial, statistician, tmp_path
+    redis,
+    settings,
+    trial,  # noqa: F811 (the fixture imported above)
+    statistician,
+    tmp_path,
 ) -> None:
     from outcomes import services
     from outcomes.models import AnalysisRun, ExportJob

@@ -19,7 +19,7 @@ pytestmark = [pytest.mark.celery_worker, pytest.mark.django_db(transaction=True)
 
 
 def test_with_redis_down_a_quantification_waits_and_is_done_once_when_it_is_back(
-    redis,
+    redis,  # noqa: F811 (the fixtures imported above)
     settings,
     make_user,
     files,  # noqa: F811
