@@ -9,9 +9,11 @@ here (ClinicalModel.audit_restricted); a randomization shows as the participant'
 with the randomization number, which blinded pages already show.
 
 The rows of one page come from one UNION over the history tables (the filters applied in each
-part), so a page costs a fixed number of queries whatever the size of the trial: the count, the
-page, one query per model on the page for the versions of its records, one per kind of linked
-record named in the changes (users, participants, ...), and one for the randomization numbers.
+part, history columns only, so the database sorts and counts without joins), and a page costs a
+fixed number of queries whatever the size of the trial: the count, the page, one query per model
+on the page for the versions of its records, one per indirect way to a participant (a consent
+through its screening), one per kind of linked record named in the changes (users,
+participants, ...) and one for the randomization numbers.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import models
-from django.db.models import F, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models import F, Q, QuerySet, Value
 from django.db.models.functions import Cast
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -87,7 +89,6 @@ class _Ref:
     history_id: int
     form: str
     object_id: int
-    participant_id: int | None
 
 
 # --- which records the reader may see --------------------------------------------------------
@@ -131,23 +132,22 @@ def _live_path(model: type[models.Model], depth: int = 0) -> str | None:
     return None
 
 
-def _participant_expression(model: type[models.Model]) -> Any:
-    """The participant id of a history row of `model`, as an SQL expression."""
+def _participant_link(model: type[models.Model]) -> tuple[str | None, type[models.Model] | None, str]:
+    """How a history row of `model` names its participant: (the row's attribute, and when that is
+    not the participant's id itself, the model to look it up in and the lookup there)."""
     if model is _participant_model():
-        return F("id")
+        return "id", None, ""
     path = _live_path(model)
     if path is None:
-        return Cast(Value(None), IntegerField())
+        return None, None, ""
     head, _sep, rest = path.partition("__")
     field = model._meta.get_field(head)
     if field.concrete and not rest:
-        return F(field.attname)  # type: ignore[union-attr]
+        return field.attname, None, ""  # type: ignore[union-attr]
     if field.concrete:
         # From the history row's own link (a deleted record's history keeps its participant).
-        inner = field.related_model._default_manager.filter(pk=OuterRef(field.attname)).values(rest)  # type: ignore[union-attr]
-    else:
-        inner = model._default_manager.filter(pk=OuterRef("id")).values(path)
-    return Subquery(inner[:1], output_field=IntegerField())
+        return field.attname, field.related_model, rest  # type: ignore[union-attr,return-value]
+    return "id", model, path
 
 
 def _participant_q(model: type[models.Model], participant_id: int) -> Q:
@@ -173,7 +173,8 @@ def _local_start(day: date) -> datetime:
 
 def trail_rows(user: Reader, wanted: TrailFilter) -> QuerySet:
     """The history rows the reader may see and asked for, newest first, as
-    (history id, time, model label, record id, participant id) from one UNION query."""
+    (history id, time, model label, record id) from one UNION query of history columns only (the
+    participant of each row is found for the page alone, in _entries)."""
     parts = []
     if wanted.no_participant_match:
         return _participant_model()._default_manager.none()
@@ -203,8 +204,7 @@ def trail_rows(user: Reader, wanted: TrailFilter) -> QuerySet:
                 t_when=F("history_date"),
                 t_form=Cast(Value(label), models.CharField(max_length=100)),
                 t_object=F("id"),
-                t_participant=_participant_expression(model),
-            ).values_list("t_hid", "t_when", "t_form", "t_object", "t_participant")
+            ).values_list("t_hid", "t_when", "t_form", "t_object")
         )
     if not parts:
         return _participant_model()._default_manager.none()
@@ -364,9 +364,9 @@ def _entries(user: Reader, refs: list[_Ref]) -> list[TrailEntry]:
         for row in sorted(rows, key=lambda r: (r.id, r.history_date, r.history_id)):
             versions[(form, row.history_id)] = (row, previous.get(row.id))
             previous[row.id] = row
-    for ref in refs:
-        if ref.participant_id is not None:
-            names.want(participant_model, ref.participant_id)
+    participant_of = _participants_of(refs, versions, models_by_label)
+    for pid in participant_of.values():
+        names.want(participant_model, pid)
 
     randomized: list[tuple[int, int]] = []  # (history id, participant id) of randomizations
     randomized_status = participant_model.Status.RANDOMIZED  # type: ignore[attr-defined]
@@ -424,9 +424,7 @@ def _entries(user: Reader, refs: list[_Ref]) -> list[TrailEntry]:
                 form_name=str(model._meta.verbose_name),
                 history_id=record.history_id,
                 object_id=record.id,
-                participant=names.words.get((participant_model, ref.participant_id), "")
-                if ref.participant_id is not None
-                else "",
+                participant=names.words.get((participant_model, participant_of.get(ref)), ""),
                 action=str(ACTIONS.get(record.history_type, record.history_type)),
                 action_code=record.history_type,
                 username=who.get_username() if who else _("system"),
@@ -436,6 +434,31 @@ def _entries(user: Reader, refs: list[_Ref]) -> list[TrailEntry]:
             )
         )
     return entries
+
+
+def _participants_of(
+    refs: list[_Ref], versions: dict[tuple[str, int], tuple[Any, Any]], models_by_label: dict[str, Any]
+) -> dict[_Ref, int]:
+    """The participant of each ref: read off the history row, or looked up in one query per kind
+    of link on the page (a consent through its screening, vital signs through their visit)."""
+    found: dict[_Ref, int] = {}
+    pending: dict[tuple[type[models.Model], str], dict[_Ref, Any]] = defaultdict(dict)
+    for ref in refs:
+        version = versions.get((ref.form, ref.history_id))
+        attribute, lookup, path = _participant_link(models_by_label[ref.form])
+        if version is None or attribute is None:
+            continue
+        link = getattr(version[0], attribute)
+        if link is None:
+            continue
+        if lookup is None:
+            found[ref] = link
+        else:
+            pending[(lookup, path)][ref] = link
+    for (lookup, path), links in pending.items():
+        targets = dict(lookup._default_manager.filter(pk__in=set(links.values())).values_list("pk", path))
+        found.update({ref: targets[link] for ref, link in links.items() if targets.get(link) is not None})
+    return found
 
 
 def _randomization_numbers(user: Reader, participant_ids: list[int]) -> dict[int, str]:
@@ -451,7 +474,7 @@ def _randomization_numbers(user: Reader, participant_ids: list[int]) -> dict[int
 
 def trail_entries(user: Reader, rows: Iterable[tuple[Any, ...]]) -> list[TrailEntry]:
     """Entries for rows of `trail_rows` (one page of them)."""
-    refs = [_Ref(hid, form, obj, pid) for hid, _when, form, obj, pid in rows]
+    refs = [_Ref(hid, form, obj) for hid, _when, form, obj in rows]
     return _entries(user, refs)
 
 
@@ -461,11 +484,10 @@ def record_entries(user: Reader, model: type[ClinicalModel], pk: int) -> list[Tr
     label = model._meta.label_lower
     rows = (
         model.history.model._default_manager.filter(id=pk)  # type: ignore[attr-defined]
-        .annotate(t_participant=_participant_expression(model))
         .order_by("history_date", "history_id")
-        .values_list("history_id", "t_participant")
+        .values_list("history_id", flat=True)
     )
-    return _entries(user, [_Ref(hid, label, pk, pid) for hid, pid in rows])
+    return _entries(user, [_Ref(hid, label, pk) for hid in rows])
 
 
 # --- CSV ---------------------------------------------------------------------------------------

@@ -207,11 +207,13 @@ def capture(client: Client, urls: list[str]) -> dict[str, tuple[int, str]]:
     for url in urls:
         response = client.get(url)
         content_type = response.get("Content-Type", "")
+        # Streamed downloads (the audit trail's CSV) are compared like any page.
+        payload = b"".join(response.streaming_content) if response.streaming else response.content
         if content_type.startswith("application/pdf"):
-            body = "".join(page.extract_text() for page in PdfReader(io.BytesIO(response.content)).pages)
+            body = "".join(page.extract_text() for page in PdfReader(io.BytesIO(payload)).pages)
             body += response.get("Content-Disposition", "")
         else:
-            body = response.content.decode("utf-8", "replace") + response.get("Content-Disposition", "")
+            body = payload.decode("utf-8", "replace") + response.get("Content-Disposition", "")
         pages[url] = (response.status_code, normalize(body))
     # The feed page (visited in the crawl) made the user's token; read the feed it points to.
     token = CalendarToken.objects.filter(user_id=client.session.get("_auth_user_id")).first()
