@@ -25,6 +25,7 @@ from ketatrial.models import AllocationView
 WHAT: dict[str, Any] = {
     "pharmacy": _("Allocation table (pharmacy)"),
     "list_parameters": _("Allocation list parameters"),
+    "list_download": _("Allocation list downloaded"),
     "preparations": _("A participant's preparations, with the product"),
     "accountability": _("Drug accountability"),
     "unblinding_execute": _("Emergency unblinding: execution page"),

@@ -140,6 +140,7 @@ def list_download(request: HttpRequest, pk: int) -> HttpResponse:
     allocation_list = AllocationList.objects.filter(pk=pk).first()
     if allocation_list is None:
         raise not_found()
+    log_allocation_view(request, "list_download")
     response = HttpResponse(
         allocation.allocation_list_csv(request.user, allocation_list), content_type="text/csv; charset=utf-8"
     )

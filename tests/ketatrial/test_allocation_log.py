@@ -46,6 +46,7 @@ def test_each_unblinded_pharmacy_page_a_person_opens_is_logged(
         (reverse("participants:preparations", args=[person.pk]), "preparations", person.code),
         (reverse("participants:accountability"), "accountability", None),
         (reverse("participants:list_parameters", args=[active.pk]), "list_parameters", None),
+        (reverse("participants:list_download", args=[active.pk]), "list_download", None),
     ]
     for url, _what, _code in pages:
         assert client.get(url, REMOTE_ADDR="10.1.2.3").status_code == 200, url
