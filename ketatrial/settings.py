@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "spectroscopy",
     "outcomes",
     "review",
+    "safety",
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",

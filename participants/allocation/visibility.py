@@ -116,6 +116,8 @@ MODEL_KINDS: dict[str, str] = {
     "clinimetry.relapseevent": RATINGS,
     "clinimetry.relapse": RATINGS,
     "clinimetry.blindingguess": GUESSES,
+    # Follows a rating (its rater records it); it holds nothing of the schedule.
+    "safety.suicideriskfollowup": RATINGS,
     "spectroscopy.mrsupload": MRS,
     "spectroscopy.tissuefractions": MRS,
     # Data review: the reviewers' own records (queries are also shown, record by record, to whom
