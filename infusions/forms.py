@@ -127,11 +127,71 @@ class DischargeForm(forms.Form):
 
 
 class AdverseEventForm(forms.ModelForm):
+    """Report an adverse event; any seriousness criterion makes it serious (ICH E2A)."""
+
+    seriousness_criteria = forms.MultipleChoiceField(
+        label=_("Seriousness criteria"),
+        choices=AdverseEvent.Criterion.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_(
+            "Tick every criterion the event meets: any one makes it a serious adverse event, which "
+            "needs a narrative and its expectedness. Leave all empty for a non-serious event."
+        ),
+    )
+
     class Meta:
         model = AdverseEvent
-        fields = ["term", "category", "onset", "severity", "serious", "relatedness", "action", "outcome"]
-        widgets = {"onset": forms.DateTimeInput(attrs=DT)}
+        fields = [
+            "term",
+            "category",
+            "onset",
+            "severity",
+            "seriousness_criteria",
+            "relatedness",
+            "expectedness",
+            "action",
+            "outcome",
+            "outcome_date",
+            "narrative",
+        ]
+        widgets = {
+            "onset": forms.DateTimeInput(attrs=DT, format="%Y-%m-%dT%H:%M"),
+            "outcome_date": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+            "narrative": forms.Textarea(attrs={"rows": 4}),
+        }
+        help_texts = {
+            "outcome_date": _("For a final outcome: recovered, recovered with sequelae or fatal."),
+            "narrative": _(
+                "Required for a serious event: what happened, when, what was done and how it went."
+            ),
+        }
+
+    def __init__(self, *args: Any, action: str = "", submit: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.helper = _helper(submit or _("Report adverse event"), action)
+
+
+class AdverseEventEditForm(AdverseEventForm):
+    """Change a reported adverse event: the reason goes to the audit trail."""
+
+    reason = forms.CharField(label=_("Reason for the change"), max_length=300)
+
+    def __init__(self, *args: Any, action: str = "", **kwargs: Any) -> None:
+        super().__init__(*args, action=action, submit=_("Save the changes"), **kwargs)
+
+    def changes(self) -> dict[str, Any]:
+        return {name: self.cleaned_data[name] for name in self.Meta.fields}
+
+
+class AdverseEventFollowUpForm(forms.Form):
+    on = forms.DateField(label=_("Date of the information"), widget=forms.DateInput(attrs={"type": "date"}))
+    note = forms.CharField(
+        label=_("Follow-up note"),
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("New information: course, treatment, test results, contacts with other carers."),
+    )
 
     def __init__(self, *args: Any, action: str = "", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.helper = _helper(_("Report adverse event"), action)
+        self.helper = _helper(_("Add the follow-up"), action)

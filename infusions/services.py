@@ -21,6 +21,7 @@ from infusions import dissociation
 from infusions import schedule as sched
 from infusions.models import (
     AdverseEvent,
+    AdverseEventFollowUp,
     CalendarToken,
     DissociationRating,
     InfusionVisit,
@@ -30,6 +31,7 @@ from infusions.models import (
 )
 from infusions.vitals import vitals_alerts, vitals_problems
 from ketatrial.audit import clinical_create, clinical_update
+from ketatrial.models import Notification
 from ketatrial.notifications import notify, principal_investigators
 from ketatrial.timefmt import local_minute
 from ketatrial.trial import protocol
@@ -558,6 +560,86 @@ def session_discharge(
     return clinical_update(visit, by=by, reason="discharged", changes={"discharged_at": discharged_at})
 
 
+# What a report of an adverse event sets, and what a change with a reason may change.
+ADVERSE_EVENT_FIELDS = (
+    "term",
+    "category",
+    "onset",
+    "severity",
+    "seriousness_criteria",
+    "relatedness",
+    "expectedness",
+    "action",
+    "outcome",
+    "outcome_date",
+    "narrative",
+)
+
+
+def adverse_event_topic(event: AdverseEvent) -> str:
+    return f"infusions.adverseevent:{event.pk}"
+
+
+def _adverse_event_values(values: dict[str, Any], *, now: datetime) -> dict[str, Any]:
+    """Check an adverse event's values together; `serious` follows the criteria (ICH E2A: an event
+    is serious when it meets at least one), in the criteria's own order."""
+    criteria = set(values.get("seriousness_criteria") or [])
+    if criteria - set(AdverseEvent.Criterion.values):
+        raise ValidationError({"seriousness_criteria": _("Unknown seriousness criterion.")})
+    ordered = [c for c in AdverseEvent.Criterion.values if c in criteria]
+    narrative = (values.get("narrative") or "").strip()
+    onset, outcome, outcome_date = values.get("onset"), values.get("outcome"), values.get("outcome_date")
+    errors: dict[str, Any] = {}
+    if onset is not None and onset > now:
+        errors["onset"] = _("The onset cannot be in the future.")
+    if ordered and not narrative:
+        errors["narrative"] = _(
+            "A serious adverse event needs a narrative: what happened, when, what was done and how it went."
+        )
+    if ordered and not values.get("expectedness"):
+        errors["expectedness"] = _("Say whether this serious event is expected.")
+    fatal = outcome == AdverseEvent.Outcome.FATAL
+    if fatal != (AdverseEvent.Criterion.DEATH in criteria):
+        errors["outcome"] = _("A fatal outcome and the seriousness criterion 'Results in death' go together.")
+    if outcome in AdverseEvent.RESOLVED and outcome_date is None:
+        errors["outcome_date"] = _("Give the date of this outcome.")
+    elif outcome not in AdverseEvent.RESOLVED and outcome_date is not None:
+        errors["outcome_date"] = _(
+            "An outcome date goes with a final outcome (recovered, recovered with sequelae, fatal)."
+        )
+    elif outcome_date is not None:
+        if outcome_date > now.astimezone(TZ).date():
+            errors["outcome_date"] = _("The outcome date cannot be in the future.")
+        elif onset is not None and outcome_date < onset.astimezone(TZ).date():
+            errors["outcome_date"] = _("The outcome date cannot come before the onset.")
+    if errors:
+        raise ValidationError(errors)
+    return {**values, "seriousness_criteria": ordered, "serious": bool(ordered), "narrative": narrative}
+
+
+def _sae_body(event: AdverseEvent) -> str:
+    body = _("%(term)s (%(sev)s), onset %(onset)s. Expedited report required.") % {
+        "term": event.term,
+        "sev": event.get_severity_display(),
+        "onset": event.onset.astimezone(TZ).strftime("%Y-%m-%d %H:%M"),
+    }
+    return body + "\n" + _("Seriousness criteria: %s") % "; ".join(event.criteria_labels())
+
+
+def _notify_sae(event: AdverseEvent, *, subject: str, body: str, by: AbstractBaseUser, now: datetime) -> None:
+    """Every principal investigator but the one who wrote the change."""
+    recipients = [u for u in principal_investigators() if u.pk != by.pk]
+    notify(
+        recipients=recipients,
+        subject=subject,
+        body=body,
+        url=reverse("safety:adverse_event", args=[event.pk]),
+        now=now,
+        kind=Notification.Kind.SERIOUS_ADVERSE_EVENT,
+        topic=adverse_event_topic(event),
+    )
+
+
 @transaction.atomic
 def adverse_event_record(
     *,
@@ -565,30 +647,116 @@ def adverse_event_record(
     visit: InfusionVisit | None,
     by: AbstractBaseUser,
     now: datetime,
-    **fields: Any,
+    term: str,
+    category: str,
+    onset: datetime,
+    severity: str,
+    relatedness: str,
+    action: str,
+    outcome: str,
+    seriousness_criteria: list[str] | tuple[str, ...] = (),
+    expectedness: str = "",
+    outcome_date: date | None = None,
+    narrative: str = "",
 ) -> AdverseEvent:
-    """Record an adverse event; a serious one notifies every principal investigator at once."""
-    if fields.get("onset") and fields["onset"] > now:
-        raise ValidationError({"onset": _("The onset cannot be in the future.")})
+    """Record an adverse event; a serious one (a seriousness criterion met) needs a narrative and
+    its expectedness, and notifies every principal investigator at once."""
+    values = _adverse_event_values(
+        {
+            "term": term,
+            "category": category,
+            "onset": onset,
+            "severity": severity,
+            "seriousness_criteria": list(seriousness_criteria),
+            "relatedness": relatedness,
+            "expectedness": expectedness,
+            "action": action,
+            "outcome": outcome,
+            "outcome_date": outcome_date,
+            "narrative": narrative,
+        },
+        now=now,
+    )
     event = clinical_create(
-        AdverseEvent(participant=participant, visit=visit, reported_by=by, reported_at=now, **fields),
+        AdverseEvent(participant=participant, visit=visit, reported_by=by, reported_at=now, **values),
         by=by,
         reason="reported",
     )
     if event.serious:
-        notify(
-            recipients=principal_investigators(),
+        _notify_sae(
+            event,
             subject=_("Serious adverse event: %(p)s") % {"p": participant.code},
-            body=_("%(term)s (%(sev)s), onset %(onset)s. Expedited report required.")
-            % {
-                "term": event.term,
-                "sev": event.get_severity_display(),
-                "onset": event.onset.astimezone(TZ).strftime("%Y-%m-%d %H:%M"),
-            },
-            url=reverse("infusions:adverse_events", args=[participant.pk]),
+            body=_sae_body(event),
+            by=by,
             now=now,
         )
     return event
+
+
+@transaction.atomic
+def adverse_event_update(
+    *, event: AdverseEvent, changes: dict[str, Any], reason: str, by: AbstractBaseUser, now: datetime
+) -> AdverseEvent:
+    """Change a reported adverse event with a reason (audited). The principal investigators are
+    told of every change to a serious event, and of an event that becomes serious."""
+    event = AdverseEvent.objects.select_for_update().select_related("participant").get(pk=event.pk)
+    unknown = set(changes) - set(ADVERSE_EVENT_FIELDS)
+    if unknown:
+        raise ValidationError(_("These fields cannot be changed here: %s") % ", ".join(sorted(unknown)))
+    if not reason.strip():
+        raise ValidationError({"reason": _("Give the reason for this change.")})
+    was_serious = event.serious
+    current = {name: getattr(event, name) for name in ADVERSE_EVENT_FIELDS}
+    values = _adverse_event_values({**current, **changes}, now=now)
+    changed = [
+        str(AdverseEvent._meta.get_field(name).verbose_name)
+        for name in ADVERSE_EVENT_FIELDS
+        if values[name] != current[name]
+    ]
+    updated = clinical_update(event, by=by, reason=reason.strip(), changes=values)
+    if updated.serious:
+        code = updated.participant.code
+        if was_serious:
+            subject = _("Serious adverse event updated: %(p)s") % {"p": code}
+            body = _("%(who)s changed %(fields)s. Reason: %(reason)s") % {
+                "who": by.get_username(),
+                "fields": ", ".join(changed),
+                "reason": reason.strip(),
+            }
+        else:
+            subject = _("Serious adverse event: %(p)s") % {"p": code}
+            body = _sae_body(updated)
+        _notify_sae(updated, subject=subject, body=body, by=by, now=now)
+    return updated
+
+
+@transaction.atomic
+def adverse_event_follow_up_add(
+    *, event: AdverseEvent, on: date, note: str, by: AbstractBaseUser, now: datetime
+) -> AdverseEventFollowUp:
+    """Add a dated follow-up note to an adverse event (a serious one notifies the principal
+    investigators); entries are added, never rewritten."""
+    event = AdverseEvent.objects.select_related("participant").get(pk=event.pk)
+    if not note.strip():
+        raise ValidationError({"note": _("Write the follow-up information.")})
+    if on > now.astimezone(TZ).date():
+        raise ValidationError({"on": _("The date cannot be in the future.")})
+    if on < event.onset.astimezone(TZ).date():
+        raise ValidationError({"on": _("The date cannot come before the onset.")})
+    entry = clinical_create(
+        AdverseEventFollowUp(event=event, on=on, note=note.strip(), recorded_by=by, recorded_at=now),
+        by=by,
+        reason="follow-up added",
+    )
+    if event.serious:
+        _notify_sae(
+            event,
+            subject=_("Serious adverse event follow-up: %(p)s") % {"p": event.participant.code},
+            body=f"{on:%Y-%m-%d}: {entry.note}",
+            by=by,
+            now=now,
+        )
+    return entry
 
 
 def calendar_token_for(user: AbstractBaseUser, *, now: datetime, renew: bool = False) -> CalendarToken:

@@ -32,6 +32,7 @@ ROLE_WORK: dict[str, tuple[tuple[object, str], ...]] = {
         (_("Queries"), "review:queries"),
     ),
     PHARMACIST: (
+        (_("Notifications"), "safety:notifications"),
         (_("Allocation and preparations"), "participants:pharmacy"),
         (_("Drug accountability"), "participants:accountability"),
         (_("Participants"), "participants:list"),
@@ -57,6 +58,8 @@ ROLE_WORK: dict[str, tuple[tuple[object, str], ...]] = {
         (_("Analyses"), "outcomes:analyses"),
     ),
     PRINCIPAL_INVESTIGATOR: (
+        (_("Safety"), "safety:summary"),
+        (_("Notifications"), "safety:notifications"),
         (_("Casebooks"), "review:casebooks"),
         (_("Queries"), "review:queries"),
         (_("Protocol deviations"), "review:deviations"),

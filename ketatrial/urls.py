@@ -39,6 +39,7 @@ urlpatterns = [
     path("mrs/", include("spectroscopy.urls")),
     path("outcomes/", include("outcomes.urls")),
     path("review/", include("review.urls")),
+    path("safety/", include("safety.urls")),
     path("api/v1/", include("outcomes.api_urls")),
     path("admin/", admin.site.urls),
 ]

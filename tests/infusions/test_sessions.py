@@ -210,10 +210,12 @@ def test_a_serious_adverse_event_notifies_the_principal_investigator(
         category="Cardiovascular",
         onset=visit.started_at + timedelta(minutes=20),
         severity="severe",
-        serious=True,
+        seriousness_criteria=["life_threatening"],
         relatedness="probable",
+        expectedness="expected",
         action="stopped",
         outcome="recovering",
+        narrative="BP 220/125 at 20 min; infusion stopped; labetalol given.",
     )
     note = Notification.objects.get(recipient=principal_investigator)
     assert person.code in note.subject
@@ -232,17 +234,19 @@ class _MailServerDown(BaseEmailBackend):
         raise smtplib.SMTPServerDisconnected("Connection unexpectedly closed")
 
 
-def _serious_adverse_event_form() -> dict[str, str]:
+def _serious_adverse_event_form() -> dict[str, object]:
     onset = timezone.localtime() - timedelta(minutes=5)
     return {
         "term": "Hypertensive crisis",
         "category": "Cardiovascular",
         "onset": onset.strftime("%Y-%m-%dT%H:%M"),
         "severity": "severe",
-        "serious": "on",
+        "seriousness_criteria": ["life_threatening"],
         "relatedness": "probable",
+        "expectedness": "expected",
         "action": "stopped",
         "outcome": "recovering",
+        "narrative": "BP 220/125 at 20 min; infusion stopped; labetalol given.",
     }
 
 
