@@ -16,6 +16,7 @@ from clinimetry.models import Assessment, BlindingGuess, Relapse, RelapseEvent
 from clinimetry.selectors import BASELINE, INSTRUMENTS, task_get
 from infusions.schedule import FOLLOW_UP
 from ketatrial.audit import clinical_create, clinical_update
+from ketatrial.models import Notification
 from ketatrial.notifications import notify, principal_investigators
 from ketatrial.protocol import INFUSION_PHYSICIAN, RATER
 from ketatrial.timefmt import local_minute
@@ -49,8 +50,8 @@ def assessment_save(
     reason: str = "",
 ) -> Assessment:
     """Score and store a rating (new, or a correction with a reason that voids the signature);
-    a rating with no item rated is refused. A suicide-risk item alerts every principal
-    investigator at once; relapse is re-evaluated."""
+    a rating with no item rated is refused. A suicide-risk item opens its structured follow-up
+    (safety) and alerts every principal investigator at once; relapse is re-evaluated."""
     participant = Participant.objects.select_for_update().get(pk=participant.pk)
     if instrument not in INSTRUMENTS:
         raise ValidationError(_("Unknown instrument."))
@@ -116,6 +117,9 @@ def assessment_save(
             existing, by=by, reason=reason.strip() + (" (signature voided)" if voids else ""), changes=changes
         )
     if newly_flagged:
+        from safety.services import suicide_followup_open, suicide_followup_topic
+
+        followup = suicide_followup_open(assessment=assessment, by=by, now=now)
         notify(
             recipients=principal_investigators(),
             subject=_("Suicide-risk alert: %s") % participant.code,
@@ -129,8 +133,10 @@ def assessment_save(
                 "item": scales.get(instrument).safety_item,
                 "minimum": getattr(p, scales.get(instrument).safety_min_setting),
             },
-            url=reverse("clinimetry:participant", args=[participant.pk]),
+            url=reverse("safety:suicide_followup", args=[followup.pk]),
             now=now,
+            kind=Notification.Kind.SUICIDE_RISK,
+            topic=suicide_followup_topic(followup),
         )
     relapse_evaluate(participant=participant, by=by, now=now)
     return assessment

@@ -26,6 +26,7 @@ from participants import allocation
 from participants.access import not_found, role_required, user_roles
 from participants.models import Participant
 from participants.selectors import participant_get_for_user
+from safety.selectors import suicide_follow_up_latest
 
 READERS = (RATER, PRINCIPAL_INVESTIGATOR, MONITOR, DATA_MANAGER)
 
@@ -154,7 +155,7 @@ def rate(request: HttpRequest, pk: int, instrument: str, ref: str) -> HttpRespon
         )
         if saved is not None:
             if saved.safety_flag:
-                return redirect("clinimetry:safety", pk=saved.pk)
+                return _safety_page(saved)
             total = saved.total if saved.total is not None else "—"
             if saved.missing_items:
                 messages.success(
@@ -243,10 +244,23 @@ def sign(request: HttpRequest, pk: int) -> HttpResponse:
 
 @role_required(RATER)
 def safety(request: HttpRequest, pk: int) -> HttpResponse:
+    """The rater of a rating that flags suicide risk goes to its structured follow-up, which
+    states the procedure; a rating without one keeps the general procedure page."""
     item = selectors.assessment_get_for_rater(pk, request.user, with_participant=True)
     if item is None:
         raise not_found()
+    if suicide_follow_up_latest(item) is not None:
+        return _safety_page(item)
     return render(request, "clinimetry/safety.html", {"a": item})
+
+
+def _safety_page(item: Any) -> HttpResponse:
+    """Where the rater goes after a rating that flags suicide risk: its follow-up, else the
+    general procedure page."""
+    followup = suicide_follow_up_latest(item)
+    if followup is None:
+        return redirect("clinimetry:safety", pk=item.pk)
+    return redirect("safety:suicide_followup", pk=followup.pk)
 
 
 @role_required(RATER, PRINCIPAL_INVESTIGATOR)
