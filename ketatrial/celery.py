@@ -24,6 +24,8 @@ app.conf.beat_schedule = {
         "task": "infusions.tasks.refresh_schedule_spans",
         "schedule": crontab(hour=3, minute=15),
     },
+    # Vital-sign alerts left without their action: to the PIs and infusion physicians, once each.
+    "vital-alert-escalation": {"task": "safety.tasks.escalate_vital_alerts", "schedule": 60.0},
     # 17:00 in Mexico City: tomorrow's visits to coordinators and physicians.
     "day-before-reminders": {
         "task": "infusions.tasks.send_day_before_reminders",

@@ -81,6 +81,9 @@ class Protocol:
     alert_heart_rate_above: int = 110
     alert_heart_rate_below: int = 50
     alert_spo2_below: int = 92
+    # A vital-sign alert still without its action this many minutes after the measurement is
+    # notified to the principal investigators and the infusion physicians (once).
+    vitals_alert_escalate_minutes: int = 10
     dissociation_minutes: tuple[int, ...] = (0, 40)
     infusion_start_clock: str = "09:00"  # usual start, for planned times until an infusion is recorded
     infusion_chairs_per_day: int = 3
