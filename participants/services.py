@@ -237,6 +237,7 @@ def participant_enroll(
         raise ValidationError(_("This person is already enrolled."))
     require_consent(screening, at=now)
     _check_age_at_screening(screening, date_of_birth)
+    _check_weight(baseline_weight_kg)
     if stratum not in protocol().strata:
         raise ValidationError({"stratum": _("Unknown stratum.")})
     if not full_name.strip():
@@ -396,6 +397,19 @@ def participant_disposition(
 
 
 @transaction.atomic
+def _check_weight(weight: Decimal | None) -> None:
+    """The protocol's plausible weight range (the one the dosing service applies); the model
+    holds physical bounds only."""
+    p = protocol()
+    if weight is not None and not p.weight_min_kg <= float(weight) <= p.weight_max_kg:
+        raise ValidationError(
+            {
+                "baseline_weight_kg": _("%(w)s kg is outside the plausible range %(min)s-%(max)s kg: weigh again.")
+                % {"w": weight, "min": p.weight_min_kg, "max": p.weight_max_kg}
+            }
+        )
+
+
 def participant_update(
     *, participant: Participant, by: AbstractBaseUser, reason: str, **changes: Any
 ) -> Participant:
@@ -403,6 +417,8 @@ def participant_update(
     unknown = set(changes) - set(PARTICIPANT_EDITABLE)
     if unknown:
         raise ValidationError(_("These fields cannot be edited here: %s") % ", ".join(sorted(unknown)))
+    if "baseline_weight_kg" in changes:
+        _check_weight(changes["baseline_weight_kg"])
     locked = Participant.objects.select_for_update().get(pk=participant.pk)
     return clinical_update(locked, by=by, reason=reason, changes=changes)
 
