@@ -99,3 +99,34 @@
 document.querySelectorAll("select[data-submit-on-change]").forEach((select) =>
   select.addEventListener("change", () => select.form.submit())
 );
+
+// Unsaved changes: leaving a page whose form holds an entry not yet saved asks first (the
+// browser's own prompt). Saving (a submit), the inactivity sign-out (which keeps the entry itself,
+// see above) and forms marked data-no-unsaved-prompt (filters, the language menu) never ask.
+(function () {
+  const forms = Array.from(document.querySelectorAll("form")).filter(
+    (f) =>
+      (f.method || "").toLowerCase() === "post" &&
+      !f.hasAttribute("data-no-unsaved-prompt") &&
+      f.querySelector("input:not([type=hidden]):not([type=submit]):not([type=button]), textarea, select")
+  );
+  if (!forms.length) return;
+  const dirty = new Set();
+  let leaving = false;
+  forms.forEach((f) => {
+    const mark = (e) => {
+      if (e.target && e.target.matches && e.target.matches("[data-submit-on-change]")) return;
+      dirty.add(f);
+    };
+    f.addEventListener("input", mark);
+    f.addEventListener("change", mark);
+    f.addEventListener("submit", () => { leaving = true; });
+  });
+  // Capture: before the rating form's own handler sends its entry to be kept.
+  document.addEventListener("ketatrial:inactivity-timeout", () => { leaving = true; }, { capture: true });
+  window.addEventListener("beforeunload", (e) => {
+    if (leaving || dirty.size === 0) return;
+    e.preventDefault();
+    e.returnValue = "";
+  });
+})();
