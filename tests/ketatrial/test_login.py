@@ -99,3 +99,50 @@ def test_weak_passwords_are_refused(password, make_user) -> None:
             by=None,
             now=__import__("django.utils.timezone").utils.timezone.now(),
         )
+
+
+def test_the_lockout_is_by_username_and_address_so_another_address_still_signs_in(
+    principal_investigator,
+) -> None:
+    # Five wrong passwords from one address lock that address out of the account...
+    for _ in range(5):
+        _login(Client(), "principal_investigator", "wrong-password")
+    assert _login(Client(), "principal_investigator", PASSWORD).status_code == 429
+    # ...but not the PI at their own desk: a stranger cannot lock the PI out.
+    at_desk = Client().post(
+        reverse("login"),
+        {"username": "principal_investigator", "password": PASSWORD},
+        REMOTE_ADDR="10.0.0.77",
+    )
+    assert at_desk.status_code == 302
+
+
+def test_behind_the_proxy_the_lockout_takes_the_address_the_proxy_saw(rater, settings) -> None:
+    settings.USE_X_FORWARDED_FOR = True
+
+    def attempt(forwarded: str, password: str):  # type: ignore[no-untyped-def]
+        return Client().post(
+            reverse("login"),
+            {"username": "rater", "password": password},
+            REMOTE_ADDR="172.18.0.2",  # the proxy's, the same for everyone
+            HTTP_X_FORWARDED_FOR=forwarded,
+        )
+
+    for _ in range(5):
+        attempt("203.0.113.9", "wrong-password")
+    assert attempt("203.0.113.9", PASSWORD).status_code == 429
+    # A client's own X-Forwarded-For comes first; the proxy's entry is the last one, and counts.
+    assert attempt("10.9.9.9, 203.0.113.9", PASSWORD).status_code == 429
+    assert attempt("198.51.100.4", PASSWORD).status_code == 302
+
+
+def test_the_client_address_is_remote_addr_without_the_proxy(rf, settings) -> None:
+    from ketatrial.client_ip import client_ip
+
+    settings.USE_X_FORWARDED_FOR = False
+    request = rf.get("/", REMOTE_ADDR="10.0.0.5", HTTP_X_FORWARDED_FOR="1.2.3.4")
+    assert client_ip(request) == "10.0.0.5"
+    settings.USE_X_FORWARDED_FOR = True
+    assert client_ip(request) == "1.2.3.4"
+    assert client_ip(rf.get("/", REMOTE_ADDR="10.0.0.5")) == "10.0.0.5"
+
