@@ -1,4 +1,5 @@
-"""Request plumbing: deny-by-default access, inactivity logout, the user's language."""
+"""Request plumbing: deny-by-default access (with the second factor and account expiry),
+inactivity logout, the user's language."""
 
 from __future__ import annotations
 
@@ -11,18 +12,38 @@ from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
-from django.utils import translation
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 
 from ketatrial import form_stash
-from participants.access import AUTHENTICATED, PUBLIC, user_roles, view_declaration
+from participants.access import (
+    AUTHENTICATED,
+    BEFORE_SECOND_FACTOR,
+    PUBLIC,
+    user_roles,
+    view_declaration,
+)
+from participants.sign_in import (
+    access_until,
+    account_expired,
+    expired_message,
+    second_factor_passed,
+    second_factor_required,
+)
 
 LAST_SEEN_KEY = "ketatrial_last_seen"
 
 
 class AccessMiddleware:
-    """Refuse every view that has not declared who may use it; check the declaration."""
+    """Refuse every view that has not declared who may use it; check the declaration.
+
+    Before any declaration: a signed-in user whose account's last day of access has passed is
+    signed out, and one whose kind of account needs a second factor (settings.OTP_REQUIRED_FOR)
+    that this session has not passed is sent to the second-factor page, from every view but that
+    page and the public ones (sign-in, sign-out), the Django admin included."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -34,22 +55,42 @@ class AccessMiddleware:
         self, request: HttpRequest, view: Callable[..., Any], args: Any, kwargs: Any
     ) -> HttpResponse | None:
         module = getattr(view, "__module__", "") or ""
-        if module.startswith(("django.contrib.admin", "django.contrib.staticfiles")):
-            # The Django admin is for the system administrator (superuser) only.
-            is_admin = module.startswith("django.contrib.admin")
-            if is_admin and request.user.is_authenticated and not request.user.is_superuser:
-                raise PermissionDenied
+        if module.startswith("django.contrib.staticfiles"):
             return None
         declaration = view_declaration(view)
+        if request.user.is_authenticated:
+            unfinished = self._sign_in_unfinished(request, declaration)
+            if unfinished is not None:
+                return unfinished
+        if module.startswith("django.contrib.admin"):
+            # The Django admin is for the system administrator (superuser) only.
+            if request.user.is_authenticated and not request.user.is_superuser:
+                raise PermissionDenied
+            return None
         if declaration == PUBLIC:
             return None
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
-        if declaration == AUTHENTICATED:
+        if declaration in (AUTHENTICATED, BEFORE_SECOND_FACTOR):
             return None
         if isinstance(declaration, frozenset) and user_roles(request.user) & declaration:
             return None
         raise PermissionDenied
+
+    @staticmethod
+    def _sign_in_unfinished(request: HttpRequest, declaration: Any) -> HttpResponse | None:
+        user = request.user
+        if account_expired(user, today=timezone.localdate()):
+            last_day = access_until(user)
+            logout(request)
+            messages.error(request, expired_message(last_day))  # type: ignore[arg-type]
+            return redirect_to_login(request.get_full_path())
+        if declaration in (PUBLIC, BEFORE_SECOND_FACTOR):
+            return None
+        if second_factor_required(user) and not second_factor_passed(user):
+            query = urlencode({"next": request.get_full_path()})
+            return HttpResponseRedirect(f"{reverse('second_factor')}?{query}")
+        return None
 
 
 class InactivityLogoutMiddleware:

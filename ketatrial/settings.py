@@ -58,6 +58,8 @@ INSTALLED_APPS = [
     "csp",
     "simple_history",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "ketatrial",
     "participants",
     "infusions",
@@ -80,6 +82,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "ketatrial.middleware.InactivityLogoutMiddleware",
     "ketatrial.middleware.UserLanguageMiddleware",
@@ -152,6 +155,15 @@ USE_X_FORWARDED_FOR = env_bool("USE_X_FORWARDED_FOR", not DEBUG)
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
+
+# Second factor (django-otp, TOTP) for the kinds of account listed: role codes, plus
+# "unblinded_pharmacist" (a pharmacist who sees the allocation) and "administrator" (superuser or
+# staff). They open no page but the second-factor page until they pass it in the session; API
+# tokens are issued only to sessions that passed it, whatever the role. participants/sign_in.py.
+OTP_REQUIRED_FOR = env_list(
+    "OTP_REQUIRED_FOR", "unblinded_pharmacist,principal_investigator,data_manager,administrator"
+)
+OTP_TOTP_ISSUER = env_str("OTP_TOTP_ISSUER", "KetaTrial")
 
 # Inactivity logout; the browser also warns and leaves the page when the time is up.
 INACTIVITY_TIMEOUT_SECONDS = env_int("INACTIVITY_TIMEOUT_MINUTES", 30) * 60
@@ -308,8 +320,8 @@ LOGGING = {
 # Read-only statistician API: token (or session) authentication, JSON only, OpenAPI 3 schema.
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
+        "ketatrial.api_auth.TokenAuthentication",
+        "ketatrial.api_auth.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],

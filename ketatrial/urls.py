@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from ketatrial import views, views_audit
+from ketatrial import views, views_audit, views_sign_in
 from participants.access import authenticated, public
 
 handler403 = "ketatrial.views.error_403"
@@ -11,7 +11,8 @@ handler500 = "ketatrial.views.error_500"
 
 urlpatterns = [
     path("", views.home, name="home"),
-    path("accounts/login/", views.login_view, name="login"),
+    path("accounts/login/", views_sign_in.login_view, name="login"),
+    path("accounts/second-factor/", views_sign_in.second_factor, name="second_factor"),
     path("accounts/logout/", public(auth_views.LogoutView.as_view()), name="logout"),
     path(
         "accounts/password/",

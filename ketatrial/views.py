@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 
 from django.conf import settings
-from django.contrib.auth.views import LoginView
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -30,8 +29,6 @@ from participants.access import (
 from participants.allocation import visibility
 from participants.roles import ROLE_LABELS, ROLE_PERMISSIONS
 from participants.services import user_set_language
-
-login_view = public(LoginView.as_view(redirect_authenticated_user=True))
 
 
 @authenticated

@@ -12,7 +12,6 @@ from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import permissions, serializers
-from rest_framework.authtoken.models import Token
 from rest_framework.exceptions import PermissionDenied as ApiDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -116,14 +115,19 @@ MrsTable = _table_view("mrs", "One row per MRS result.")
 
 
 class TokenView(APIView):
-    """Issue (or replace) the caller's API token; signed in with the session."""
+    """Issue (or replace) the caller's API token; signed in with a session that passed the second
+    factor (a token cannot renew itself: it carries no second factor)."""
 
     permission_classes = [StudyDataReader]
 
     @extend_schema(request=None, responses=inline_serializer("Token", {"token": serializers.CharField()}))
     def post(self, request: Request) -> Response:
-        Token.objects.filter(user=request.user).delete()
-        return Response({"token": Token.objects.create(user=request.user).key})
+        device = getattr(request.user, "otp_device", None) if request.auth is None else None
+        try:
+            token = services.api_token_renew(user=request.user, verified_by=device)
+        except PermissionDenied as exc:
+            raise ApiDenied(str(exc)) from exc
+        return Response({"token": token.key})
 
 
 setattr(TokenView, ACCESS_ATTR, PUBLIC)

@@ -375,10 +375,15 @@ def export_for_download(user: AbstractBaseUser, job_id: int) -> ExportJob:
     return job
 
 
-def api_token_renew(user: AbstractBaseUser) -> Token:
-    """Replace the user's API token with a new one (the old one stops working) and return it."""
+def api_token_renew(*, user: AbstractBaseUser, verified_by: Any) -> Token:
+    """Replace the user's API token with a new one (the old one stops working) and return it.
+    Only for a session that passed the second factor, whatever the role (`verified_by`: the
+    session's django-otp device, request.user.otp_device): a token outlives the session and reads
+    the study data without a second factor."""
     from rest_framework.authtoken.models import Token
 
+    if verified_by is None or verified_by.user_id != user.pk or not verified_by.confirmed:
+        raise PermissionDenied(_("An API token is issued only after the second factor."))
     Token.objects.filter(user=user).delete()
     return Token.objects.create(user=user)
 

@@ -10,7 +10,9 @@ from django.db import transaction
 from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -28,6 +30,7 @@ from outcomes import levels, report, selectors, services
 from outcomes.models import AnalysisRun, ExportJob
 from participants import allocation
 from participants.access import capability_required, has_role, not_found, role_required
+from participants.sign_in import second_factor_passed
 
 TEAM = (COORDINATOR, PRINCIPAL_INVESTIGATOR, DATA_MANAGER, MONITOR, STATISTICIAN)
 LOCK_VIEWERS = (PRINCIPAL_INVESTIGATOR, DATA_MANAGER, STATISTICIAN)
@@ -152,8 +155,14 @@ def export_new(request: HttpRequest) -> HttpResponse:
 @capability_required("export_data")
 @require_POST
 def api_token(request: HttpRequest) -> HttpResponse:
-    """A new API token for the signed-in user (the old one stops working); shown once."""
-    token = services.api_token_renew(request.user)
+    """A new API token for the signed-in user (the old one stops working); shown once. Only once
+    this session passed the second factor: first the second-factor page, then back here."""
+    if not second_factor_passed(request.user):
+        messages.info(
+            request, _("An API token is issued only after the second factor: type your code, then ask again.")
+        )
+        return redirect(f"{reverse('second_factor')}?{urlencode({'next': reverse('outcomes:exports')})}")
+    token = services.api_token_renew(user=request.user, verified_by=request.user.otp_device)
     return render(request, "outcomes/api_token.html", {"token": token.key})
 
 

@@ -19,6 +19,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 ACCESS_ATTR = "ketatrial_access"
 PUBLIC = "public"
 AUTHENTICATED = "authenticated"
+BEFORE_SECOND_FACTOR = "before_second_factor"
 
 
 def user_roles(user: AbstractBaseUser | AnonymousUser) -> frozenset[str]:
@@ -83,6 +84,13 @@ def capability_required(*capabilities: str) -> Callable[[F], F]:
 def authenticated(view: F) -> F:
     """Declare a view open to any signed-in user (home, language, own password)."""
     setattr(view, ACCESS_ATTR, AUTHENTICATED)
+    return view
+
+
+def before_second_factor(view: F) -> F:
+    """Declare a view open to any signed-in user, also before they passed the second factor that
+    their kind of account needs (only the second-factor page itself: participants/sign_in.py)."""
+    setattr(view, ACCESS_ATTR, BEFORE_SECOND_FACTOR)
     return view
 
 

@@ -12,6 +12,24 @@ from ketatrial.protocol import PHARMACIST, RATER
 from participants.roles import ROLE_PERMISSIONS
 
 
+@register()
+def check_second_factor_setting(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """OTP_REQUIRED_FOR names only roles and the two kinds of account participants.sign_in knows:
+    a misspelt entry would silently leave its accounts without a second factor."""
+    from participants.sign_in import OTP_REQUIRED_FOR_CHOICES
+
+    unknown = sorted(set(settings.OTP_REQUIRED_FOR) - set(OTP_REQUIRED_FOR_CHOICES))
+    if unknown:
+        return [
+            Error(
+                f"OTP_REQUIRED_FOR names unknown kinds of account: {unknown}.",
+                hint=f"Use any of {list(OTP_REQUIRED_FOR_CHOICES)}.",
+                id="participants.E010",
+            )
+        ]
+    return []
+
+
 @register("database")
 def check_roles_match_definition(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """Every role group exists with exactly the capabilities of participants.roles."""

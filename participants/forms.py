@@ -80,6 +80,33 @@ class UserRolesForm(forms.Form):
         self.helper = _helper(_("Save roles"))
 
 
+class UserAccessForm(forms.Form):
+    """The account's last day of access and a reset of its second factor (user edit page)."""
+
+    SUBMIT = "save_access"
+
+    access_until = forms.DateField(
+        label=_("Last day of access"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        help_text=_("From the next day this account can no longer sign in. Empty: no end."),
+    )
+    reset_second_factor = forms.BooleanField(
+        label=_("Reset the second factor (lost or replaced phone)"),
+        required=False,
+        help_text=_("The person sets up their authenticator app again at their next sign-in."),
+    )
+    reason = forms.CharField(
+        label=_("Reason for the change"), max_length=500, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("prefix", "access")
+        super().__init__(*args, **kwargs)
+        self.helper = FormHelper()
+        self.helper.add_input(Submit(self.SUBMIT, _("Save access")))
+
+
 YES_NO = [("yes", _("Yes")), ("no", _("No"))]
 
 

@@ -147,13 +147,17 @@ class UserProfile(models.Model):
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile")
     language = models.CharField(_("language"), max_length=8, choices=settings.LANGUAGES, default="es")
+    # Set by the data manager (participants.services.user_set_access); from the next day, sign-in
+    # is refused and open sessions end (participants/sign_in.py).
+    access_until = models.DateField(_("last day of access"), null=True, blank=True)
 
     def __str__(self) -> str:
         return f"profile of {self.user}"
 
 
 class UserRoleChange(models.Model):
-    """Append-only log of every role assignment change (who changed whose roles, when, why)."""
+    """Append-only log of every change to an account (who changed whose roles, activity, last day
+    of access or second factor, when, why)."""
 
     append_only = True
 
@@ -165,6 +169,9 @@ class UserRoleChange(models.Model):
     old_roles = models.JSONField(_("old roles"), default=list)
     new_roles = models.JSONField(_("new roles"), default=list)
     active = models.BooleanField(_("active"), default=True)
+    # The account's last day of access after this change, and whether it reset the second factor.
+    access_until = models.DateField(_("last day of access"), null=True, blank=True)
+    second_factor_reset = models.BooleanField(_("second factor reset"), default=False)
     reason = models.CharField(_("reason"), max_length=500)
 
     class Meta:

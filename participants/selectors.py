@@ -5,8 +5,9 @@ from __future__ import annotations
 from axes.models import AccessAttempt
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 from django.utils.translation import gettext as _
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from ketatrial.protocol import PHARMACIST
 from participants.access import has_capability, not_found
@@ -31,7 +32,15 @@ def participant_get_for_user(user: AbstractBaseUser, pk: int) -> Participant:
 
 
 def user_list() -> QuerySet:
-    return User.objects.prefetch_related("groups").order_by("username")
+    """Every account with its roles, last day of access and whether a second factor is set up
+    (`has_second_factor`)."""
+    confirmed = TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True)
+    return (
+        User.objects.prefetch_related("groups")
+        .select_related("profile")
+        .annotate(has_second_factor=Exists(confirmed))
+        .order_by("username")
+    )
 
 
 def user_get(pk: int) -> AbstractBaseUser | None:

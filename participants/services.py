@@ -21,7 +21,7 @@ from ketatrial.audit import clinical_create, clinical_update
 from ketatrial.protocol import ROLES
 from ketatrial.timefmt import local_minute
 from ketatrial.trial import protocol
-from participants import crypto
+from participants import crypto, sign_in
 from participants.eligibility import (
     AGE_CRITERION,
     age_on,
@@ -515,6 +515,50 @@ def user_set_roles(
         old_roles=old,
         new_roles=sorted(roles),
         active=active,
+        access_until=_access_until(user),
+        reason=reason.strip(),
+    )
+    return user
+
+
+def _access_until(user: AbstractBaseUser) -> date | None:
+    return UserProfile.objects.filter(user=user).values_list("access_until", flat=True).first()
+
+
+@transaction.atomic
+def user_set_access(
+    *,
+    user: AbstractBaseUser,
+    access_until: date | None,
+    reset_second_factor: bool,
+    reason: str,
+    by: AbstractBaseUser,
+    now: datetime,
+) -> AbstractBaseUser:
+    """Set the account's last day of access (None: no end) and optionally reset its second
+    factor (a lost phone: the person enrols again at the next sign-in); refused without a reason
+    or with nothing changed; logged append-only with the roles."""
+    if not reason.strip():
+        raise ValidationError({"reason": _("Give the reason for this change.")})
+    user = User.objects.select_for_update().get(pk=user.pk)
+    if user.pk == by.pk and access_until is not None and access_until < timezone.localdate(now):
+        raise ValidationError({"access_until": _("You cannot end your own access.")})
+    previous = _access_until(user)
+    if previous == access_until and not reset_second_factor:
+        raise ValidationError(_("Nothing was changed."))
+    UserProfile.objects.update_or_create(user=user, defaults={"access_until": access_until})
+    if reset_second_factor:
+        sign_in.second_factor_reset(user=user)
+    roles = _current_roles(user)
+    UserRoleChange.objects.create(
+        user=user,
+        changed_by=by,
+        changed_at=now,
+        old_roles=roles,
+        new_roles=roles,
+        active=user.is_active,
+        access_until=access_until,
+        second_factor_reset=reset_second_factor,
         reason=reason.strip(),
     )
     return user

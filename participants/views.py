@@ -24,7 +24,7 @@ from ketatrial.protocol import (
     PRINCIPAL_INVESTIGATOR,
 )
 from ketatrial.trial import protocol
-from participants import allocation, services
+from participants import allocation, services, sign_in
 from participants.access import not_found, require_capability, role_required
 from participants.forms import (
     ConsentForm,
@@ -35,6 +35,7 @@ from participants.forms import (
     ParticipantEditForm,
     RandomizeForm,
     UnblindingRequestForm,
+    UserAccessForm,
     UserCreateForm,
     UserRolesForm,
 )
@@ -379,8 +380,30 @@ def user_edit(request: HttpRequest, pk: int) -> HttpResponse:
     if user is None:
         raise not_found()
     initial = {"roles": list(user.groups.values_list("name", flat=True)), "active": user.is_active}
-    form = UserRolesForm(request.POST or None, initial=initial)
-    if request.method == "POST" and form.is_valid():
+    posted_access = request.method == "POST" and UserAccessForm.SUBMIT in request.POST
+    form = UserRolesForm(
+        request.POST if request.method == "POST" and not posted_access else None, initial=initial
+    )
+    access_form = UserAccessForm(
+        request.POST if posted_access else None, initial={"access_until": sign_in.access_until(user)}
+    )
+    if posted_access and access_form.is_valid():
+        data = access_form.cleaned_data
+        try:
+            services.user_set_access(
+                user=user,
+                access_until=data["access_until"],
+                reset_second_factor=data["reset_second_factor"],
+                reason=data["reason"],
+                by=request.user,
+                now=timezone.now(),
+            )
+        except ValidationError as exc:
+            access_form.add_error(None, exc)
+        else:
+            messages.success(request, _("Access of %s saved.") % user.get_username())
+            return redirect("participants:users")
+    if form.is_bound and form.is_valid():
         try:
             services.user_set_roles(
                 user=user,
@@ -398,7 +421,14 @@ def user_edit(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "participants/user_edit.html",
-        {"form": form, "subject": user, "changes": user.role_changes.select_related("changed_by")[:20]},
+        {
+            "form": form,
+            "access_form": access_form,
+            "subject": user,
+            "second_factor": sign_in.confirmed_device(user) is not None,
+            "second_factor_required": sign_in.second_factor_required(user),
+            "changes": user.role_changes.select_related("changed_by")[:20],
+        },
     )
 
 

@@ -33,6 +33,31 @@ def _fast_password_hashing(settings) -> None:  # type: ignore[no-untyped-def]
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _force_login_passes_the_second_factor(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """`client.force_login(user)` (and `client_for`) stands for a finished sign-in: the password
+    and, where the account needs one, the second factor. The session is verified the way the
+    second-factor page verifies it (django_otp.login: the device's id in the session) with a
+    confirmed TOTP device of the user. Tests of the second factor itself sign in through the
+    forms (tests/ketatrial/test_second_factor.py) or with `Client.login`, which this leaves as
+    password only."""
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    password_only = Client.force_login
+
+    def force_login(self: Client, user: AbstractBaseUser, backend: str | None = None) -> None:
+        password_only(self, user, backend)
+        device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+        if device is None:
+            device = TOTPDevice.objects.create(user=user, name="test authenticator", confirmed=True)
+        session = self.session
+        session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+        session.save()
+
+    monkeypatch.setattr(Client, "force_login", force_login)
+
+
 @pytest.fixture
 def make_user(db: None) -> Callable[..., AbstractBaseUser]:
     # A transactional test's flush empties auth_group; restore the roles the migration made.

@@ -146,3 +146,90 @@ def test_the_client_address_is_remote_addr_without_the_proxy(rf, settings) -> No
     assert client_ip(request) == "1.2.3.4"
     assert client_ip(rf.get("/", REMOTE_ADDR="10.0.0.5")) == "10.0.0.5"
 
+
+def _set_access(user, last_day, by):  # type: ignore[no-untyped-def]
+    from django.utils import timezone
+
+    from participants import services
+
+    services.user_set_access(
+        user=user,
+        access_until=last_day,
+        reset_second_factor=False,
+        reason="contract",
+        by=by,
+        now=timezone.now(),
+    )
+
+
+def test_an_account_past_its_last_day_cannot_sign_in_and_is_told_why(rater, data_manager) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    today = timezone.localdate()
+    _set_access(rater, today, data_manager)
+    assert _login(Client(), "rater", PASSWORD).status_code == 302, "the last day itself still works"
+    _set_access(rater, today - timedelta(days=1), data_manager)
+    refused = _login(Client(), "rater", PASSWORD)
+    assert refused.status_code == 200
+    text = refused.content.decode()
+    assert "The access of this account ended on" in text and "Ask the data manager" in text
+    # The wrong password says nothing about the account's access.
+    wrong = _login(Client(), "rater", "wrong-password").content.decode()
+    assert "ended on" not in wrong
+
+
+def test_a_session_ends_once_the_account_is_past_its_last_day(rater, data_manager, client_for) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    client = client_for(rater)
+    home = reverse("role_home", args=["rater"])
+    assert client.get(home).status_code == 200
+    _set_access(rater, timezone.localdate() - timedelta(days=1), data_manager)
+    response = client.get(home)
+    assert response.status_code == 302 and response.url.startswith(reverse("login"))
+    assert client.get(home).status_code == 302, "signed out, not only redirected"
+    page = client.get(response.url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "The access of this account ended on" in page
+
+
+def test_an_expired_account_s_api_token_stops_working(statistician, data_manager, client_for) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    token = client_for(statistician).post(reverse("api:token")).json()["token"]
+    api = Client(HTTP_AUTHORIZATION=f"Token {token}")
+    assert api.get(reverse("api:participants")).status_code == 200
+    _set_access(statistician, timezone.localdate() - timedelta(days=1), data_manager)
+    assert api.get(reverse("api:participants")).status_code == 401
+
+
+def test_the_data_manager_sets_the_last_day_on_the_user_page_and_it_is_logged(
+    rater, data_manager, client_for
+) -> None:
+    from participants.models import UserRoleChange
+
+    client = client_for(data_manager)
+    page = client.get(reverse("participants:user_edit", args=[rater.pk])).content.decode()
+    assert 'name="access-access_until"' in page
+    missing_reason = client.post(
+        reverse("participants:user_edit", args=[rater.pk]),
+        {"access-access_until": "2027-01-31", "access-reason": "", "save_access": "1"},
+    )
+    assert missing_reason.status_code == 200
+    saved = client.post(
+        reverse("participants:user_edit", args=[rater.pk]),
+        {"access-access_until": "2027-01-31", "access-reason": "End of contract", "save_access": "1"},
+    )
+    assert saved.status_code == 302
+    rater.profile.refresh_from_db()
+    assert str(rater.profile.access_until) == "2027-01-31"
+    change = UserRoleChange.objects.filter(user=rater).first()
+    assert str(change.access_until) == "2027-01-31" and change.reason == "End of contract"
+    assert change.changed_by == data_manager and change.new_roles == ["rater"]
+    listing = client.get(reverse("participants:users")).content.decode()
+    assert "2027" in listing
