@@ -15,7 +15,7 @@ from django.utils import timezone
 from clinimetry.examples import spread
 from ketatrial.protocol import PHARMACIST, ROLES
 from ketatrial.trial import protocol
-from participants import allocation, services
+from participants import allocation, services, sign_in
 from participants.eligibility import HDRS17_CRITERION, criterion_index
 from participants.models import Participant, ScreeningRecord
 
@@ -87,6 +87,23 @@ class Command(BaseCommand):
         for role in ROLES:
             self.stdout.write(f"  {role:<24} username: {role}")
         self.stdout.write(f"  {'pharmacist (checker)':<24} username: pharmacist2")
+        self._second_factor(users)
+
+    def _second_factor(self, users: dict[str, Any]) -> None:
+        """A TOTP device for each demo account that needs the second factor (settings.
+        OTP_REQUIRED_FOR), kept across runs; its secret and otpauth URI printed for an
+        authenticator app (the demo's sign-in page says they are here)."""
+        needing = [(name, user) for name, user in users.items() if sign_in.second_factor_required(user)]
+        if not needing:
+            return
+        self.stdout.write(
+            "Second factor (TOTP): after the password these accounts type the code of an "
+            "authenticator app. Add the secret (or the otpauth URI, e.g. as a QR code) to the app:"
+        )
+        for name, user in needing:
+            device = sign_in.demo_device(user)
+            self.stdout.write(f"  {name:<24} secret: {sign_in.secret_base32(device)}")
+            self.stdout.write(f"  {'':<24} {sign_in.otpauth_uri(device)}")
 
     def _users(self, now: Any) -> dict[str, Any]:
         user_model = get_user_model()
