@@ -708,6 +708,17 @@ def adverse_event_update(
     was_serious = event.serious
     current = {name: getattr(event, name) for name in ADVERSE_EVENT_FIELDS}
     values = _adverse_event_values({**current, **changes}, now=now)
+    if was_serious and not event.seriousness_criteria and not values["serious"]:
+        # Reported serious before criteria were recorded: the form shows none ticked, and saving
+        # it as it stands must not quietly make the event non-serious.
+        raise ValidationError(
+            {
+                "seriousness_criteria": _(
+                    "This event was reported as serious before seriousness criteria were recorded: "
+                    "tick the criteria it meets."
+                )
+            }
+        )
     changed = [
         str(AdverseEvent._meta.get_field(name).verbose_name)
         for name in ADVERSE_EVENT_FIELDS

@@ -336,3 +336,45 @@ def test_readers_who_may_not_write_see_the_event_without_forms_and_raters_not_at
     for path in (url, reverse("safety:adverse_events"), reverse("safety:summary")):
         assert client_for(rater).get(path).status_code in (403, 404), path
     assert client_for(monitor).get(reverse("safety:adverse_event", args=[event.pk + 100])).status_code == 404
+
+
+def test_an_event_reported_serious_before_criteria_existed_keeps_serious_until_criteria_are_ticked(
+    participant, infusion_physician
+) -> None:
+    from ketatrial.audit import clinical_create
+
+    now = timezone.now()
+    legacy = clinical_create(
+        AdverseEvent(
+            participant=participant,
+            term="Syncope",
+            category="Cardiovascular",
+            onset=now - timedelta(days=30),
+            severity="severe",
+            serious=True,  # as stored before the criteria: serious, no criterion
+            relatedness="possible",
+            action="stopped",
+            outcome="recovering",
+            reported_by=infusion_physician,
+            reported_at=now - timedelta(days=30),
+        ),
+        by=infusion_physician,
+    )
+    with pytest.raises(ValidationError) as refused:
+        services.adverse_event_update(
+            event=legacy, changes={"severity": "moderate"}, reason="Re-graded", by=infusion_physician, now=now
+        )
+    assert "seriousness_criteria" in refused.value.message_dict
+    assert AdverseEvent.objects.get(pk=legacy.pk).serious
+    services.adverse_event_update(
+        event=legacy,
+        changes={
+            "seriousness_criteria": ["hospitalisation"],
+            "narrative": "Fainted after the infusion; admitted overnight.",
+            "expectedness": "expected",
+        },
+        reason="Criteria recorded",
+        by=infusion_physician,
+        now=now,
+    )
+    assert AdverseEvent.objects.get(pk=legacy.pk).seriousness_criteria == ["hospitalisation"]
