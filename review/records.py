@@ -10,6 +10,7 @@ from typing import Any
 
 from django.apps import apps
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
 from django.db import models
 
 from ketatrial.protocol import COORDINATOR, INFUSION_PHYSICIAN, RATER
@@ -109,7 +110,10 @@ def record_get(user: AbstractBaseUser, label: str, pk: str) -> models.Model | No
     model = model_of(label)
     if model is None or not visibility.may_see_records(user, label):
         return None
-    return model._default_manager.filter(pk=pk).first()
+    try:
+        return model._default_manager.filter(pk=pk).first()
+    except (ValueError, TypeError, ValidationError):  # not an id of this form: the same 404
+        return None
 
 
 def casebook(user: AbstractBaseUser, participant_id: int) -> list[Form]:

@@ -146,7 +146,8 @@ def test_an_allocation_slot_is_never_deleted(pharmacist, settings) -> None:
     )
     from django.apps import apps
 
-    model = next(m for m in apps.get_models() if getattr(m, "delete_refused", False))
+    model = apps.get_model("participants", "allocationslot")
+    assert model.delete_refused
     slot = model.objects.first()
     with pytest.raises(ValidationError):
         slot.delete()

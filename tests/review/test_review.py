@@ -412,3 +412,13 @@ def test_the_close_out_archive_holds_every_casebook_as_a_pdf_with_its_signature_
     assert person.code in text and "Signed by the principal investigator" in text
     response = client_for(principal_investigator).get(reverse("review:casebook_pdf", args=[other.pk]))
     assert response["Content-Type"] == "application/pdf"
+
+
+def test_a_record_id_that_is_not_an_id_answers_404_not_a_server_error(data_manager, client_for) -> None:
+    for label in ("clinimetry.assessment", "participants.participant"):
+        assert (
+            client_for(data_manager)
+            .get(reverse("review:record", args=[label, "ketatrial.lockevent"]))
+            .status_code
+            == 404
+        )
