@@ -274,6 +274,12 @@ AUDIT_CHAIN_HEADS_DIR = Path(env_str("AUDIT_CHAIN_HEADS_DIR", str(VAR_DIR / "aud
 # Backups (`manage.py backup`, ketatrial/backup.py) are encrypted with this key: 32 random bytes,
 # URL-safe base64. Required by backup and restore only; kept with the other keys (`backup_keys`).
 BACKUP_ENCRYPTION_KEY = env_str("BACKUP_ENCRYPTION_KEY")
+# Keyed pseudonyms and per-participant date shifts of exports (outcomes/export_options.py): HMAC-SHA256
+# of the participant code under this key, so nobody without it can go back from a pseudonym to
+# INNN-001 by trying every code. Changing it changes every pseudonym and every shift.
+EXPORT_PSEUDONYM_KEY = env_str(
+    "EXPORT_PSEUDONYM_KEY", "dev-only-export-pseudonym-key-not-secret" if DEBUG else ""
+)
 
 if not DEBUG:
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)

@@ -3,12 +3,13 @@ from the models, the scales and the protocol definition in force."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from clinimetry import scales
 from clinimetry.models import Assessment
 from ketatrial.protocol import Protocol
 from outcomes import dataset as ds
+from outcomes import export_options as eo
 from participants.models import Participant
 
 
@@ -24,8 +25,38 @@ class Variable:
 YES_NO = {0: "no", 1: "yes"}
 
 
-def variables(p: Protocol, blinding: str) -> dict[str, Variable]:
-    """Every variable of every table, by name (the same name means the same thing everywhere)."""
+PARTICIPANT_LABELS = {
+    eo.STORED: "Participant ID",
+    eo.REMOVED: "Participant pseudonym, random for this export only (no key kept)",
+    eo.KEYED: "Participant pseudonym: keyed hash (HMAC-SHA256), the same in every keyed export",
+}
+
+
+def variables(p: Protocol, blinding: str, options: eo.ExportOptions | None = None) -> dict[str, Variable]:
+    """Every variable of every table, by name (the same name means the same thing everywhere), as
+    an export's options made them (pseudonyms, shifted dates)."""
+    known = _variables(p, blinding)
+    if options is None:
+        return known
+    known["participant"] = replace(
+        known["participant"],
+        label=PARTICIPANT_LABELS[options.identifiers],
+        source=known["participant"].source
+        if options.identifiers == eo.STORED
+        else f"{known['participant'].source}, replaced (export option: {options.identifiers})",
+    )
+    if (
+        options.date_shift
+    ):  # every one is moved (outcomes/deidentify.py DATE_COLUMNS; a test holds them equal)
+        for name, var in known.items():
+            if var.kind == "datetime":
+                known[name] = replace(
+                    var, label=f"{var.label}; shifted per participant (up to {eo.DATE_SHIFT_MAX_DAYS} days)"
+                )
+    return known
+
+
+def _variables(p: Protocol, blinding: str) -> dict[str, Variable]:
     statuses = {k: str(v) for k, v in Participant.Status.choices}
     v = [
         Variable("participant", "Participant ID", "string", source="participants.Participant.code"),
@@ -216,9 +247,11 @@ def wide_variable(name: str, known: dict[str, Variable]) -> Variable:
     return known[name]
 
 
-def rows(p: Protocol, blinding: str, tables: dict[str, list[str]]) -> list[dict[str, str]]:
+def rows(
+    p: Protocol, blinding: str, tables: dict[str, list[str]], options: eo.ExportOptions | None = None
+) -> list[dict[str, str]]:
     """One row per (table, variable): the codebook as a table."""
-    known = variables(p, blinding)
+    known = variables(p, blinding, options)
     out = []
     for table, columns in tables.items():
         for column in columns:

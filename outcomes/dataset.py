@@ -117,6 +117,9 @@ class DataSet:
     # and the adverse-event pattern follow the product, so no blinded data set holds them.
     infusion: pd.DataFrame | None = None
     adverse_events: pd.DataFrame | None = None
+    # The tables an export writes when its options chose some (outcomes/export_options.py);
+    # None: every table the data set has.
+    tables: tuple[str, ...] | None = None
 
 
 def _local(value: datetime | None) -> str | None:

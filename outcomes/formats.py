@@ -24,6 +24,7 @@ from ketatrial.protocol import Protocol
 from outcomes import codebook
 from outcomes import xlsx as xlsx_writer
 from outcomes.dataset import DataSet
+from outcomes.export_options import ExportOptions
 
 TABLES = ("participants", "long", "wide", "mrs")
 STATA_MAX = 26  # Stata allows 32; readstat names value-label sets <variable><index>, so keep room
@@ -33,6 +34,8 @@ def frames(data: DataSet) -> dict[str, pd.DataFrame]:
     tables = {name: getattr(data, name) for name in TABLES}
     if data.infusion is not None and data.adverse_events is not None:  # unblinded only
         tables |= {"infusion": data.infusion, "adverse_events": data.adverse_events}
+    if data.tables is not None:  # the forms an export's options chose
+        tables = {name: frame for name, frame in tables.items() if name in data.tables}
     return tables
 
 
@@ -79,9 +82,9 @@ def _string_labels(frame: pd.DataFrame, variables: dict[str, codebook.Variable])
 
 
 def table_variables(
-    p: Protocol, data: DataSet, table: str, frame: pd.DataFrame
+    p: Protocol, data: DataSet, table: str, frame: pd.DataFrame, options: ExportOptions | None = None
 ) -> dict[str, codebook.Variable]:
-    known = codebook.variables(p, data.blinding)
+    known = codebook.variables(p, data.blinding, options)
     return {c: codebook.wide_variable(c, known) if table == "wide" else known[c] for c in frame.columns}
 
 
@@ -105,11 +108,14 @@ def write_package(
     odm_xml: Callable[[IO[bytes]], None],
     progress: Callable[[int, str], None] = lambda pct, stage: None,
     attempt: str = "",
+    options: ExportOptions | None = None,
 ) -> dict[str, str]:
     """Write the ZIP, each file streamed into it as it is made (the ODM document of a large trial
-    never sits in memory whole); returns file name -> SHA-256 (also in the manifest inside)."""
+    never sits in memory whole); returns file name -> SHA-256 (also in the manifest inside).
+    `options`: the export's, so that the codebook says how participants are named and whether
+    their dates are shifted."""
     tables = frames(data)
-    book = codebook.rows(p, data.blinding, {name: list(f.columns) for name, f in tables.items()})
+    book = codebook.rows(p, data.blinding, {name: list(f.columns) for name, f in tables.items()}, options)
     for row in book:
         row["stata_name"] = stata_name(row["variable"])
     hashes: dict[str, str] = {}
@@ -135,7 +141,7 @@ def write_package(
             put("ketatrial.xlsx", xlsx.read_bytes())
             progress(40, "stata and spss")
             for name, frame in tables.items():
-                variables = table_variables(p, data, name, frame)
+                variables = table_variables(p, data, name, frame, options)
                 flat = for_stats_packages(frame, variables)
                 labels, values = _labels(flat, variables)
                 sav = scratch / f"{name}.sav"

@@ -11,7 +11,8 @@ unblinded one the sequence itself; the data manager's export holds neither.
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from collections.abc import Iterable
+from datetime import datetime, timedelta
 from typing import IO, Any
 from xml.sax.saxutils import escape as _escape
 from xml.sax.saxutils import quoteattr
@@ -23,8 +24,10 @@ from django.contrib.auth import get_user_model
 from clinimetry import scales
 from clinimetry.models import Assessment
 from outcomes import dataset as ds
+from outcomes.deidentify import Deidentifier
 
 NS = "http://www.cdisc.org/ns/odm/v1.3"
+NO_SHIFT = timedelta(0)
 STUDY_OID = "ST.KETATRIAL"
 MDV_OID = "MDV.1"
 FORMS = {key: scale.name for key, scale in scales.SCALES.items()}
@@ -113,9 +116,28 @@ def _audit(stamp: tuple[int | None, datetime, str], indent: str) -> str:
     )
 
 
-def write(data: ds.DataSet, out: IO[bytes], *, created: datetime, file_oid: str, site_name: str) -> None:
-    """Stream the ODM document to `out` (it may be hundreds of MB for a large trial)."""
+def write(
+    data: ds.DataSet,
+    out: IO[bytes],
+    *,
+    created: datetime,
+    file_oid: str,
+    site_name: str,
+    deid: Deidentifier | None = None,
+    instruments: Iterable[str] | None = None,
+) -> None:
+    """Stream the ODM document to `out` (it may be hundreds of MB for a large trial). `deid` (an
+    export's options): the data set's participants are already renamed and their dates moved; the
+    audit records read here from the history are named, moved and scrubbed the same way.
+    `instruments`: the rating forms the export chose (default: every scale)."""
     long = data.long
+    forms = {k: v for k, v in FORMS.items() if instruments is None or k in set(instruments)}
+    deid = deid or Deidentifier()
+    offset_of = {deid.subject(code): deid.offset(code) for code in deid.pseudonyms}
+
+    def stamped(stamp: tuple[int | None, datetime, str], subject: str) -> tuple[int | None, datetime, str]:
+        return (stamp[0], stamp[1] + offset_of.get(subject, NO_SHIFT), deid.scrub(stamp[2]))
+
     buffer: list[str] = []
 
     size = 0
@@ -162,7 +184,7 @@ def write(data: ds.DataSet, out: IO[bytes], *, created: datetime, file_oid: str,
     if alloc_items:
         emit('<FormDef OID="F.ALLOCATION" Name="Allocation" Repeating="No">')
         emit('<ItemGroupRef ItemGroupOID="IG.ALLOCATION" Mandatory="Yes"/></FormDef>\n')
-    for inst, title in FORMS.items():
+    for inst, title in forms.items():
         emit(f'<FormDef OID="{_oid("F", inst.upper())}" Name="{title}" Repeating="No">')
         emit(f'<ItemGroupRef ItemGroupOID="{_oid("IG", inst.upper())}" Mandatory="Yes"/></FormDef>\n')
     if alloc_items:
@@ -170,14 +192,14 @@ def write(data: ds.DataSet, out: IO[bytes], *, created: datetime, file_oid: str,
         for c in alloc_items:
             emit(f'<ItemRef ItemOID="{_oid("I", "ALLOCATION", c.upper())}" Mandatory="No"/>')
         emit("</ItemGroupDef>\n")
-    for inst, title in FORMS.items():
+    for inst, title in forms.items():
         emit(f'<ItemGroupDef OID="{_oid("IG", inst.upper())}" Name="{title}" Repeating="No">')
         for name in [*_item_names(inst), *DERIVED]:
             emit(f'<ItemRef ItemOID="{_oid("I", inst.upper(), name.upper())}" Mandatory="No"/>')
         emit("</ItemGroupDef>\n")
     for c in alloc_items:
         emit(f'<ItemDef OID="{_oid("I", "ALLOCATION", c.upper())}" Name="{c}" DataType="text" Length="2"/>\n')
-    for inst, title in FORMS.items():
+    for inst, title in forms.items():
         for name in [*_item_names(inst), *DERIVED]:
             kind = TYPES.get(name, "integer")
             emit(
@@ -193,7 +215,7 @@ def write(data: ds.DataSet, out: IO[bytes], *, created: datetime, file_oid: str,
         if not long.empty
         else []
     )
-    key_of = {(code, task, inst): pk for pk, code, task, inst in keys}
+    key_of = {(deid.subject(code), task, inst): pk for pk, code, task, inst in keys}
     # A subquery, not a list of ids: a large trial has more ratings than SQLite takes parameters.
     changes = _last_changes(Assessment.objects.filter(period__lte=max_period).values("pk")) if key_of else {}
     user_ids = sorted({s[0] for c in changes.values() for s in c.values() if s[0]})
@@ -278,7 +300,7 @@ def write(data: ds.DataSet, out: IO[bytes], *, created: datetime, file_oid: str,
             parts.append(f'<FormData FormOID="F.{upper}"><ItemGroupData ItemGroupOID="IG.{upper}">\n')
             history = changes.get(key_of.get((code, event, inst), -1), {})
             if "_row" in history:
-                parts.append(_audit(history["_row"], ""))
+                parts.append(_audit(stamped(history["_row"], code), ""))
             for name, column, oid in fields[inst]:
                 raw = row[column]
                 if raw is None:
@@ -288,7 +310,7 @@ def write(data: ds.DataSet, out: IO[bytes], *, created: datetime, file_oid: str,
                     value = _value(raw)
                     if value is not None:
                         parts.append(
-                            f'<ItemData ItemOID="{oid}" Value={_a(value)}>\n{_audit(stamp, "")}</ItemData>\n'
+                            f'<ItemData ItemOID="{oid}" Value={_a(value)}>\n{_audit(stamped(stamp, code), "")}</ItemData>\n'
                         )
                     continue
                 made = element(oid, raw)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import QuerySet
+from django.db.models import Count, Max, Q, QuerySet
 
 from ketatrial.models import LockEvent
-from outcomes.models import AnalysisRun, ExportJob
+from outcomes.models import AnalysisRun, ExportEvent, ExportJob
 
 
 def lock_event_list() -> QuerySet[LockEvent]:
@@ -15,8 +15,12 @@ def lock_event_list() -> QuerySet[LockEvent]:
 
 
 def export_jobs_for_user(user: AbstractBaseUser) -> QuerySet[ExportJob]:
-    """The user's 50 latest export jobs (lazy, newest first)."""
-    return ExportJob.objects.filter(requested_by=user)[:50]
+    """The user's 50 latest export jobs (lazy, newest first), each with how often its package was
+    downloaded and when last (from the audited download records: one query for the page)."""
+    downloads = Q(events__action=ExportEvent.Action.DOWNLOADED)
+    return ExportJob.objects.filter(requested_by=user).annotate(
+        downloads=Count("events", filter=downloads), last_download=Max("events__at", filter=downloads)
+    )[:50]
 
 
 def export_job_get_for_user(user: AbstractBaseUser, pk: int) -> ExportJob | None:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ImproperlyConfigured, PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Q
 from django.utils.translation import gettext as _
@@ -25,8 +25,9 @@ from ketatrial.audit import clinical_create
 from ketatrial.models import LockEvent
 from ketatrial.protocol import DATA_MANAGER, PRINCIPAL_INVESTIGATOR, STATISTICIAN
 from ketatrial.trial import protocol
-from outcomes import levels
-from outcomes.models import ExportJob
+from outcomes import export_options, levels
+from outcomes.export_options import KEYED, ExportOptions
+from outcomes.models import ExportEvent, ExportForm, ExportJob, ExportVisits
 from participants import allocation
 from participants.access import has_role
 from participants.models import UnblindingRequest
@@ -263,17 +264,133 @@ def blinding_for(user: AbstractBaseUser, *, unblinded: bool = False) -> str:
 # --- exports -------------------------------------------------------------------------------------
 
 
+PURPOSE_MAX = 2000
+
+
+def export_options_check(blinding: str, options: ExportOptions) -> ExportOptions:
+    """The options resolved for the level (defaults spelled out), or ValidationError by field: an
+    option beyond the level (a blinded reader asking for period 2, adverse events or dissociation
+    ratings), an unknown timepoint, nothing chosen."""
+    errors: dict[str, list[str]] = {}
+    labels = {**dict(ExportForm.choices), **dict(ExportVisits.choices)}
+    beyond = options.beyond(blinding)
+    if beyond:
+        names = ", ".join(str(labels.get(code, code)) for code in beyond)
+        errors.setdefault("forms" if set(beyond) & set(ExportForm.values) else "visits", []).append(
+            _("Not in an export at your blinding level: %(names)s.") % {"names": names}
+        )
+    if options.identifiers not in export_options.IDENTIFIERS:
+        errors.setdefault("identifiers", []).append(_("Choose how participants are named in the export."))
+    unknown = (
+        sorted(set(options.timepoints) - set(export_timepoint_choices(blinding)))
+        if options.timepoints
+        else []
+    )
+    if unknown:
+        errors.setdefault("timepoints", []).append(
+            _("Not a timepoint of the data you may export: %(codes)s.") % {"codes": ", ".join(unknown[:10])}
+        )
+    if errors:
+        raise ValidationError(errors)
+    return options.resolved(blinding)
+
+
+def export_timepoint_choices(blinding: str) -> list[str]:
+    """Timepoint codes an export at this level can narrow to, in the schedule's order: the rating
+    tasks and the scheduled MRS sessions the level's data set holds (baseline and period 1 before
+    the release: period 2's codes differ by sequence)."""
+    max_period = 99 if blinding == levels.UNBLINDED else 1
+    tasks = set(
+        Assessment.objects.filter(period__lte=max_period).values_list("task_code", flat=True).distinct()
+    )
+    sessions = {
+        code
+        for code in MRSUpload.objects.values_list("session_code", flat=True).distinct()
+        if code[:1] == "p" and (_session_period(code) or 99) <= max_period
+    }
+    return sorted(tasks | sessions, key=export_options.timepoint_sort_key)
+
+
+def _session_period(code: str) -> int | None:
+    head = code.split("-", 1)[0]
+    return int(head[1:]) if len(head) == 2 and head[1].isdigit() else None
+
+
+def _event(job: ExportJob, *, action: str, by: AbstractBaseUser, now: datetime) -> ExportEvent:
+    """The audited record of a request or a download: who, when, what (the level and the
+    options) and why (the purpose)."""
+    options = export_options_of(job).resolved(job.blinding)  # a job from before the options: all
+    event = ExportEvent(
+        action=action,
+        job=job,
+        at=now,
+        by=by,
+        blinding=job.blinding,
+        forms=list(options.forms),
+        visits=list(options.visits),
+        timepoints=list(options.timepoints),
+        identifiers=options.identifiers,
+        date_shift=options.date_shift,
+        purpose=job.purpose or "-",
+    )
+    return clinical_create(event, by=by, reason=f"export {action}")
+
+
 @transaction.atomic
-def export_request(*, by: AbstractBaseUser, unblinded: bool, now: datetime) -> ExportJob:
+def export_request(
+    *,
+    by: AbstractBaseUser,
+    unblinded: bool,
+    now: datetime,
+    purpose: str,
+    options: ExportOptions | None = None,
+) -> ExportJob:
+    """Queue an export with its options and record the request in the audit trail (who, when,
+    what, why). The purpose is required; options beyond the user's blinding level are refused."""
     from ketatrial.jobs import job_enqueue
 
+    blinding = blinding_for(by, unblinded=unblinded)
+    purpose = (purpose or "").strip()
+    if not purpose:
+        raise ValidationError({"purpose": _("Say what the export is for (the audit trail records it).")})
+    if len(purpose) > PURPOSE_MAX:
+        raise ValidationError({"purpose": _("Keep the purpose under %(n)d characters.") % {"n": PURPOSE_MAX}})
+    chosen = export_options_check(blinding, options or ExportOptions())
     job = ExportJob.objects.create(
-        requested_by=by, requested_at=now, blinding=blinding_for(by, unblinded=unblinded)
+        requested_by=by,
+        requested_at=now,
+        blinding=blinding,
+        forms=list(chosen.forms),
+        visits=list(chosen.visits),
+        timepoints=list(chosen.timepoints),
+        identifiers=chosen.identifiers,
+        date_shift=chosen.date_shift,
+        purpose=purpose,
     )
+    _event(job, action=ExportEvent.Action.REQUESTED, by=by, now=now)
     # In the outbox in this transaction; handed to the workers after it commits (a broker outage
     # leaves it waiting for the sweep, never a server error after the row is saved).
     job_enqueue("export", f"export:{job.pk}", {"export_id": job.pk}, now=now)
     return job
+
+
+def export_options_of(job: ExportJob) -> ExportOptions:
+    return ExportOptions(
+        forms=tuple(job.forms),
+        visits=tuple(job.visits),
+        timepoints=tuple(job.timepoints),
+        identifiers=job.identifiers,
+        date_shift=job.date_shift,
+    )
+
+
+def export_pseudonym_key() -> bytes:
+    """The key of keyed pseudonyms and date shifts (settings.EXPORT_PSEUDONYM_KEY; the system check
+    outcomes.E001 refuses to start without it when DEBUG is off)."""
+    key = getattr(settings, "EXPORT_PSEUDONYM_KEY", "") or ""
+    if not key:
+        raise ImproperlyConfigured("EXPORT_PSEUDONYM_KEY is not set")
+    return key.encode()
 
 
 def export_job(job) -> None:  # type: ignore[no-untyped-def]
@@ -290,6 +407,12 @@ def _site_name() -> str:
     return ", ".join(Site.objects.order_by("code").values_list("name", flat=True)) or "KetaTrial"
 
 
+def _site_codes() -> list[str]:
+    from participants.models import Site
+
+    return list(Site.objects.order_by("code").values_list("code", flat=True))
+
+
 def export_file_name(job: ExportJob) -> str:
     """Neutral: the job number, the blinding level and the date."""
     return f"ketatrial-export-{job.pk}-{job.blinding}-{job.requested_at:%Y%m%d}.zip"
@@ -298,7 +421,7 @@ def export_file_name(job: ExportJob) -> str:
 def export_run(job_id: int, *, now: datetime, reclaim: bool = False) -> ExportJob:
     """Build the package of a queued job; a finished job, or one another worker is building, is
     left alone. `reclaim` (the outbox, which holds the job by a lease) takes over a running one."""
-    from outcomes import formats, odm
+    from outcomes import deidentify, formats, odm
 
     # Claim the job in one UPDATE: of two workers handed the same job, one builds it; the other
     # returns. A job left running by a worker that died is claimed again after STALE.
@@ -322,7 +445,16 @@ def export_run(job_id: int, *, now: datetime, reclaim: bool = False) -> ExportJo
         # The user's rights are checked again when the job runs (a role may have gone since).
         if blinding_for(job.requested_by, unblinded=job.blinding == levels.UNBLINDED) != job.blinding:
             raise PermissionDenied
-        data = _dataset().build(job.requested_by, job.blinding, now=now)
+        # The options are checked again too: they can only narrow the level's data set.
+        options = export_options_check(job.blinding, export_options_of(job))
+        source = _dataset().build(job.requested_by, job.blinding, now=now)
+        data, deid = deidentify.narrow(
+            source,
+            options,
+            key=export_pseudonym_key() if options.identifiers == KEYED or options.date_shift else b"",
+            tz=_dataset().TZ,
+            site_codes=_site_codes(),
+        )
         folder = Path(settings.MEDIA_ROOT) / "exports"
         folder.mkdir(parents=True, exist_ok=True)
         target = folder / export_file_name(job)
@@ -333,6 +465,8 @@ def export_run(job_id: int, *, now: datetime, reclaim: bool = False) -> ExportJo
             "data_hash": data.data_hash,
             "code_version": code_version(),
             "protocol_version": protocol().version,
+            "options": export_options.describe(options),
+            "purpose": deid.scrub(job.purpose),
         }
         formats.write_package(
             data,
@@ -341,9 +475,16 @@ def export_run(job_id: int, *, now: datetime, reclaim: bool = False) -> ExportJo
             p=protocol(),
             manifest=manifest,
             odm_xml=lambda out: odm.write(
-                data, out, created=now, file_oid=f"KETATRIAL.EXPORT.{job.pk}", site_name=_site_name()
+                data,
+                out,
+                created=now,
+                file_oid=f"KETATRIAL.EXPORT.{job.pk}",
+                site_name=_site_name(),
+                deid=deid,
+                instruments=[f for f in options.forms if f in export_options.RATING_FORMS],
             ),
             progress=progress,
+            options=options,
         )
     except Exception as exc:  # any failure ends the job with its reason; none leaves it running
         logger.exception("export %s failed", job_id)
@@ -372,6 +513,15 @@ def export_for_download(user: AbstractBaseUser, job_id: int) -> ExportJob:
     if job is None:
         raise ValidationError(_("No such export."))
     blinding_for(user, unblinded=job.blinding == levels.UNBLINDED)
+    return job
+
+
+@transaction.atomic
+def export_download(*, user: AbstractBaseUser, job_id: int, now: datetime) -> ExportJob:
+    """A finished job for its requester (export_for_download), the download recorded in the audit
+    trail in the same transaction: no package leaves without its row."""
+    job = export_for_download(user, job_id)
+    _event(job, action=ExportEvent.Action.DOWNLOADED, by=user, now=now)
     return job
 
 

@@ -27,6 +27,7 @@ from ketatrial.protocol import (
 from ketatrial.trial import protocol
 from outcomes import consort as consort_diagram
 from outcomes import levels, report, selectors, services
+from outcomes.forms import ExportRequestForm
 from outcomes.models import AnalysisRun, ExportJob
 from participants import allocation
 from participants.access import capability_required, has_role, not_found, role_required
@@ -123,33 +124,67 @@ def release(request: HttpRequest) -> HttpResponse:
     return _run(request, release_and_log, _("The sequence key is released."))
 
 
-@capability_required("export_data")
-def exports(request: HttpRequest) -> HttpResponse:
-    jobs = selectors.export_jobs_for_user(request.user)
+def _can_unblinded(request: HttpRequest) -> bool:
+    return has_role(request.user, STATISTICIAN) and services.unblinded_allowed()
+
+
+def _export_form(request: HttpRequest, data: object = None) -> ExportRequestForm:
+    """The request form, offering the forms, visits and timepoints of the widest level the user
+    may export at (the service refuses any option beyond the level actually asked for)."""
+    try:
+        widest = services.blinding_for(request.user, unblinded=_can_unblinded(request))
+    except PermissionDenied:
+        raise not_found() from None
+    return ExportRequestForm(data, blinding=widest, timepoints=services.export_timepoint_choices(widest))
+
+
+def _exports_page(request: HttpRequest, form: ExportRequestForm, *, status: int = 200) -> HttpResponse:
+    jobs = list(selectors.export_jobs_for_user(request.user))
     return render(
         request,
         "outcomes/exports.html",
         {
             "jobs": jobs,
-            "can_unblinded": has_role(request.user, STATISTICIAN) and services.unblinded_allowed(),
+            "form": form,
+            "can_unblinded": _can_unblinded(request),
             "is_statistician": has_role(request.user, STATISTICIAN),
             "busy": any(j.status in (ExportJob.Status.QUEUED, ExportJob.Status.RUNNING) for j in jobs),
         },
+        status=status,
     )
+
+
+@capability_required("export_data")
+def exports(request: HttpRequest) -> HttpResponse:
+    return _exports_page(request, _export_form(request))
 
 
 @capability_required("export_data")
 @require_POST
 def export_new(request: HttpRequest) -> HttpResponse:
-    try:
-        services.export_request(
-            by=request.user, unblinded=request.POST.get("unblinded") == "1", now=timezone.now()
-        )
-    except PermissionDenied:
-        messages.error(request, _("Unblinded exports open only after the sequence key is released."))
-    else:
-        messages.success(request, _("Export queued: it appears below when ready."))
-    return redirect("outcomes:exports")
+    """Queue an export with its options and purpose; a form with errors comes back filled in."""
+    form = _export_form(request, request.POST)
+    if form.is_valid():
+        try:
+            services.export_request(
+                by=request.user,
+                unblinded=request.POST.get("unblinded") == "1",
+                now=timezone.now(),
+                purpose=form.cleaned_data["purpose"],
+                options=form.options(),
+            )
+        except PermissionDenied:
+            messages.error(request, _("Unblinded exports open only after the sequence key is released."))
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                for error in errors:
+                    form.add_error(field if field in form.fields else None, error)
+        else:
+            messages.success(request, _("Export queued: it appears below when ready."))
+            return redirect("outcomes:exports")
+    if not form.errors:
+        return redirect("outcomes:exports")
+    return _exports_page(request, form, status=400)
 
 
 @capability_required("export_data")
@@ -179,7 +214,7 @@ def export_status(request: HttpRequest, pk: int) -> HttpResponse:
 @capability_required("export_data")
 def export_download(request: HttpRequest, pk: int) -> HttpResponse:
     try:
-        job = services.export_for_download(request.user, pk)
+        job = services.export_download(user=request.user, job_id=pk, now=timezone.now())
     except ValidationError:
         raise not_found() from None
     if job.blinding == levels.UNBLINDED:

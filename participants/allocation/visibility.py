@@ -103,6 +103,7 @@ def may_see(user: AbstractBaseUser | AnonymousUser, kind: str) -> bool:
 # and identities stay out of the audit pages altogether (ClinicalModel.audit_restricted).
 MODEL_KINDS: dict[str, str] = {
     "ketatrial.lockevent": TRIAL,
+    "outcomes.exportevent": TRIAL,
     "participants.screeningrecord": PARTICIPANT,
     "participants.consent": PARTICIPANT,
     "participants.participant": PARTICIPANT,

@@ -51,6 +51,8 @@ def test_lock_release_and_an_unblinded_export(
     expect(stat.get_by_text("The sequence key is released.")).to_be_visible()
     stat.goto("/")
     stat.get_by_role("link", name="Exports").first.click()
+    stat.get_by_label("Period 2 and follow-up").check()
+    stat.get_by_label("Purpose of the export").fill("final analysis after release")
     stat.get_by_role("button", name="New unblinded export").click()
     expect(stat.get_by_text("Export queued")).to_be_visible()
     expect(stat.get_by_role("progressbar")).to_be_visible()

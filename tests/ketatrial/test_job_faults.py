@@ -128,7 +128,9 @@ def test_with_redis_down_export_and_analyses_are_kept_and_done_once_when_it_is_b
     try:
         redis.stop()
         with transaction.atomic():
-            export = services.export_request(by=statistician, unblinded=False, now=timezone.now())
+            export = services.export_request(
+                by=statistician, unblinded=False, now=timezone.now(), purpose="fault test"
+            )
             jobs.job_enqueue(
                 "analyses", "analyses:faults", {"trigger": "on demand", "user_id": statistician.pk}
             )

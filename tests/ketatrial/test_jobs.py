@@ -15,6 +15,13 @@ from ketatrial.models import Job, WorkerHeartbeat
 pytestmark = pytest.mark.django_db
 
 DEAD_BROKER = "redis://127.0.0.1:9/0"  # the discard port: nothing answers
+# A blinded export as the exports page posts it (its options and purpose).
+EXPORT_FORM = {
+    "purpose": "interim data review",
+    "forms": ["hdrs17", "madrs", "mrs", "participants"],
+    "visits": ["baseline", "period1"],
+    "identifiers": "stored",
+}
 
 
 def test_a_job_asked_for_twice_is_one_job_run_once(django_capture_on_commit_callbacks) -> None:
@@ -45,7 +52,7 @@ def test_with_the_broker_down_the_request_succeeds_and_the_job_waits_for_the_swe
     settings.CELERY_BROKER_URL = DEAD_BROKER
     client = client_for(statistician)
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(reverse("outcomes:export_new"), {"unblinded": ""})
+        response = client.post(reverse("outcomes:export_new"), {"unblinded": "", **EXPORT_FORM})
     assert response.status_code == 302
     job = Job.objects.get(kind="export")
     assert job.state == "pending" and job.dispatched_at is None and job.dispatch_error

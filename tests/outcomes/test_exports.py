@@ -22,6 +22,13 @@ from participants import allocation
 from tests.outcomes.conftest import sign_casebooks
 
 FORBIDDEN = ("KP", "PK", "ketamine", "placebo", "Ketamine", "Placebo")
+# A blinded export as the exports page posts it (its options and purpose).
+EXPORT_FORM = {
+    "purpose": "interim data review",
+    "forms": ["hdrs17", "madrs", "mrs", "participants"],
+    "visits": ["baseline", "period1"],
+    "identifiers": "stored",
+}
 
 
 @pytest.fixture(autouse=True)
@@ -216,7 +223,7 @@ def test_the_export_page_queues_a_job_and_offers_the_download(
 ) -> None:
     client = client_for(statistician)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        client.post(reverse("outcomes:export_new"))
+        client.post(reverse("outcomes:export_new"), EXPORT_FORM)
     assert len(callbacks) == 1
     job = ExportJob.objects.get()
     assert client.get(reverse("outcomes:export_status", args=[job.pk])).json()["status"] == "queued"
@@ -281,8 +288,8 @@ def test_an_export_left_running_by_a_dead_worker_is_taken_over_through_its_lease
     monkeypatch.setattr(jobs, "job_dispatch", lambda pk: sent.append(pk) or True)
     now = timezone.now()
     with django_capture_on_commit_callbacks(execute=True):
-        dead = services.export_request(by=statistician, unblinded=False, now=now)
-        alive = services.export_request(by=statistician, unblinded=False, now=now)
+        dead = services.export_request(by=statistician, unblinded=False, now=now, purpose="interim")
+        alive = services.export_request(by=statistician, unblinded=False, now=now, purpose="interim")
     ExportJob.objects.filter(pk__in=[dead.pk, alive.pk]).update(status="running", started_at=now)
     Job.objects.filter(key=f"export:{dead.pk}").update(
         state="running", lease_until=now - timedelta(seconds=1)
