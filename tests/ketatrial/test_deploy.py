@@ -13,6 +13,7 @@ PRODUCTION_ENV = {
     "ALLOWED_HOSTS": "ketatrial.example.org",
     "IDENTITY_ENCRYPTION_KEYS": "Zk5sY3l0bE9hR3d5c2R4dW1xU0ZQb3JQbmRqQ3pXUWY=",
     "AUDIT_CHAIN_KEY": "audit-" + "p7Lq2WxZ9rT4vN8cB3mK6hY1jF5dS0gA" * 2,
+    "EXPORT_PSEUDONYM_KEY": "export-" + "Hq3Zt8Lw2Nv6Pb9Xc4Mr7Jy1Kd5Fs0Ga" * 2,
 }
 
 
@@ -28,6 +29,7 @@ def _manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
             "DJANGO_ALLOW_ASYNC_UNSAFE",
             "IDENTITY_ENCRYPTION_KEYS",
             "AUDIT_CHAIN_KEY",
+            "EXPORT_PSEUDONYM_KEY",
         )
     }
     return subprocess.run(
