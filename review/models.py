@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from ketatrial.audit import ClinicalModel
 from ketatrial.protocol import ROLES
@@ -26,9 +27,9 @@ class RecordRef(models.Model):
 
 class Query(ClinicalModel, RecordRef):
     class State(models.TextChoices):
-        OPEN = "open", _("Open")
-        ANSWERED = "answered", _("Answered")
-        CLOSED = "closed", _("Closed")
+        OPEN = "open", pgettext_lazy("query state", "Open")
+        ANSWERED = "answered", pgettext_lazy("query state", "Answered")
+        CLOSED = "closed", pgettext_lazy("query state", "Closed")
 
     class Source(models.TextChoices):
         MANUAL = "manual", _("Raised by a reviewer")
