@@ -27,10 +27,12 @@ CASEBOOK: tuple[tuple[str, str], ...] = (
     ("infusions.vitalsigns", "visit__participant_id"),
     ("infusions.dissociationrating", "visit__participant_id"),
     ("infusions.adverseevent", "participant_id"),
+    ("infusions.adverseeventfollowup", "event__participant_id"),
     ("clinimetry.assessment", "participant_id"),
     ("clinimetry.relapseevent", "participant_id"),
     ("clinimetry.relapse", "participant_id"),
     ("clinimetry.blindingguess", "participant_id"),
+    ("safety.suicideriskfollowup", "participant_id"),
     ("spectroscopy.mrsupload", "participant_id"),
     ("spectroscopy.tissuefractions", "participant_id"),
 )

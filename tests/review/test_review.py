@@ -422,3 +422,14 @@ def test_a_record_id_that_is_not_an_id_answers_404_not_a_server_error(data_manag
             .status_code
             == 404
         )
+
+
+def test_the_casebook_holds_adverse_event_follow_ups_and_suicide_risk_follow_ups() -> None:
+    from review import records
+
+    assert "infusions.adverseeventfollowup" in records.PATHS
+    assert "safety.suicideriskfollowup" in records.PATHS
+    from participants.allocation import visibility
+
+    for label in records.PATHS:
+        assert visibility.record_kind(label) is not None, label  # every form is in the visibility rule
