@@ -265,6 +265,9 @@ if not IDENTITY_ENCRYPTION_KEYS and DEBUG:
 UNBLINDED_USERNAMES = env_list("UNBLINDED_USERNAMES")
 # The key of the audit chain (ketatrial/audit_chain.py): in the environment, never in the database,
 # so whoever can rewrite the tables cannot write a matching hash. Back it up apart from the data.
+# The reason of every audited change is kept whole (a text column; django-simple-history's default
+# is 100 characters, and PostgreSQL refused a longer reason, the correction with it).
+SIMPLE_HISTORY_HISTORY_CHANGE_REASON_USE_TEXT_FIELD = True
 AUDIT_CHAIN_KEY = env_str("AUDIT_CHAIN_KEY", "dev-only-audit-chain-key-not-secret" if DEBUG else "")
 # The role web, worker and beat connect as (PostgreSQL; ketatrial/db_roles.py): granted its rights
 # by the owner after every migrate. Empty: no separate role (the demo, SQLite).

@@ -219,3 +219,13 @@ def test_a_planted_hidden_field_leaves_the_history_page(
     )
     html = client_for(data_manager).get(url).content.decode()
     assert "171.5" not in html and "170.0" not in html and "Scale recalibrated" in html
+
+
+def test_a_reason_longer_than_100_characters_is_kept_whole(participant, coordinator) -> None:
+    """django-simple-history's reason column held 100 characters (PostgreSQL refused a longer
+    reason, and the correction with it); the reason is a text column now."""
+    reason = "Scale recalibrated after the annual service; " * 8
+    services.participant_update(
+        participant=participant, by=coordinator, reason=reason, height_cm=Decimal("171.5")
+    )
+    assert participant.history.order_by("-history_id").first().history_change_reason == reason.strip()
