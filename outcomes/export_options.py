@@ -120,7 +120,9 @@ def keyed_pseudonym(key: bytes, code: str) -> str:
 
 def date_offset_days(key: bytes, code: str, bound: int = DATE_SHIFT_MAX_DAYS) -> int:
     """A participant's date shift in days, never 0, within +-bound: from the last 8 bytes of the
-    keyed digest (the pseudonym shows the first 8, which tell nothing of these)."""
+    keyed digest (the pseudonym shows the first 8, which tell nothing of these). The same in every
+    export, whatever the identifiers: offsets drawn anew for each export would average out over
+    several exports of one participant (whom the data values themselves link)."""
     n = int.from_bytes(keyed_digest(key, code)[24:], "big") % (2 * bound)
     return n - bound if n < bound else n - bound + 1
 
