@@ -79,6 +79,8 @@ def key_material() -> dict[str, Any]:
     return {
         "IDENTITY_ENCRYPTION_KEYS": list(getattr(settings, "IDENTITY_ENCRYPTION_KEYS", []) or []),
         "AUDIT_CHAIN_KEY": getattr(settings, "AUDIT_CHAIN_KEY", "") or "",
+        # Keyed pseudonyms and date shifts of exports: another key makes other pseudonyms.
+        "EXPORT_PSEUDONYM_KEY": getattr(settings, "EXPORT_PSEUDONYM_KEY", "") or "",
         "BACKUP_ENCRYPTION_KEY": getattr(settings, "BACKUP_ENCRYPTION_KEY", "") or "",
     }
 
@@ -89,6 +91,9 @@ def key_fingerprints(material: dict[str, Any] | None = None) -> dict[str, Any]:
     return {
         "IDENTITY_ENCRYPTION_KEYS": [fingerprint(key) for key in material["IDENTITY_ENCRYPTION_KEYS"]],
         "AUDIT_CHAIN_KEY": fingerprint(material["AUDIT_CHAIN_KEY"]) if material["AUDIT_CHAIN_KEY"] else "",
+        "EXPORT_PSEUDONYM_KEY": fingerprint(material.get("EXPORT_PSEUDONYM_KEY", ""))
+        if material.get("EXPORT_PSEUDONYM_KEY")
+        else "",
     }
 
 
@@ -108,6 +113,16 @@ def key_mismatches(recorded: dict[str, Any], current: dict[str, Any]) -> list[st
         problems.append(
             f"AUDIT_CHAIN_KEY: the backup's has fingerprint {recorded_chain}, this environment's "
             f"{current_chain or '(not set)'}: the audit chains could not be verified"
+        )
+    recorded_export, current_export = (
+        recorded.get("EXPORT_PSEUDONYM_KEY", ""),
+        current.get("EXPORT_PSEUDONYM_KEY", ""),
+    )
+    if recorded_export and recorded_export != current_export:
+        problems.append(
+            f"EXPORT_PSEUDONYM_KEY: the backup's has fingerprint {recorded_export}, this environment's "
+            f"{current_export or '(not set)'}: exports would name participants by other pseudonyms and "
+            "shift their dates by other offsets"
         )
     return problems
 

@@ -99,7 +99,7 @@ class ExportOptions:
 
 def timepoint_sort_key(code: str) -> tuple[Any, ...]:
     """Rating timepoints in the order of the schedule, then MRS sessions by name."""
-    from outcomes.sap.common import timepoint_order  # the schedule's one order of timepoints
+    from outcomes.timepoints import timepoint_order  # the schedule's one order (no numpy)
 
     return (*timepoint_order(code), code)
 

@@ -23,6 +23,15 @@ PURE_MODULES = [
     "spectroscopy.synthetic",
     "spectroscopy.pipeline",
     "outcomes.blinding_indices",
+    "outcomes.timepoints",
+    "outcomes.sap.common",
+    "outcomes.sap.sets",
+    "outcomes.sap.primary",
+    "outcomes.sap.longitudinal",
+    "outcomes.sap.crossover",
+    "outcomes.sap.survival",
+    "outcomes.sap.mrs",
+    "ketatrial.backup_crypto",
 ]
 
 

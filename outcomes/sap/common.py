@@ -3,36 +3,17 @@
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 from scipy import stats
 
+from outcomes.timepoints import timepoint_order
+
 Z95 = float(stats.norm.ppf(0.975))
 ARMS = {"KP": "ketamine", "PK": "placebo"}
-
-_TOKEN = re.compile(
-    r"^p(?P<period>\d+)-(?:predose-(?P<pre>\d+)|(?P<h>\d+(?:\.\d+)?)h-inf(?P<inf>\d+)|1w-inf(?P<w>\d+))"
-)
-
-
-def timepoint_order(code: str) -> tuple[float, float, float]:
-    """Sort key of a rating timepoint in the order of the schedule (period, infusion, hours after
-    it), not the alphabet: 'p1-predose-2+72h' is the pre-dose rating of infusion 2 (its first
-    token is the timepoint it was planned for), after 'p1-24h-inf1' and before 'p1-4h-inf2'."""
-    if code == "baseline":
-        return (0.0, 0.0, 0.0)
-    match = _TOKEN.match(code)
-    if match is None:
-        return (math.inf, math.inf, math.inf)
-    period = float(match["period"])
-    if match["pre"]:
-        return (period, float(match["pre"]), -1.0)
-    if match["inf"]:
-        return (period, float(match["inf"]), float(match["h"]))
-    return (period, float(match["w"]), 168.0)
+__all__ = ["ARMS", "Z95", "hedges_g", "holm", "one_sample", "timepoint_order", "welch"]
 
 
 def holm(pvalues: Mapping[str, float | None]) -> dict[str, float | None]:

@@ -4,8 +4,8 @@
     manage.py backup_keys --read FILE         # check a key backup: prints its fingerprints
     manage.py backup_keys --read FILE --show  # ... and the keys, as lines for .env
 
-What it holds: IDENTITY_ENCRYPTION_KEYS (every key, in order), AUDIT_CHAIN_KEY and
-BACKUP_ENCRYPTION_KEY; SECRET_KEY is not needed to restore. The passphrase comes from
+What it holds: IDENTITY_ENCRYPTION_KEYS (every key, in order), AUDIT_CHAIN_KEY,
+EXPORT_PSEUDONYM_KEY and BACKUP_ENCRYPTION_KEY; SECRET_KEY is not needed to restore. The passphrase comes from
 BACKUP_KEYS_PASSPHRASE or is asked for; it must differ from BACKUP_ENCRYPTION_KEY, and the file is
 kept apart from the data backups (whoever holds both holds the trial's identities).
 """
@@ -89,9 +89,15 @@ class Command(BaseCommand):
         self._fingerprints(material)
         here = key_fingerprints()
         kept = key_fingerprints(material)
-        same = kept["AUDIT_CHAIN_KEY"] == here["AUDIT_CHAIN_KEY"] and set(
-            kept["IDENTITY_ENCRYPTION_KEYS"]
-        ) <= set(here["IDENTITY_ENCRYPTION_KEYS"])
+        same = (
+            kept["AUDIT_CHAIN_KEY"] == here["AUDIT_CHAIN_KEY"]
+            and kept.get("EXPORT_PSEUDONYM_KEY", "")
+            in (
+                "",
+                here["EXPORT_PSEUDONYM_KEY"],
+            )
+            and set(kept["IDENTITY_ENCRYPTION_KEYS"]) <= set(here["IDENTITY_ENCRYPTION_KEYS"])
+        )
         self.stdout.write(
             "this environment holds these keys" if same else "this environment's keys differ from these"
         )
@@ -99,6 +105,7 @@ class Command(BaseCommand):
             self.stderr.write("The keys follow: put them in .env, and clear this terminal afterwards.")
             self.stdout.write(f"IDENTITY_ENCRYPTION_KEYS={','.join(material['IDENTITY_ENCRYPTION_KEYS'])}")
             self.stdout.write(f"AUDIT_CHAIN_KEY={material['AUDIT_CHAIN_KEY']}")
+            self.stdout.write(f"EXPORT_PSEUDONYM_KEY={material.get('EXPORT_PSEUDONYM_KEY', '')}")
             self.stdout.write(f"BACKUP_ENCRYPTION_KEY={material['BACKUP_ENCRYPTION_KEY']}")
 
     def _fingerprints(self, material: dict[str, Any]) -> None:
@@ -106,6 +113,7 @@ class Command(BaseCommand):
         for number, print_ in enumerate(prints["IDENTITY_ENCRYPTION_KEYS"], start=1):
             self.stdout.write(f"  IDENTITY_ENCRYPTION_KEYS key {number}: {print_}")
         self.stdout.write(f"  AUDIT_CHAIN_KEY: {prints['AUDIT_CHAIN_KEY'] or '(not set)'}")
+        self.stdout.write(f"  EXPORT_PSEUDONYM_KEY: {prints['EXPORT_PSEUDONYM_KEY'] or '(not set)'}")
         backup_key = material.get("BACKUP_ENCRYPTION_KEY", "")
         self.stdout.write(
             f"  BACKUP_ENCRYPTION_KEY: {fingerprint(backup_key) if backup_key else '(not set)'}"
