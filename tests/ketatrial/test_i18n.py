@@ -24,7 +24,10 @@ def _po_entries(path: Path) -> dict[str, str]:
             def join(s: str) -> str:
                 return "".join(re.findall(r'"(.*)"', s))
 
-            entries[join(m.group(1))] = join(m.group(2))
+            context = re.search(r'^msgctxt "(.*)"$', block, re.M)
+            # A message with a context is looked up with it (gettext keys it "context\x04msgid").
+            key = f"{context.group(1)}\x04{join(m.group(1))}" if context else join(m.group(1))
+            entries[key] = join(m.group(2))
     entries.pop("", None)
     return entries
 
