@@ -69,9 +69,23 @@ class VitalsForm(forms.Form):
     diastolic = forms.IntegerField(label=_("Diastolic (mmHg)"), required=False)
     heart_rate = forms.IntegerField(label=_("Heart rate (bpm)"), required=False)
     spo2 = forms.IntegerField(label=_("SpO2 (%)"), required=False)
+    confirm_reason = forms.CharField(
+        label=_("Unusual value confirmed: how (e.g. measured again)"), required=False, max_length=300
+    )
 
     def __init__(self, *args: Any, minutes: list[int], action: str = "", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        from infusions.vitals import PLAUSIBLE, UNUSUAL_OUTSIDE
+
+        # The ranges on the form: possible (outside: refused), usual (outside: confirm with a reason).
+        for name in ("systolic", "diastolic", "heart_rate", "spo2"):
+            (low, high), (usual_low, usual_high) = PLAUSIBLE[name], UNUSUAL_OUTSIDE[name]
+            self.fields[name].help_text = _("possible %(low)s-%(high)s; usual %(ulow)s-%(uhigh)s") % {
+                "low": low,
+                "high": high,
+                "ulow": usual_low,
+                "uhigh": usual_high,
+            }
         self.fields["minute"].choices = [(m, _("before start") if m == -1 else f"{m} min") for m in minutes]
         self.helper = _helper(_("Record vitals"), action)
 

@@ -84,6 +84,8 @@ class VitalSigns(ClinicalModel):
     heart_rate = models.PositiveSmallIntegerField(_("heart rate (bpm)"))
     spo2 = models.PositiveSmallIntegerField(_("SpO2 (%)"))
     alerts = models.JSONField(_("alerts"), default=list, blank=True)
+    # Unusual values saved once confirmed: field -> the reason (infusions/vitals.py UNUSUAL_OUTSIDE).
+    confirmations = models.JSONField(_("unusual values confirmed"), default=dict, blank=True)
     action = models.CharField(_("action"), max_length=10, choices=Action.choices, blank=True)
     action_reason = models.TextField(_("reason for the action"), blank=True)
     action_by = models.ForeignKey(

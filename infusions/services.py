@@ -29,7 +29,7 @@ from infusions.models import (
     ScheduleSpan,
     VitalSigns,
 )
-from infusions.vitals import vitals_alerts, vitals_problems
+from infusions.vitals import vitals_alerts, vitals_problems, vitals_unusual
 from ketatrial.audit import clinical_create, clinical_update
 from ketatrial.models import Notification
 from ketatrial.notifications import notify, principal_investigators
@@ -404,10 +404,12 @@ def vitals_record(
     measured_at: datetime,
     by: AbstractBaseUser,
     now: datetime,
+    confirm_reason: str = "",
 ) -> VitalSigns:
     """Record one set of vitals; implausible values are refused field by field, and so is a
-    measurement time in the future or before consent; thresholds passed are stored as alerts that
-    wait for an action."""
+    measurement time in the future or before consent; unusual values (possible, but often a typing
+    error) are saved only once confirmed with a reason; thresholds passed are stored as alerts
+    that wait for an action."""
     # The caller's copy may predate the start.
     visit = InfusionVisit.objects.select_related("participant").get(pk=visit.pk)
     if minute not in vitals_minutes():
@@ -424,6 +426,15 @@ def vitals_record(
             {"minute": _("Vitals for this time point are already recorded; correct them instead.")}
         )
     assert systolic is not None and diastolic is not None and heart_rate is not None and spo2 is not None
+    unusual = vitals_unusual(systolic=systolic, diastolic=diastolic, heart_rate=heart_rate, spo2=spo2)
+    if unusual and not confirm_reason.strip():
+        raise ValidationError(
+            {
+                name: _("%(message)s: measure again; if it is right, confirm it below with the reason.")
+                % {"message": message}
+                for name, message in unusual.items()
+            }
+        )
     alerts = vitals_alerts(
         systolic=systolic, diastolic=diastolic, heart_rate=heart_rate, spo2=spo2, p=protocol()
     )
@@ -437,9 +448,10 @@ def vitals_record(
             heart_rate=heart_rate,
             spo2=spo2,
             alerts=[a.rule for a in alerts],
+            confirmations={name: confirm_reason.strip() for name in unusual},
         ),
         by=by,
-        reason="recorded",
+        reason="recorded" if not unusual else f"recorded; unusual values confirmed: {confirm_reason.strip()}",
     )
 
 

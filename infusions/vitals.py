@@ -21,6 +21,28 @@ PLAUSIBLE = {
 }
 
 
+# Possible but unusual for a seated adult at an infusion visit: a value outside these (inside the
+# possible range) is often a typing error, so it is saved only once confirmed with a reason
+# (re-measured); the protocol's alert thresholds apply on top.
+UNUSUAL_OUTSIDE = {
+    "systolic": (80, 220),
+    "diastolic": (40, 130),
+    "heart_rate": (40, 160),
+    "spo2": (85, 100),
+}
+
+
+def vitals_unusual(*, systolic: int, diastolic: int, heart_rate: int, spo2: int) -> dict[str, str]:
+    """Field -> message for plausible values outside the usual range (a soft check)."""
+    values = {"systolic": systolic, "diastolic": diastolic, "heart_rate": heart_rate, "spo2": spo2}
+    out = {}
+    for name, value in values.items():
+        low, high = UNUSUAL_OUTSIDE[name]
+        if not low <= value <= high:
+            out[name] = f"{value} is unusual (outside {low}-{high})"
+    return out
+
+
 @dataclass(frozen=True)
 class Alert:
     field: str

@@ -467,3 +467,36 @@ def test_a_session_outside_the_schedule_answers_404_on_get_and_post(person, team
     url = reverse("infusions:session", args=[person.pk, 1, 9])
     assert client.get(url).status_code == 404
     assert client.post(url + "start/", {}).status_code == 404
+
+
+def test_an_unusual_vital_is_saved_only_once_confirmed_with_a_reason_and_the_form_shows_the_ranges(
+    person, team
+) -> None:
+    """Edit check (issue 14): a possible but unusual value (often a typing error: 52 for 152) is
+    refused beside its field until it is confirmed with a reason; the reason is kept with it."""
+    from infusions.forms import VitalsForm
+
+    visit = _start(person, team)
+    start = visit.started_at
+    values = dict(
+        visit=visit,
+        minute=0,
+        systolic=52,
+        diastolic=40,
+        heart_rate=72,
+        spo2=98,
+        measured_at=start,
+        by=team["physician"],
+        now=start + timedelta(minutes=1),
+    )
+    with pytest.raises(ValidationError) as refused:
+        services.vitals_record(**values)
+    assert (
+        set(refused.value.message_dict) == {"systolic"}
+        and "unusual" in refused.value.message_dict["systolic"][0]
+    )
+    saved = services.vitals_record(**values, confirm_reason="measured again on the other arm: 54/40")
+    assert saved.confirmations == {"systolic": "measured again on the other arm: 54/40"}
+    assert "unusual values confirmed" in saved.history.first().history_change_reason
+    form = VitalsForm(minutes=[0, 10])
+    assert "usual 80-220" in str(form.fields["systolic"].help_text)
