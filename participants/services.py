@@ -404,7 +404,9 @@ def _check_weight(weight: Decimal | None) -> None:
     if weight is not None and not p.weight_min_kg <= float(weight) <= p.weight_max_kg:
         raise ValidationError(
             {
-                "baseline_weight_kg": _("%(w)s kg is outside the plausible range %(min)s-%(max)s kg: weigh again.")
+                "baseline_weight_kg": _(
+                    "%(w)s kg is outside the plausible range %(min)s-%(max)s kg: weigh again."
+                )
                 % {"w": weight, "min": p.weight_min_kg, "max": p.weight_max_kg}
             }
         )

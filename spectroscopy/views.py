@@ -185,7 +185,9 @@ def quantify(request: HttpRequest, pk: int, upload_pk: int) -> HttpResponse:
         if created:
             messages.success(request, _("Quantification queued: it runs as soon as a worker takes it."))
         elif result.status in (MRSResult.Status.QUEUED, MRSResult.Status.RUNNING):
-            messages.info(request, _("This series is waiting for the workers or being quantified: nothing to do."))
+            messages.info(
+                request, _("This series is waiting for the workers or being quantified: nothing to do.")
+            )
         else:
             messages.success(request, _("This series is already quantified with this pipeline version."))
     return redirect("spectroscopy:participant", pk=pk)

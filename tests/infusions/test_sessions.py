@@ -478,17 +478,17 @@ def test_an_unusual_vital_is_saved_only_once_confirmed_with_a_reason_and_the_for
 
     visit = _start(person, team)
     start = visit.started_at
-    values = dict(
-        visit=visit,
-        minute=0,
-        systolic=52,
-        diastolic=40,
-        heart_rate=72,
-        spo2=98,
-        measured_at=start,
-        by=team["physician"],
-        now=start + timedelta(minutes=1),
-    )
+    values = {
+        "visit": visit,
+        "minute": 0,
+        "systolic": 52,
+        "diastolic": 40,
+        "heart_rate": 72,
+        "spo2": 98,
+        "measured_at": start,
+        "by": team["physician"],
+        "now": start + timedelta(minutes=1),
+    }
     with pytest.raises(ValidationError) as refused:
         services.vitals_record(**values)
     assert (
