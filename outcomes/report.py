@@ -47,7 +47,30 @@ def ci(estimate: Any, low: Any, high: Any, digits: int = 2) -> str:
         return "—"
     if low is None or high is None:
         return num(estimate, digits)
-    return f"{num(estimate, digits)} ({num(low, digits)} to {num(high, digits)})"
+    interval = _("%(low)s to %(high)s") % {"low": num(low, digits), "high": num(high, digits)}
+    return f"{num(estimate, digits)} ({interval})"
+
+
+def _reason(text: str) -> str:
+    """An exclusion reason of the analysis (stored in English, outcomes/sap), in the reader's
+    language."""
+    from outcomes.sap import sets, survival
+
+    words = {
+        sets.NOT_RANDOMIZED: _("not randomized"),
+        sets.NO_INFUSION: _("no infusion given"),
+        sets.NO_POST_BASELINE: _("no post-baseline rating"),
+        sets.MISSED_INFUSION_1: _("infusion 1 of period 1 not given"),
+        sets.PRIMARY_OUT_OF_WINDOW: _("primary rating out of window"),
+        sets.UNBLINDED_BEFORE_PRIMARY: _("emergency unblinding before the primary rating"),
+        survival.NO_END: _("no recorded end of the last study infusion"),
+        survival.RELAPSE_BEFORE: _("relapse before follow-up started"),
+        survival.NO_FOLLOW_UP: _("no follow-up rating yet"),
+        survival.NO_SEQUENCE: _("not randomized"),
+    }
+    if text.startswith(sets.MAJOR_DEVIATION):
+        return _("major protocol deviation (deviation log)") + text[len(sets.MAJOR_DEVIATION) :]
+    return str(words.get(text, text))
 
 
 def frac(k: Any, n: Any) -> str:
@@ -80,7 +103,10 @@ def _sets(r: dict[str, Any]) -> Table:
         [_("Set"), _("n"), _("Left out (reason: n)")],
     )
     for name, s in r.get("sets", {}).items():
-        reasons = "; ".join(f"{reason}: {n}" for reason, n in s.get("excluded_by_reason", {}).items()) or "—"
+        reasons = (
+            "; ".join(f"{_reason(reason)}: {n}" for reason, n in s.get("excluded_by_reason", {}).items())
+            or "—"
+        )
         t.rows.append([SET_NAMES.get(name, name), str(s["n"]), reasons])
     return t
 
@@ -344,7 +370,7 @@ def _relapse(r: dict[str, Any]) -> list[Table]:
             )
         )
         for reason, n in x.get("excluded_by_reason", {}).items():
-            t.notes.append(_("Left out: %(reason)s: %(n)s") % {"reason": reason, "n": n})
+            t.notes.append(_("Left out: %(reason)s: %(n)s") % {"reason": _reason(reason), "n": n})
         tables.append(t)
         life = Table(
             f"km_{key}",
