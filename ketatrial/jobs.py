@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import close_old_connections, connection, models, transaction
+from django.db import connection, models, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -191,7 +191,6 @@ def jobs_sweep(*, now: datetime | None = None) -> list[int]:
     """Hand over again every job the broker never took (pending and not handed over, or handed
     over long ago) and every job whose worker stopped renewing its lease (a dead worker)."""
     now = now or timezone.now()
-    close_old_connections()
     expired = list(
         Job.objects.filter(state=Job.State.RUNNING, lease_until__lt=now).values_list("pk", flat=True)
     )

@@ -36,8 +36,11 @@ def run_job(self, job_id: int) -> str:  # type: ignore[no-untyped-def]
 @app.task
 def sweep_jobs() -> list[int]:
     """Beat, every 30 s: hand over again what the broker never took or a dead worker held."""
+    from django.db import close_old_connections
+
     from ketatrial.jobs import jobs_sweep
 
+    close_old_connections()  # a long-lived worker: a connection the database dropped is renewed
     return jobs_sweep()
 
 

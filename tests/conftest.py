@@ -28,6 +28,15 @@ def _english_outside_requests() -> object:
 
 
 @pytest.fixture(autouse=True)
+def _jobs_run_in_process(settings) -> None:  # type: ignore[no-untyped-def]
+    """Outbox jobs (ketatrial/jobs.py) run in the test's process, as in the demo, even where CI
+    sets CELERY_BROKER_URL: no worker reads the default queue during a test. The tests of real
+    workers and broker outages say otherwise themselves (CELERY_TASK_ALWAYS_EAGER = False, their
+    own queue and redis-server)."""
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hashing(settings) -> None:  # type: ignore[no-untyped-def]
     """Hashing cost is not under test; the browser tests sign in with the same hasher."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
