@@ -81,7 +81,7 @@ def job_dispatch(job_id: int) -> bool:
     from ketatrial.tasks import run_job
 
     now = timezone.now()
-    if settings.CELERY_TASK_ALWAYS_EAGER:
+    if settings.JOBS_IN_PROCESS:
         Job.objects.filter(pk=job_id).update(dispatched_at=now, dispatch_error="")
         try:
             run_job.apply(args=[job_id], throw=False)
@@ -158,7 +158,7 @@ def job_run(job_id: int, *, owner: str | None = None) -> str:
         return job.state
     handler: Callable[[Job], Any] = import_string(HANDLERS[job.kind])
     keeper = _Lease(job.pk, owner)
-    if not settings.CELERY_TASK_ALWAYS_EAGER:  # in-process (demo, tests): no worker to die
+    if not settings.JOBS_IN_PROCESS:  # in-process (demo, tests): no worker to die
         keeper.start()
     try:
         handler(job)
@@ -244,7 +244,7 @@ def queue_health(*, timeout: float = 1.0) -> dict[str, Any]:
         "oldest_waiting": oldest,
         "failed": list(Job.objects.filter(state=Job.State.FAILED).order_by("-finished_at")[:5]),
     }
-    if settings.CELERY_TASK_ALWAYS_EAGER:
+    if settings.JOBS_IN_PROCESS:
         return {**out, "broker": "in-process", "broker_ok": True, "workers": None}
     from ketatrial.celery import app
 

@@ -212,6 +212,10 @@ EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT_SECONDS", 30)
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL")
 CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND", CELERY_BROKER_URL)
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+# Outbox jobs (ketatrial/jobs.py) run in the requesting process when there is no broker (the
+# demo). A setting of its own, read at each hand-over: Celery reads its CELERY_ settings once, so
+# the tests switch this one, never Celery's.
+JOBS_IN_PROCESS = CELERY_TASK_ALWAYS_EAGER
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

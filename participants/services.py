@@ -396,7 +396,6 @@ def participant_disposition(
     )
 
 
-@transaction.atomic
 def _check_weight(weight: Decimal | None) -> None:
     """The protocol's plausible weight range (the one the dosing service applies); the model
     holds physical bounds only."""
@@ -412,6 +411,7 @@ def _check_weight(weight: Decimal | None) -> None:
         )
 
 
+@transaction.atomic
 def participant_update(
     *, participant: Participant, by: AbstractBaseUser, reason: str, **changes: Any
 ) -> Participant:

@@ -31,9 +31,9 @@ def _english_outside_requests() -> object:
 def _jobs_run_in_process(settings) -> None:  # type: ignore[no-untyped-def]
     """Outbox jobs (ketatrial/jobs.py) run in the test's process, as in the demo, even where CI
     sets CELERY_BROKER_URL: no worker reads the default queue during a test. The tests of real
-    workers and broker outages say otherwise themselves (CELERY_TASK_ALWAYS_EAGER = False, their
+    workers and broker outages say otherwise themselves (JOBS_IN_PROCESS = False, their
     own queue and redis-server)."""
-    settings.CELERY_TASK_ALWAYS_EAGER = True
+    settings.JOBS_IN_PROCESS = True  # never Celery's own CELERY_ settings: Celery reads them once
 
 
 @pytest.fixture(autouse=True)

@@ -285,7 +285,7 @@ def test_a_broker_that_refuses_the_e_mail_does_not_fail_the_serious_adverse_even
 
     _start(person, team)
     # Redis is down: nothing answers on the broker's port.
-    monkeypatch.setattr(settings, "CELERY_TASK_ALWAYS_EAGER", False)
+    monkeypatch.setattr(settings, "JOBS_IN_PROCESS", False)
     monkeypatch.setattr(settings, "CELERY_BROKER_URL", "redis://127.0.0.1:9/0")
     url = reverse("infusions:session_adverse_event", args=[person.pk, 1, 1])
     response = client_for(team["physician"]).post(url, _serious_adverse_event_form())

@@ -78,7 +78,7 @@ def redis(settings) -> Iterator[Redis]:  # type: ignore[no-untyped-def]
         pytest.skip("needs PostgreSQL (shared with the workers) and redis-server; CI has both")
     server = Redis(_free_port())
     server.start()
-    settings.CELERY_TASK_ALWAYS_EAGER = False
+    settings.JOBS_IN_PROCESS = False
     settings.CELERY_BROKER_URL = server.url
     settings.JOB_QUEUE = f"faults-{uuid.uuid4().hex[:8]}"
     yield server

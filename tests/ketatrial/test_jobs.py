@@ -48,7 +48,7 @@ def test_a_failing_handler_ends_the_job_with_its_reason(monkeypatch) -> None:
 def test_with_the_broker_down_the_request_succeeds_and_the_job_waits_for_the_sweep(
     settings, statistician, client_for, django_capture_on_commit_callbacks
 ) -> None:
-    settings.CELERY_TASK_ALWAYS_EAGER = False
+    settings.JOBS_IN_PROCESS = False
     settings.CELERY_BROKER_URL = DEAD_BROKER
     client = client_for(statistician)
     with django_capture_on_commit_callbacks(execute=True):
@@ -61,7 +61,7 @@ def test_with_the_broker_down_the_request_succeeds_and_the_job_waits_for_the_swe
     # The sweep tries again and leaves it waiting while the broker stays down.
     assert jobs.jobs_sweep() == [] and Job.objects.get(pk=job.pk).state == "pending"
     # Back in-process (a broker that takes it): the sweep hands it over and it runs, once.
-    settings.CELERY_TASK_ALWAYS_EAGER = True
+    settings.JOBS_IN_PROCESS = True
     assert jobs.jobs_sweep() == [job.pk]
     assert Job.objects.get(pk=job.pk).state == "done"
     from outcomes.models import ExportJob
@@ -113,7 +113,7 @@ def test_the_status_page_shows_the_broker_the_workers_and_the_outbox(
     settings, data_manager, client_for
 ) -> None:
     jobs.job_enqueue("selftest", "selftest:waiting", dispatch=False)
-    settings.CELERY_TASK_ALWAYS_EAGER = False
+    settings.JOBS_IN_PROCESS = False
     settings.CELERY_BROKER_URL = DEAD_BROKER
     page = client_for(data_manager).get(reverse("system_status"), HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "Redis does not answer" in page and "waiting 1" in page
