@@ -153,7 +153,9 @@ def _scan_place(participant_code: str, session_code: str) -> str:
     return f"{participant_code} ({later})"
 
 
-def blocker_rows(blockers: Blockers, *, detail: bool) -> list[tuple[str, int, list[str]]]:
+def blocker_rows(
+    blockers: Blockers, *, detail: bool, batch: int | None = None
+) -> list[tuple[str, int, list[str]]]:
     """(what, how many, where) for the lock page. Where: participant and a neutral place, for the
     data manager and the principal investigator; the statistician (and everyone for vital-sign
     alerts, whose pattern follows the product) sees counts only."""
@@ -176,11 +178,18 @@ def blocker_rows(blockers: Blockers, *, detail: bool) -> list[tuple[str, int, li
     ]
     out.append((_("Vital-sign alerts without an action"), len(blockers.open_alerts), []))
     out.append((_("Emergency unblinding requests pending"), blockers.pending_unblinding, []))
-    out.append((_("Queries open or answered, not closed"), blockers.open_queries, []))
+
+    # For a strictly blinded reader before release these two move only in batches: a PI signing
+    # a casebook (or closing its last query) as a participant finishes would date, to the day,
+    # the end of KP's shorter period 2 (outcomes/consort.py batched, the same rule).
+    def shown(n: int) -> int:
+        return n - n % batch if batch else n
+
+    out.append((_("Queries open or answered, not closed"), shown(blockers.open_queries), []))
     out.append(
         (
             _("Casebooks not signed by the principal investigator"),
-            len(blockers.unsigned_casebooks),
+            shown(len(blockers.unsigned_casebooks)),
             [p.code for p in blockers.unsigned_casebooks[:30]] if detail else [],
         )
     )

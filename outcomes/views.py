@@ -54,6 +54,12 @@ def lock_page(request: HttpRequest) -> HttpResponse:
     if _efficacy_visible(request):
         log_allocation_view(request, "key_letters")
     blockers = services.lock_blockers()
+    strict = allocation.is_strictly_blinded(request.user) and not _efficacy_visible(request)
+    rows = services.blocker_rows(
+        blockers,
+        detail=has_role(request.user, DATA_MANAGER, PRINCIPAL_INVESTIGATOR),
+        batch=protocol().blinded_count_batch if strict else None,
+    )
     return render(
         request,
         "outcomes/lock.html",
@@ -61,9 +67,9 @@ def lock_page(request: HttpRequest) -> HttpResponse:
             "locked": services.database_locked(),
             "released": allocation.sequence_key_released(),
             "blockers": blockers,
-            "blocker_rows": services.blocker_rows(
-                blockers, detail=has_role(request.user, DATA_MANAGER, PRINCIPAL_INVESTIGATOR)
-            ),
+            "blocker_rows": rows,
+            # The total the reader is shown is the sum of what the rows show them.
+            "blocked_total": sum(count for _label, count, _places in rows),
             "events": selectors.lock_event_list(),
             "is_pi": has_role(request.user, PRINCIPAL_INVESTIGATOR),
             "is_statistician": has_role(request.user, STATISTICIAN),

@@ -173,3 +173,18 @@ def test_no_mrs_result_is_queued_while_locked(
     services.database_lock(by=principal_investigator, now=timezone.now())
     with pytest.raises(ValidationError, match="locked"):
         mrs.result_queue(upload=upload, water=None, now=timezone.now())
+
+
+def test_the_statistician_sees_unsigned_casebooks_and_open_queries_only_in_batches(
+    trial, rater, statistician, data_manager, client_for
+) -> None:
+    """A PI signing a casebook as a participant finishes would date the end of KP's shorter
+    period 2 for a strictly blinded reader: before release these counts move in batches."""
+    person = trial["people"][0]
+    rate(person, rater, "madrs", "p1-predose-3", 1, 20, timezone.now())  # voids one signature
+    assert len(services.lock_blockers().unsigned_casebooks) == 1
+    stat = client_for(statistician).get(reverse("outcomes:lock"), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    dm = client_for(data_manager).get(reverse("outcomes:lock"), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    row = "Casebooks not signed by the principal investigator</th><td>"
+    assert f"{row}0<" in stat and f"{row}1<" in dm
+    assert "0 items block the lock" in stat and "1 item blocks the lock" in dm
