@@ -132,17 +132,29 @@ class InactivityLogoutMiddleware:
         return redirect_to_login(next_url)
 
 
+def saved_language(user: Any) -> str:
+    """The interface language the user chose and kept in their profile, or "" when they have not
+    chosen one (an empty profile language: the browser decides) or it is no longer offered."""
+    if not user.is_authenticated:
+        return ""
+    language = getattr(getattr(user, "profile", None), "language", "") or ""
+    return language if language in dict(settings.LANGUAGES) else ""
+
+
 class UserLanguageMiddleware:
-    """Use the language the signed-in user chose (kept in their profile)."""
+    """The page's language: the signed-in user's saved choice (UserProfile.language), else the
+    browser's (Accept-Language, among settings.LANGUAGES), else settings.LANGUAGE_CODE.
+
+    Django's LocaleMiddleware, earlier in MIDDLEWARE, has already chosen from the browser (and
+    the default), which is all an anonymous page (sign-in) uses; this one, after the
+    authentication middleware, puts the user's saved choice first."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if request.user.is_authenticated:
-            language = getattr(getattr(request.user, "profile", None), "language", "")
-            if language:
-                translation.activate(language)
-                request.LANGUAGE_CODE = language
-        response = self.get_response(request)
-        return response
+        language = saved_language(request.user)
+        if language:
+            translation.activate(language)
+            request.LANGUAGE_CODE = language
+        return self.get_response(request)

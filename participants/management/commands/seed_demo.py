@@ -119,7 +119,7 @@ class Command(BaseCommand):
                     last_name=last or "Demo",
                     email=f"{username}@example.org",
                     roles={role},
-                    language="es",
+                    language="",  # no saved choice: the page follows the browser's language
                     by=None,
                     now=now,
                 )
