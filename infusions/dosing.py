@@ -189,3 +189,65 @@ def vials_and_waste(
         raise DosingError("the volume drawn and the dose cannot be negative")
     vials = math.ceil(drawn / per_vial_ml)
     return vials, vials * per_vial_mg - dose
+
+
+# The controlled-drug register (participants/allocation/ledger.py reads its lines; the arithmetic
+# is here). Quantities are in mg to 0.1 mg, volumes in mL to 0.01 mL, halves up, like a dose.
+REGISTER_IN = frozenset({"received"})
+REGISTER_OUT = frozenset({"dispensed", "wasted", "returned"})
+REGISTER_COUNTED = "counted"
+# A syringe destroyed after its dose was dispensed (rejected at the second check): recorded and
+# witnessed, but the dose already left the stock on its dispensed line.
+REGISTER_NO_EFFECT = frozenset({"destroyed"})
+
+
+@dataclass(frozen=True)
+class RegisterStep:
+    """One line of a lot's register after the arithmetic: the book balance after it, and for a
+    count the difference found (counted minus book; the book balance is not changed by a count,
+    a discrepancy is investigated, never written off)."""
+
+    kind: str
+    quantity_mg: Decimal
+    balance_mg: Decimal
+    discrepancy_mg: Decimal | None
+
+
+def mg(value: object) -> Decimal:
+    """A quantity in mg as the register shows it: to 0.1 mg, halves up (593.8, never
+    593.800000000000)."""
+    return _decimal(value, "a quantity (mg)", DosingError).quantize(MG, rounding=ROUND_HALF_UP)
+
+
+def ml_of(quantity_mg: object, concentration_mg_ml: object) -> Decimal:
+    """The volume in mL of `quantity_mg` at the lot's concentration, to 0.01 mL, halves up."""
+    concentration = _positive(concentration_mg_ml, "the concentration (mg/mL)")
+    return (_decimal(quantity_mg, "a quantity (mg)", DosingError) / concentration).quantize(
+        ML, rounding=ROUND_HALF_UP
+    )
+
+
+def register_steps(lines: list[tuple[str, object]]) -> list[RegisterStep]:
+    """The running balance of one lot over its register lines, in the order given (oldest first):
+    received adds, dispensed, wasted and returned take away, counted compares, destroyed (a
+    rejected syringe, already dispensed) leaves it. Each line is
+    (kind, quantity in mg); a quantity is never negative."""
+    balance = Decimal("0.0")
+    steps = []
+    for kind, quantity in lines:
+        amount = mg(quantity)
+        if amount < 0:
+            raise DosingError(f"a register quantity cannot be negative, not {amount} mg")
+        discrepancy = None
+        if kind in REGISTER_IN:
+            balance += amount
+        elif kind in REGISTER_OUT:
+            balance -= amount
+        elif kind == REGISTER_COUNTED:
+            discrepancy = amount - balance
+        elif kind in REGISTER_NO_EFFECT:
+            pass
+        else:
+            raise DosingError(f"not a kind of register line: {kind!r}")
+        steps.append(RegisterStep(kind, amount, balance, discrepancy))
+    return steps

@@ -362,10 +362,17 @@ class KetamineReceipt(ClinicalModel):
         return (self.mg_per_vial / self.ml_per_vial).quantize(Decimal("0.01"))
 
 
+class CheckStatus(models.TextChoices):
+    AWAITING = "awaiting", _("Awaiting the second pharmacist's check")
+    CONFIRMED = "confirmed", _("Confirmed")
+    REJECTED = "rejected", _("Rejected")
+
+
 class DosePreparation(ClinicalModel):
     """The pharmacist's preparation of one infusion; reveals the product, so it is unblinded data."""
 
     audit_restricted = True
+    CheckStatus = CheckStatus
 
     participant = models.ForeignKey(Participant, on_delete=models.PROTECT, related_name="dose_preparations")
     period = models.PositiveSmallIntegerField(validators=[MinValueValidator(1), MaxValueValidator(2)])
@@ -388,14 +395,24 @@ class DosePreparation(ClinicalModel):
     pump_rate_ml_h = models.DecimalField(max_digits=6, decimal_places=1)
     syringe_code = models.CharField(max_length=20, unique=True)
     prepared_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    checked_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     prepared_at = models.DateTimeField()
+    # The second pharmacist's check, done in their own session after the preparation: until it is
+    # confirmed the syringe gets no label and the infusion cannot start.
+    check_status = models.CharField(max_length=16, choices=CheckStatus.choices, default=CheckStatus.AWAITING)
+    checked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    checked_at = models.DateTimeField(null=True, blank=True)
+    check_note = models.TextField(blank=True)
 
     class Meta:
         ordering = ["participant", "period", "infusion_number"]
         constraints = [
+            # A rejected syringe is destroyed and the infusion prepared again.
             models.UniqueConstraint(
-                fields=["participant", "period", "infusion_number"], name="one_preparation_per_infusion"
+                fields=["participant", "period", "infusion_number"],
+                condition=~models.Q(check_status="rejected"),
+                name="one_live_preparation_per_infusion",
             ),
             models.CheckConstraint(
                 condition=~models.Q(prepared_by=models.F("checked_by")), name="checker_is_not_preparer"
@@ -427,6 +444,85 @@ class StockCount(ClinicalModel):
     @property
     def discrepancy(self) -> int:
         return self.vials_counted - self.vials_expected
+
+
+class RegisterEntry(ClinicalModel):
+    """A line of the controlled-drug register that no other record holds: ketamine wasted (the
+    rest of a preparation's opened vials, a rejected syringe, a broken or expired vial), which a
+    second pharmacist witnesses in their own session, or returned to the supplier. Receipts,
+    doses dispensed and stock counts are lines of their own records (KetamineReceipt,
+    DosePreparation, StockCount); participants/allocation/ledger.py puts them in one register
+    with a running balance per lot (the arithmetic in infusions/dosing.py)."""
+
+    audit_restricted = True
+
+    class Kind(models.TextChoices):
+        WASTED = "wasted", _("Wasted")
+        RETURNED = "returned", _("Returned to the supplier")
+
+    class Cause(models.TextChoices):
+        REMAINDER = "remainder", _("Rest of the opened vials after a preparation")
+        REJECTED = "rejected", _("Syringe rejected at the second check, destroyed")
+        VIALS = "vials", _("Vials (broken, expired, returned)")
+
+    receipt = models.ForeignKey(KetamineReceipt, on_delete=models.PROTECT, related_name="register_entries")
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    cause = models.CharField(max_length=12, choices=Cause.choices)
+    occurred_at = models.DateTimeField()
+    # Whole vials taken out of stock by this line (broken, expired, returned); 0 for the rest of
+    # vials already opened by a preparation.
+    vials = models.PositiveIntegerField(default=0)
+    quantity_mg = models.DecimalField(
+        max_digits=9, decimal_places=1, validators=[MinValueValidator(Decimal("0"))]
+    )
+    preparation = models.ForeignKey(
+        DosePreparation, on_delete=models.PROTECT, null=True, blank=True, related_name="register_entries"
+    )
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    witness = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    witnessed_at = models.DateTimeField(null=True, blank=True)
+    note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["receipt", "occurred_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(witness=models.F("recorded_by")), name="register_witness_is_not_recorder"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.quantity_mg} mg of {self.receipt}"
+
+
+class SyringeScan(ClinicalModel):
+    """The infusion physician's scan of a syringe label at the bedside, and what it matched. Holds
+    nothing about the content: the same for both products."""
+
+    class Outcome(models.TextChoices):
+        MATCH = "match", _("Matches this participant's confirmed preparation")
+        OTHER_PARTICIPANT = "other_participant", _("Prepared for another participant")
+        OTHER_INFUSION = "other_infusion", _("Prepared for another infusion of this participant")
+        NOT_CONFIRMED = "not_confirmed", _("Not confirmed by the second pharmacist")
+        UNKNOWN = "unknown", _("Unknown syringe code")
+
+    participant = models.ForeignKey(Participant, on_delete=models.PROTECT, related_name="syringe_scans")
+    period = models.PositiveSmallIntegerField(validators=[MinValueValidator(1), MaxValueValidator(2)])
+    infusion_number = models.PositiveSmallIntegerField(
+        validators=[MinValueValidator(1), MaxValueValidator(8)]
+    )
+    scanned_code = models.CharField(max_length=40)
+    outcome = models.CharField(max_length=20, choices=Outcome.choices)
+    scanned_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    scanned_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-scanned_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"scan of {self.scanned_code}"
 
 
 class SequenceKey(ClinicalModel):

@@ -34,6 +34,9 @@ urlpatterns = [
     path(
         "pharmacy/preparation/<int:pk>/label.pdf", views_pharmacy.preparation_label, name="preparation_label"
     ),
+    path("pharmacy/preparation/<int:pk>/check/", views_pharmacy.preparation_check, name="preparation_check"),
     path("pharmacy/accountability/", views_pharmacy.accountability, name="accountability"),
+    path("pharmacy/accountability/register.csv", views_pharmacy.register_download, name="register_csv"),
+    path("pharmacy/register/<int:pk>/witness/", views_pharmacy.waste_witness, name="waste_witness"),
     path("pharmacy/unblinding/<int:pk>/", views_pharmacy.unblinding_execute, name="unblinding_execute"),
 ]

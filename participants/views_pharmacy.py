@@ -21,22 +21,44 @@ from participants.forms import (
     GenerateListForm,
     KitReplaceForm,
     KitUnavailableForm,
-    PreparationForm,
     ReceiptForm,
     StockCountForm,
     UnblindingExecuteForm,
     UploadListForm,
 )
+from participants.forms_pharmacy import PreparationCheckForm, PrepareDoseForm, VialsOutForm
 from participants.models import AllocationList, UnblindingRequest
-from participants.selectors import participant_get_for_pharmacy, pharmacist_checker_list
+from participants.selectors import participant_get_for_pharmacy
 
 MAX_LIST_BYTES = 2 * 1024 * 1024
+
+
+def _worklist(request: HttpRequest) -> dict[str, object]:
+    """The pharmacist's work: doses to prepare today and tomorrow, preparations waiting for my
+    check (someone else's), mine waiting for someone else's, rejected ones to prepare again, waste
+    to witness, open emergency-unblinding requests."""
+    user = request.user
+    due = allocation.doses_due(user, now=timezone.now())
+    awaiting = allocation.preparations_awaiting_check(user)
+    waste = allocation.waste_awaiting_witness(user)
+    requests = allocation.unblinding_requests_for(user)
+    return {
+        "due": due,
+        "due_to_prepare": sum(1 for d in due if d.preparation is None),
+        "to_check": [p for p in awaiting if p.prepared_by_id != user.pk],
+        "mine_awaiting": [p for p in awaiting if p.prepared_by_id == user.pk],
+        "rejected": allocation.preparations_rejected(user),
+        "waste_to_witness": [e for e in waste if e.recorded_by_id != user.pk],
+        "open_requests": [r for r in requests if r.executed_at is None],
+        "requests": requests,
+    }
 
 
 def _home_context(request: HttpRequest, **forms_: object) -> dict[str, object]:
     log_allocation_view(request, "pharmacy")
     active = allocation.allocation_list_active()
     return {
+        **_worklist(request),
         "active_list": active,
         "list_verified": active is None or allocation.allocation_list_verify(active),
         "counts": allocation.allocation_list_counts(request.user, active) if active else [],
@@ -47,13 +69,21 @@ def _home_context(request: HttpRequest, **forms_: object) -> dict[str, object]:
         "upload_form": forms_.get("upload_form") or UploadListForm(),
         "unavailable_form": forms_.get("unavailable_form") or KitUnavailableForm(prefix="unavailable"),
         "replace_form": forms_.get("replace_form") or KitReplaceForm(prefix="replace"),
-        "requests": allocation.unblinding_requests_for(request.user),
     }
 
 
 def _refused(form: Any, field: str | None, exc: ValidationError) -> None:
     # Only the messages: a service's per-field error (a dict) names fields this form lacks.
     form.add_error(field, exc.messages)
+
+
+def _refused_beside_fields(form: Any, exc: ValidationError) -> None:
+    """A service's refusal on the form: beside the field it names, else above the form."""
+    if not hasattr(exc, "error_dict"):
+        form.add_error(None, exc.messages)
+        return
+    for field, errors in exc.message_dict.items():
+        form.add_error(field if field in form.fields else None, errors)
 
 
 @capability_required("view_allocation")
@@ -194,9 +224,7 @@ def preparations(request: HttpRequest, pk: int) -> HttpResponse:
     if participant is None:
         raise not_found()
     log_allocation_view(request, "preparations", participant)
-    receipts = allocation.receipt_list()
-    checkers = pharmacist_checker_list(request.user)
-    form = PreparationForm(request.POST or None, receipts=receipts, checkers=checkers)
+    form = PrepareDoseForm(request.POST or None, receipts=allocation.receipt_list())
     if request.method == "POST" and form.is_valid():
         try:
             allocation.dose_prepare(
@@ -205,7 +233,13 @@ def preparations(request: HttpRequest, pk: int) -> HttpResponse:
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
-            messages.success(request, _("Preparation recorded; print the label."))
+            messages.success(
+                request,
+                _(
+                    "Preparation recorded. It waits for another pharmacist's check: the label prints "
+                    "once it is confirmed."
+                ),
+            )
             return redirect("participants:preparations", pk=participant.pk)
     sequence = (
         allocation.sequence_for(request.user, participant)
@@ -229,9 +263,46 @@ def preparations(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @capability_required("prepare_doses")
+def preparation_check(request: HttpRequest, pk: int) -> HttpResponse:
+    """The second pharmacist's check of a preparation, in their own session."""
+    prep = allocation.preparation_get(request.user, pk)
+    log_allocation_view(request, "preparations", prep.participant)
+    form = PreparationCheckForm(request.POST or None)
+    own = prep.prepared_by_id == request.user.pk
+    if request.method == "POST" and form.is_valid():
+        try:
+            allocation.preparation_check(pk=prep.pk, by=request.user, now=timezone.now(), **form.cleaned_data)
+        except ValidationError as exc:
+            _refused_beside_fields(form, exc)
+        else:
+            if form.cleaned_data["decision"] == allocation.CONFIRM:
+                messages.success(request, _("Preparation confirmed: the label can be printed."))
+            else:
+                messages.warning(
+                    request,
+                    _(
+                        "Preparation rejected: destroy the syringe (another pharmacist witnesses it in "
+                        "the register) and prepare the infusion again."
+                    ),
+                )
+            return redirect("participants:pharmacy")
+    return render(
+        request,
+        "participants/preparation_check.html",
+        {"prep": prep, "form": form, "own": own},
+        status=400 if form.errors else 200,
+    )
+
+
+@capability_required("prepare_doses")
 def preparation_label(request: HttpRequest, pk: int) -> HttpResponse:
     prep = allocation.preparation_get(request.user, pk)
-    html = render_to_string("participants/label.html", allocation.label_context(prep))
+    try:
+        context = allocation.label_context(prep)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("participants:preparations", pk=prep.participant_id)
+    html = render_to_string("participants/label.html", context)
     from weasyprint import HTML  # imported here: the rest of the site runs without Pango
 
     pdf = HTML(string=html).write_pdf()
@@ -240,41 +311,89 @@ def preparation_label(request: HttpRequest, pk: int) -> HttpResponse:
     return response
 
 
+def _accountability_page(request: HttpRequest, status: int = 200, **forms_: Any) -> HttpResponse:
+    receipts = allocation.receipt_list()
+    return render(
+        request,
+        "participants/accountability.html",
+        {
+            "lots": allocation.accountability(request.user),
+            "registers": allocation.register(request.user),
+            "receipt_form": forms_.get("receipt_form") or ReceiptForm(),
+            "count_form": forms_.get("count_form") or StockCountForm(receipts=receipts),
+            "out_form": forms_.get("out_form") or VialsOutForm(receipts=receipts, prefix="out"),
+        },
+        status=status,
+    )
+
+
 @capability_required("prepare_doses")
 def accountability(request: HttpRequest) -> HttpResponse:
     allocation.require_unblinded(request.user)
     log_allocation_view(request, "accountability")
+    if request.method != "POST":
+        return _accountability_page(request)
     receipts = allocation.receipt_list()
-    receipt_form = ReceiptForm(request.POST if "lot" in request.POST else None)
-    count_form = StockCountForm(request.POST if "vials_counted" in request.POST else None, receipts=receipts)
-    if request.method == "POST":
+    now = timezone.now()
+    if "lot" in request.POST:
+        form: Any = ReceiptForm(request.POST)
+        key = "receipt_form"
+    elif "vials_counted" in request.POST:
+        form = StockCountForm(request.POST, receipts=receipts)
+        key = "count_form"
+    else:
+        form = VialsOutForm(request.POST, receipts=receipts, prefix="out")
+        key = "out_form"
+    if form.is_valid():
         try:
-            if receipt_form.is_bound and receipt_form.is_valid():
-                allocation.receipt_record(by=request.user, now=timezone.now(), **receipt_form.cleaned_data)
+            if key == "receipt_form":
+                allocation.receipt_record(by=request.user, now=now, **form.cleaned_data)
                 messages.success(request, _("Receipt recorded."))
-                return redirect("participants:accountability")
-            if count_form.is_bound and count_form.is_valid():
-                count = allocation.stock_count_record(
-                    by=request.user, now=timezone.now(), **count_form.cleaned_data
-                )
+            elif key == "count_form":
+                count = allocation.stock_count_record(by=request.user, now=now, **form.cleaned_data)
                 if count.discrepancy:
                     messages.warning(
                         request, _("Discrepancy: %(d)+d vials against the books.") % {"d": count.discrepancy}
                     )
                 else:
                     messages.success(request, _("Count matches the books."))
-                return redirect("participants:accountability")
+            else:
+                data = dict(form.cleaned_data)
+                kind = data.pop("kind")
+                if kind == "wasted":
+                    allocation.vials_waste_record(by=request.user, now=now, **data)
+                    messages.success(request, _("Waste recorded: another pharmacist witnesses it."))
+                else:
+                    allocation.vials_return_record(by=request.user, now=now, **data)
+                    messages.success(request, _("Return recorded."))
         except ValidationError as exc:
-            (receipt_form if receipt_form.is_bound else count_form).add_error(None, exc)
-    return render(
-        request,
-        "participants/accountability.html",
-        {
-            "lots": allocation.accountability(request.user),
-            "receipt_form": receipt_form,
-            "count_form": count_form,
-        },
-        status=400 if (receipt_form.errors or count_form.errors) else 200,
+            _refused_beside_fields(form, exc)
+        else:
+            return redirect("participants:accountability")
+    return _accountability_page(request, status=400, **{key: form})
+
+
+@capability_required("prepare_doses")
+def register_download(request: HttpRequest) -> HttpResponse:
+    allocation.require_unblinded(request.user)
+    log_allocation_view(request, "accountability")
+    response = HttpResponse(allocation.register_csv(request.user), content_type="text/csv; charset=utf-8")
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+    response["Content-Disposition"] = f'attachment; filename="ketamine-register-{stamp}.csv"'
+    return response
+
+
+@capability_required("prepare_doses")
+@require_POST
+def waste_witness(request: HttpRequest, pk: int) -> HttpResponse:
+    try:
+        allocation.waste_witness(pk=pk, by=request.user, now=timezone.now())
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, _("Waste witnessed."))
+    return redirect(
+        "participants:pharmacy" if request.POST.get("next") == "home" else "participants:accountability"
     )
 
 

@@ -37,12 +37,21 @@ from participants.allocation.kits import (  # noqa: F401
     kit_replace,
 )
 from participants.allocation.ledger import (  # noqa: F401
+    REGISTER_CSV_HEADER,
     LotBalance,
+    LotRegister,
+    RegisterRow,
     accountability,
     accountability_balance,
     receipt_list,
     receipt_record,
+    register,
+    register_csv,
     stock_count_record,
+    vials_return_record,
+    vials_waste_record,
+    waste_awaiting_witness,
+    waste_witness,
 )
 from participants.allocation.lists import (  # noqa: F401
     SlotCount,
@@ -55,14 +64,24 @@ from participants.allocation.lists import (  # noqa: F401
     allocation_list_verify,
 )
 from participants.allocation.pharmacy import (  # noqa: F401
+    CONFIRM,
+    REJECT,
     SYRINGE_ALPHABET,
     BlindedPreparation,
+    DoseDue,
     blinded_preparation,
     dose_prepare,
+    doses_due,
     label_context,
+    preparation_check,
     preparation_get,
     preparation_plan,
+    preparations_awaiting_check,
     preparations_for,
+    preparations_rejected,
+    scan_message,
+    syringe_scan_record,
+    syringe_scans,
 )
 from participants.allocation.randomize import (  # noqa: F401
     BlindedAllocation,

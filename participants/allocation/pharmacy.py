@@ -1,12 +1,18 @@
 """Dose preparation: product and arithmetic (the arithmetic itself is in the pure
-infusions/dosing.py), the second pharmacist's check, syringe codes and labels identical for both
-products."""
+infusions/dosing.py), the second pharmacist's check, syringe codes, labels identical for both
+products, and the bedside scan of a label.
+
+The second check is a check: pharmacist A records a preparation, which waits; pharmacist B (any
+other unblinded pharmacist, never A) signs in as themself, reads the lot off the vial and the
+volume drawn off the syringe, and confirms (or rejects, with the reason). Until it is confirmed the
+syringe gets no label and the infusion cannot start. Both people and times are in the
+preparation's audit history."""
 
 from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -14,10 +20,12 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from infusions import dosing
-from ketatrial.audit import clinical_create
+from ketatrial.audit import clinical_create, clinical_update
 from ketatrial.protocol import PHARMACIST
+from ketatrial.timefmt import local_minute
 from ketatrial.trial import protocol
 from participants import randomization
 from participants.access import has_role
@@ -28,11 +36,18 @@ from participants.allocation.access import (
     require_unblinded,
     sequence_for,
 )
-from participants.allocation.ledger import accountability_balance
+from participants.allocation.ledger import (
+    accountability_balance,
+    preparation_waste_record,
+    rejected_syringe_record,
+    witness_sign,
+)
 from participants.models import (
     DosePreparation,
     KetamineReceipt,
     Participant,
+    RegisterEntry,
+    SyringeScan,
 )
 
 SYRINGE_ALPHABET = randomization.KIT_ALPHABET
@@ -51,18 +66,30 @@ class BlindedPreparation:
     total_volume_ml: Decimal
     pump_rate_ml_h: Decimal
     prepared_at: datetime
+    confirmed: bool
 
 
 def _blinded_preparation(prep: DosePreparation) -> BlindedPreparation:
-    return BlindedPreparation(prep.syringe_code, prep.total_volume_ml, prep.pump_rate_ml_h, prep.prepared_at)
+    return BlindedPreparation(
+        prep.syringe_code,
+        prep.total_volume_ml,
+        prep.pump_rate_ml_h,
+        prep.prepared_at,
+        prep.check_status == DosePreparation.CheckStatus.CONFIRMED,
+    )
 
 
 def blinded_preparation(
     participant: Participant, period: int, infusion_number: int
 ) -> BlindedPreparation | None:
-    prep = DosePreparation.objects.filter(
-        participant=participant, period=period, infusion_number=infusion_number
-    ).first()
+    """The live (not rejected) preparation of an infusion, as the infusion team may see it."""
+    prep = (
+        DosePreparation.objects.filter(
+            participant=participant, period=period, infusion_number=infusion_number
+        )
+        .exclude(check_status=DosePreparation.CheckStatus.REJECTED)
+        .first()
+    )
     return _blinded_preparation(prep) if prep else None
 
 
@@ -117,17 +144,15 @@ def dose_prepare(
     infusion_number: int,
     weight_kg: Decimal,
     receipt: KetamineReceipt | None,
-    checked_by: AbstractBaseUser,
     by: AbstractBaseUser,
     now: datetime,
 ) -> DosePreparation:
-    """Record one preparation: dose from the weight measured today, a second pharmacist checks."""
+    """Record one preparation: dose from the weight measured today; it waits for another
+    pharmacist's check (preparation_check) before it is labelled or given."""
     from participants.services import require_consent
 
     require_unblinded(by)
     participant = Participant.objects.select_for_update().select_related("screening").get(pk=participant.pk)
-    if checked_by.pk == by.pk or not has_role(checked_by, PHARMACIST):
-        raise ValidationError({"checked_by": _("The second checker must be another pharmacist.")})
     require_consent(participant, at=now)
     if participant.status != Participant.Status.RANDOMIZED:
         raise ValidationError(_("Only a randomized participant in follow-up can receive an infusion."))
@@ -174,28 +199,196 @@ def dose_prepare(
         pump_rate_ml_h=plan.pump_rate_ml_h,
         syringe_code=_syringe_code(),
         prepared_by=by,
-        checked_by=checked_by,
         prepared_at=now,
+        check_status=DosePreparation.CheckStatus.AWAITING,
     )
-    if DosePreparation.objects.filter(
-        participant=participant, period=period, infusion_number=infusion_number
-    ).exists():
+    if (
+        DosePreparation.objects.filter(
+            participant=participant, period=period, infusion_number=infusion_number
+        )
+        .exclude(check_status=DosePreparation.CheckStatus.REJECTED)
+        .exists()
+    ):
         raise ValidationError(_("This infusion is already prepared."))
-    return clinical_create(prep, by=by, reason="prepared")
+    clinical_create(prep, by=by, reason="prepared; awaiting the second pharmacist's check")
+    preparation_waste_record(prep=prep, by=by, now=now)
+    return prep
+
+
+CONFIRM = "confirm"
+REJECT = "reject"
+
+
+@transaction.atomic
+def preparation_check(
+    *,
+    pk: int,
+    decision: str,
+    lot: str,
+    volume_drawn_ml: Decimal | None,
+    reason: str,
+    by: AbstractBaseUser,
+    now: datetime,
+) -> DosePreparation:
+    """The second pharmacist's check, in their own session: `by` (another pharmacist than the
+    preparer) confirms the preparation after reading the lot off the vial and the volume drawn
+    off the syringe, which must match the record; or rejects it with the reason (the syringe is
+    destroyed, witnessed, and the infusion prepared again). Confirming also witnesses the waste of
+    the rest of the opened vials."""
+    require_unblinded(by)
+    prep = DosePreparation.objects.select_for_update().select_related("receipt").filter(pk=pk).first()
+    if prep is None:
+        from participants.access import not_found
+
+        raise not_found()
+    if not has_role(by, PHARMACIST) or by.pk == prep.prepared_by_id:
+        raise ValidationError(
+            _("You prepared this dose: another pharmacist must check it, signed in as themself.")
+        )
+    if prep.check_status != DosePreparation.CheckStatus.AWAITING:
+        raise ValidationError(
+            _("This preparation was already checked (%(status)s).")
+            % {"status": prep.get_check_status_display()}
+        )
+    reason = (reason or "").strip()
+    if decision == REJECT:
+        if not reason:
+            raise ValidationError({"reason": _("Give the reason for rejecting the preparation.")})
+        clinical_update(
+            prep,
+            by=by,
+            reason=f"second pharmacist's check: rejected: {reason}",
+            changes={
+                "check_status": DosePreparation.CheckStatus.REJECTED,
+                "checked_by": by,
+                "checked_at": now,
+                "check_note": reason,
+            },
+        )
+        rejected_syringe_record(prep=prep, reason=reason, by=by, now=now)
+        return prep
+    if decision != CONFIRM:
+        raise ValidationError({"decision": _("Confirm or reject the preparation.")})
+    problems = {}
+    recorded_lot = prep.receipt.lot if prep.receipt else ""
+    if (lot or "").strip().upper() != recorded_lot.upper():
+        problems["lot"] = _(
+            "This is not the lot the preparer recorded: read the lot on the vial again (leave it "
+            "empty when no ketamine vial was used); if the preparation is wrong, reject it with the "
+            "reason."
+        )
+    if volume_drawn_ml is None or volume_drawn_ml != prep.volume_drawn_ml:
+        problems["volume_drawn_ml"] = _(
+            "This is not the volume the preparer recorded: read the volume drawn again; if the "
+            "preparation is wrong, reject it with the reason."
+        )
+    if problems:
+        raise ValidationError(problems)
+    clinical_update(
+        prep,
+        by=by,
+        reason="second pharmacist's check: confirmed" + (f": {reason}" if reason else ""),
+        changes={
+            "check_status": DosePreparation.CheckStatus.CONFIRMED,
+            "checked_by": by,
+            "checked_at": now,
+            "check_note": reason,
+        },
+    )
+    for entry in prep.register_entries.select_for_update().filter(
+        cause=RegisterEntry.Cause.REMAINDER, witness__isnull=True
+    ):
+        witness_sign(entry=entry, by=by, now=now, reason="waste witnessed at the second check")
+    return prep
+
+
+def preparations_awaiting_check(user: AbstractBaseUser) -> list[DosePreparation]:
+    """Preparations waiting for a second pharmacist's check, the oldest first."""
+    require_unblinded(user)
+    return list(
+        DosePreparation.objects.filter(check_status=DosePreparation.CheckStatus.AWAITING)
+        .select_related("participant", "prepared_by")
+        .order_by("prepared_at", "id")
+    )
+
+
+def preparations_rejected(user: AbstractBaseUser) -> list[DosePreparation]:
+    """Rejected preparations whose infusion has not been prepared again."""
+    require_unblinded(user)
+    live = set(
+        DosePreparation.objects.exclude(check_status=DosePreparation.CheckStatus.REJECTED).values_list(
+            "participant_id", "period", "infusion_number"
+        )
+    )
+    return [
+        p
+        for p in DosePreparation.objects.filter(check_status=DosePreparation.CheckStatus.REJECTED)
+        .select_related("participant", "prepared_by", "checked_by")
+        .order_by("-checked_at", "-id")
+        if (p.participant_id, p.period, p.infusion_number) not in live
+    ]
+
+
+@dataclass(frozen=True)
+class DoseDue:
+    """An infusion of today or tomorrow and where its preparation stands."""
+
+    participant: Participant
+    period: int
+    infusion_number: int
+    start: datetime
+    preparation: DosePreparation | None
+
+    @property
+    def state(self) -> str:
+        return "to_prepare" if self.preparation is None else self.preparation.check_status
+
+
+def doses_due(user: AbstractBaseUser, *, now: datetime, days: int = 2) -> list[DoseDue]:
+    """The planned infusions of today and the next `days - 1` days (the site's dates), each with
+    its live preparation, if any."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from infusions.selectors import calendar_events
+
+    require_unblinded(user)
+    today = timezone.localtime(now).date()
+    events = [
+        e
+        for e in calendar_events(today, today + timedelta(days=days - 1), now=now)
+        if e.kind == "infusion" and e.status.startswith("planned") and e.number is not None
+    ]
+    live = {
+        (p.participant_id, p.period, p.infusion_number): p
+        for p in DosePreparation.objects.filter(participant__in={e.participant.pk for e in events}).exclude(
+            check_status=DosePreparation.CheckStatus.REJECTED
+        )
+    }
+    return [
+        DoseDue(e.participant, e.period, e.number, e.start, live.get((e.participant.pk, e.period, e.number)))
+        for e in events
+        if e.number is not None
+    ]
 
 
 def preparations_for(user: AbstractBaseUser, participant: Participant) -> list[DosePreparation]:
     require_unblinded(user)
     return list(
-        DosePreparation.objects.filter(participant=participant).select_related(
-            "prepared_by", "checked_by", "receipt"
-        )
+        DosePreparation.objects.filter(participant=participant)
+        .select_related("prepared_by", "checked_by", "receipt")
+        .order_by("period", "infusion_number", "prepared_at", "id")
     )
 
 
 def preparation_get(user: AbstractBaseUser, pk: int) -> DosePreparation:
     require_unblinded(user)
-    prep = DosePreparation.objects.filter(pk=pk).select_related("participant").first()
+    prep = (
+        DosePreparation.objects.filter(pk=pk)
+        .select_related("participant", "receipt", "prepared_by", "checked_by")
+        .first()
+    )
     if prep is None:
         from participants.access import not_found
 
@@ -204,14 +397,104 @@ def preparation_get(user: AbstractBaseUser, pk: int) -> DosePreparation:
 
 
 def label_context(prep: DosePreparation) -> dict[str, Any]:
-    """The syringe label: the same fields, wording and layout for ketamine and placebo."""
+    """The syringe label of a confirmed preparation: the same fields, wording and layout for
+    ketamine and placebo, with a QR code of the syringe code (segno) and the beyond-use time in
+    the site's zone."""
+    import segno  # imported here: only the label needs it
+
+    if prep.check_status != DosePreparation.CheckStatus.CONFIRMED:
+        raise ValidationError(_("The label prints once another pharmacist has confirmed the preparation."))
+    p = protocol()
+    beyond_use = prep.prepared_at + timedelta(hours=p.syringe_beyond_use_hours)
     return {
         "participant_code": prep.participant.code,
         "period": prep.period,
         "infusion_number": prep.infusion_number,
         "syringe_code": prep.syringe_code,
+        "qr_svg": segno.make_qr(prep.syringe_code, error="m").svg_data_uri(border=4),
         "total_volume_ml": prep.total_volume_ml,
         "pump_rate_ml_h": prep.pump_rate_ml_h,
-        "infusion_minutes": protocol().infusion_minutes,
-        "prepared_date": prep.prepared_at,
+        "infusion_minutes": p.infusion_minutes,
+        "prepared_at": local_minute(prep.prepared_at),
+        "beyond_use": local_minute(beyond_use),
+        "prepared_by": prep.prepared_by.username,
+        "checked_by": prep.checked_by.username if prep.checked_by else "",
     }
+
+
+SCAN_MESSAGES = {
+    SyringeScan.Outcome.MATCH: gettext_lazy(
+        "Syringe %(code)s is the confirmed preparation for this participant and infusion."
+    ),
+    SyringeScan.Outcome.OTHER_PARTICIPANT: gettext_lazy(
+        "STOP: syringe %(code)s was prepared for another participant. Do not connect it; call the pharmacy."
+    ),
+    SyringeScan.Outcome.OTHER_INFUSION: gettext_lazy(
+        "STOP: syringe %(code)s was prepared for another infusion of this participant. Do not connect "
+        "it; call the pharmacy."
+    ),
+    SyringeScan.Outcome.NOT_CONFIRMED: gettext_lazy(
+        "STOP: syringe %(code)s has not been confirmed by the second pharmacist. Do not connect it; "
+        "call the pharmacy."
+    ),
+    SyringeScan.Outcome.UNKNOWN: gettext_lazy(
+        "STOP: %(code)s is not a syringe code the pharmacy prepared. Scan the label again; if it "
+        "is refused again, call the pharmacy."
+    ),
+}
+
+
+def scan_message(scan: SyringeScan) -> str:
+    return str(SCAN_MESSAGES[SyringeScan.Outcome(scan.outcome)]) % {"code": scan.scanned_code or "—"}
+
+
+@transaction.atomic
+def syringe_scan_record(
+    *,
+    participant: Participant,
+    period: int,
+    infusion_number: int,
+    code: str,
+    by: AbstractBaseUser,
+    now: datetime,
+) -> SyringeScan:
+    """The infusion physician scans a syringe label at the bedside: the code is checked against
+    the participant's confirmed preparation for this infusion. Every scan is recorded (a wrong
+    syringe caught here is a near miss the study wants to know about), with what it matched; the
+    caller shows scan_message(). The outcome is the same whatever the product."""
+    scanned = (code or "").strip().upper()[:40]
+    if not scanned:
+        raise ValidationError({"code": _("Scan the label's code (or type the syringe code).")})
+    prep = DosePreparation.objects.filter(syringe_code=scanned).first()
+    if prep is None:
+        outcome = SyringeScan.Outcome.UNKNOWN
+    elif prep.participant_id != participant.pk:
+        outcome = SyringeScan.Outcome.OTHER_PARTICIPANT
+    elif (prep.period, prep.infusion_number) != (period, infusion_number):
+        outcome = SyringeScan.Outcome.OTHER_INFUSION
+    elif prep.check_status != DosePreparation.CheckStatus.CONFIRMED:
+        outcome = SyringeScan.Outcome.NOT_CONFIRMED
+    else:
+        outcome = SyringeScan.Outcome.MATCH
+    return clinical_create(
+        SyringeScan(
+            participant=participant,
+            period=period,
+            infusion_number=infusion_number,
+            scanned_code=scanned,
+            outcome=outcome,
+            scanned_by=by,
+            scanned_at=now,
+        ),
+        by=by,
+        reason="syringe scanned: " + outcome,
+    )
+
+
+def syringe_scans(participant: Participant, period: int, infusion_number: int) -> list[SyringeScan]:
+    """The scans of an infusion's syringe, the newest first (blinded: codes and outcomes only)."""
+    return list(
+        SyringeScan.objects.filter(participant=participant, period=period, infusion_number=infusion_number)
+        .select_related("scanned_by")
+        .order_by("-scanned_at", "-id")
+    )

@@ -16,6 +16,7 @@ from participants.models import DosePreparation, Participant
 from tests.browser.conftest import sign_in
 from tests.conftest import PASSWORD
 from tests.factories import randomized
+from tests.infusions.factories import prepared_and_checked
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -49,14 +50,14 @@ def test_the_coordinator_schedules_and_the_physician_records_a_session_with_an_a
     expect(page.get_by_role("cell", name="Period 2, infusion 1")).to_be_visible()
     expect(page.get_by_role("cell", name="Period 2, infusion 2")).to_have_count(0)
 
-    allocation.dose_prepare(
+    prepared_and_checked(
         participant=Participant.objects.get(pk=person.pk),
         period=1,
         infusion_number=1,
         weight_kg=Decimal("70.0"),
         receipt=receipt,
-        checked_by=checker,
-        by=pharmacist,
+        checker=checker,
+        pharmacist=pharmacist,
         now=now,
     )
     code = DosePreparation.objects.get(participant=person).syringe_code

@@ -16,6 +16,7 @@ from participants.models import DosePreparation
 from tests.browser.conftest import sign_in
 from tests.conftest import PASSWORD
 from tests.factories import randomized
+from tests.infusions.factories import prepared_and_checked
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -44,14 +45,14 @@ def test_the_rater_enters_madrs_and_hdrs_by_keyboard_signs_and_sees_the_point(
         by=coordinator,
         now=start - timedelta(days=1),
     )
-    allocation.dose_prepare(
+    prepared_and_checked(
         participant=person,
         period=1,
         infusion_number=1,
         weight_kg=Decimal("70"),
         receipt=receipt,
-        checked_by=checker,
-        by=pharmacist,
+        checker=checker,
+        pharmacist=pharmacist,
         now=start - timedelta(hours=1),
     )
     visit = infusions.visit_for(person, 1, 1, by=infusion_physician)

@@ -19,6 +19,7 @@ from participants.models import DosePreparation, Participant
 from tests.browser.conftest import sign_in
 from tests.conftest import PASSWORD
 from tests.factories import randomized
+from tests.infusions.factories import prepared_and_checked
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -43,14 +44,14 @@ def test_an_sae_from_report_to_pi_acknowledgement_and_follow_up(
     )
     person = randomized(coordinator, now=now - timedelta(hours=3))
     infusion_services.schedule_set(participant=person, day1=timezone.localdate(), by=coordinator, now=now)
-    allocation.dose_prepare(
+    prepared_and_checked(
         participant=Participant.objects.get(pk=person.pk),
         period=1,
         infusion_number=1,
         weight_kg=Decimal("70.0"),
         receipt=receipt,
-        checked_by=checker,
-        by=pharmacist,
+        checker=checker,
+        pharmacist=pharmacist,
         now=now,
     )
     started = now - timedelta(minutes=50)

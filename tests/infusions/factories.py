@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 
@@ -36,14 +37,46 @@ def scheduled(
     person = randomized(coordinator, now=now)
     services.schedule_set(participant=person, day1=day1, by=coordinator, now=now)
     for period, number in prepare:
-        allocation.dose_prepare(
+        prepared_and_checked(
             participant=person,
             period=period,
             infusion_number=number,
-            weight_kg=Decimal("70.0"),
             receipt=receipt,
-            checked_by=checker,
-            by=pharmacist,
+            pharmacist=pharmacist,
+            checker=checker,
             now=now,
         )
     return person
+
+
+def prepared_and_checked(
+    *,
+    participant: Participant,
+    period: int,
+    infusion_number: int,
+    receipt: KetamineReceipt | None,
+    pharmacist: AbstractBaseUser,
+    checker: AbstractBaseUser,
+    now: datetime,
+    weight_kg: Decimal = Decimal("70.0"),
+) -> Any:
+    """A preparation by `pharmacist`, confirmed by `checker` (the second pharmacist's check, as
+    they would record it after reading the vial and the syringe)."""
+    prep = allocation.dose_prepare(
+        participant=participant,
+        period=period,
+        infusion_number=infusion_number,
+        weight_kg=weight_kg,
+        receipt=receipt,
+        by=pharmacist,
+        now=now,
+    )
+    return allocation.preparation_check(
+        pk=prep.pk,
+        decision=allocation.CONFIRM,
+        lot=prep.receipt.lot if prep.receipt else "",
+        volume_drawn_ml=prep.volume_drawn_ml,
+        reason="",
+        by=checker,
+        now=now,
+    )

@@ -391,7 +391,6 @@ def test_dose_preparation_for_ketamine_and_placebo(
         infusion_number=1,
         weight_kg=Decimal("72.3"),
         receipt=receipt,
-        checked_by=checker,
         by=unblinded,
         now=timezone.now(),
     )
@@ -401,7 +400,6 @@ def test_dose_preparation_for_ketamine_and_placebo(
         infusion_number=1,
         weight_kg=Decimal("72.3"),
         receipt=receipt,
-        checked_by=checker,
         by=unblinded,
         now=timezone.now(),
     )
@@ -448,7 +446,6 @@ def test_a_preparation_from_an_implausible_weight_is_refused_beside_the_weight(
             infusion_number=1,
             weight_kg=weight,
             receipt=receipt,
-            checked_by=checker,
             by=unblinded,
             now=timezone.now(),
         )
@@ -470,7 +467,6 @@ def test_the_plausible_weight_range_of_the_protocol_in_force_applies(
         "period": 1,
         "infusion_number": 1,
         "receipt": receipt,
-        "checked_by": checker,
         "by": unblinded,
         "now": timezone.now(),
     }
@@ -480,19 +476,32 @@ def test_the_plausible_weight_range_of_the_protocol_in_force_applies(
     assert (prep.weight_kg, prep.dose_mg) == (Decimal("40"), Decimal("20.0"))
 
 
-def test_the_checker_must_be_another_pharmacist(generated, coordinator, unblinded, receipt) -> None:
+def test_a_preparation_waits_for_the_second_check_and_its_preparer_cannot_check_it(
+    generated, coordinator, unblinded, checker, receipt
+) -> None:
     kp, _ = _randomized_pair(coordinator)
-    with pytest.raises(ValidationError, match="another pharmacist"):
-        allocation.dose_prepare(
-            participant=kp,
-            period=1,
-            infusion_number=1,
-            weight_kg=Decimal("70"),
-            receipt=receipt,
-            checked_by=unblinded,
+    prep = allocation.dose_prepare(
+        participant=kp,
+        period=1,
+        infusion_number=1,
+        weight_kg=Decimal("70"),
+        receipt=receipt,
+        by=unblinded,
+        now=timezone.now(),
+    )
+    assert prep.check_status == "awaiting" and prep.checked_by is None
+    with pytest.raises(ValidationError, match="another pharmacist must check it"):
+        allocation.preparation_check(
+            pk=prep.pk,
+            decision="confirm",
+            lot="L1",
+            volume_drawn_ml=prep.volume_drawn_ml,
+            reason="",
             by=unblinded,
             now=timezone.now(),
         )
+    prep.refresh_from_db()
+    assert prep.check_status == "awaiting"
 
 
 def test_an_infusion_is_prepared_once(generated, coordinator, unblinded, checker, receipt) -> None:
@@ -503,7 +512,6 @@ def test_an_infusion_is_prepared_once(generated, coordinator, unblinded, checker
         "infusion_number": 1,
         "weight_kg": Decimal("70"),
         "receipt": receipt,
-        "checked_by": checker,
         "by": unblinded,
         "now": timezone.now(),
     }
@@ -522,7 +530,6 @@ def test_period_two_after_kp_has_four_infusions(generated, coordinator, unblinde
             infusion_number=5,
             weight_kg=Decimal("70"),
             receipt=receipt,
-            checked_by=checker,
             by=unblinded,
             now=timezone.now(),
         )
@@ -532,7 +539,6 @@ def test_period_two_after_kp_has_four_infusions(generated, coordinator, unblinde
         infusion_number=5,
         weight_kg=Decimal("70"),
         receipt=receipt,
-        checked_by=checker,
         by=unblinded,
         now=timezone.now(),
     )
@@ -554,8 +560,16 @@ def test_the_labels_of_ketamine_and_placebo_are_identical_but_for_identifiers(
             infusion_number=1,
             weight_kg=Decimal("70"),
             receipt=receipt,
-            checked_by=checker,
             by=unblinded,
+            now=timezone.now(),
+        )
+        allocation.preparation_check(
+            pk=prep.pk,
+            decision="confirm",
+            lot=prep.receipt.lot if prep.receipt else "",
+            volume_drawn_ml=prep.volume_drawn_ml,
+            reason="",
+            by=checker,
             now=timezone.now(),
         )
         response = client_for(unblinded).get(reverse("participants:preparation_label", args=[prep.pk]))
@@ -577,7 +591,6 @@ def test_a_stock_count_discrepancy_is_flagged(generated, coordinator, unblinded,
         infusion_number=1,
         weight_kg=Decimal("70"),
         receipt=receipt,
-        checked_by=checker,
         by=unblinded,
         now=timezone.now(),
     )

@@ -36,6 +36,7 @@ from participants.randomization import Row, rows_to_csv
 from participants.roles import sync_role_groups
 from tests.conftest import PASSWORD
 from tests.factories import randomized
+from tests.infusions.factories import prepared_and_checked
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -184,14 +185,14 @@ def build_world(first: str, settings, monkeypatch) -> dict[str, Client]:  # type
             by=users["coordinator"],
             now=NOW,
         )
-        allocation.dose_prepare(
+        prepared_and_checked(
             participant=person,
             period=1,
             infusion_number=1,
             weight_kg=Decimal("70.0"),
             receipt=receipt,
-            checked_by=checker,
-            by=users["pharmacist"],
+            checker=checker,
+            pharmacist=users["pharmacist"],
             now=NOW,
         )
     clients = {}
