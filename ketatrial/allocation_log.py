@@ -37,6 +37,7 @@ WHAT: dict[str, Any] = {
     "efficacy_results": _("Efficacy results by arm (analyses page)"),
     "efficacy_report": _("Efficacy report"),
     "consort_by_arm": _("CONSORT diagram by arm"),
+    "code_break_list": _("Sealed code-break list printed (downtime)"),
 }
 
 PAGE_SIZE = 50

@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "outcomes",
     "review",
     "safety",
+    "conduct",
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",

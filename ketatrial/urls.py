@@ -41,6 +41,7 @@ urlpatterns = [
     path("outcomes/", include("outcomes.urls")),
     path("review/", include("review.urls")),
     path("safety/", include("safety.urls")),
+    path("conduct/", include("conduct.urls")),
     path("api/v1/", include("outcomes.api_urls")),
     path("admin/", admin.site.urls),
 ]
