@@ -17,12 +17,17 @@ from ketatrial.protocol import (
 )
 
 ROLE_WORK: dict[str, tuple[tuple[object, str], ...]] = {
-    RATER: ((_("Assessment tasks"), "clinimetry:tasks"), (_("Queries"), "review:queries")),
+    RATER: (
+        (_("Assessment tasks"), "clinimetry:tasks"),
+        (_("Queries"), "review:queries"),
+        (_("Downtime procedure"), "conduct:downtime"),
+    ),
     INFUSION_PHYSICIAN: (
         (_("Calendar"), "infusions:calendar"),
         (_("Participants"), "participants:list"),
         (_("Calendar feed (iCal)"), "infusions:feed_settings"),
         (_("Queries"), "review:queries"),
+        (_("Downtime procedure"), "conduct:downtime"),
     ),
     COORDINATOR: (
         (_("Screening log"), "participants:screening_list"),
@@ -30,12 +35,14 @@ ROLE_WORK: dict[str, tuple[tuple[object, str], ...]] = {
         (_("Calendar"), "infusions:calendar"),
         (_("Calendar feed (iCal)"), "infusions:feed_settings"),
         (_("Queries"), "review:queries"),
+        (_("Downtime procedure"), "conduct:downtime"),
     ),
     PHARMACIST: (
         (_("Notifications"), "safety:notifications"),
         (_("Allocation and preparations"), "participants:pharmacy"),
         (_("Drug accountability"), "participants:accountability"),
         (_("Participants"), "participants:list"),
+        (_("Downtime procedure"), "conduct:downtime"),
     ),
     STATISTICIAN: (
         (_("Exports"), "outcomes:exports"),
@@ -49,6 +56,8 @@ ROLE_WORK: dict[str, tuple[tuple[object, str], ...]] = {
         (_("Protocol deviations"), "review:deviations"),
         (_("Safety"), "safety:summary"),
         (_("Users and roles"), "participants:users"),
+        (_("Delegation and training log"), "conduct:staff_log"),
+        (_("Downtime procedure"), "conduct:downtime"),
         (_("Audit trail"), "audit_index"),
         (_("Views of the allocation"), "allocation_views"),
         (_("Participants"), "participants:list"),
@@ -66,6 +75,8 @@ ROLE_WORK: dict[str, tuple[tuple[object, str], ...]] = {
         (_("Protocol deviations"), "review:deviations"),
         (_("Participants"), "participants:list"),
         (_("Emergency unblinding requests"), "participants:unblinding_list"),
+        (_("Delegation and training log"), "conduct:staff_log"),
+        (_("Downtime procedure"), "conduct:downtime"),
         (_("Audit trail"), "audit_index"),
         (_("Views of the allocation"), "allocation_views"),
         (_("Database lock"), "outcomes:lock"),
