@@ -19,7 +19,9 @@ real Siemens scans converted by spec2nii (tests/spectroscopy/test_convention.py)
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from io import BytesIO
 from pathlib import Path
 from typing import Any
 
@@ -67,8 +69,8 @@ class MRSData:
         return 1.0 / self.dwell_s
 
 
-def _header_json(image: Any) -> dict[str, Any]:
-    for ext in image.header.extensions:
+def _header_json(header: Any) -> dict[str, Any]:
+    for ext in header.extensions:
         if int(ext.get_code()) == MRS_EXTENSION_CODE:
             content = ext.get_content()
             if isinstance(content, (bytes, bytearray)):
@@ -80,93 +82,170 @@ def _header_json(image: Any) -> dict[str, Any]:
     raise MRSFormatError("no NIfTI-MRS header extension (code 44): this is NIfTI but not NIfTI-MRS")
 
 
-# The largest series inflated in memory (a 64-coil, 2 x 320 x 4096 series is ~1.3 GB).
+# The largest series read into memory (a 64-coil, 2 x 320 x 4096 series is ~1.3 GB).
 MAX_INFLATED_BYTES = 2 * 1024**3
+# Bytes read (or inflated) per step. Each step's samples are conjugated and checked while they are
+# still in the processor's cache: reading a series is one pass over its bytes, not three.
+READ_CHUNK_BYTES = 1024 * 1024
+NOT_INFLATABLE = "the compressed file cannot be inflated (truncated or damaged?): "
 
 
-def _inflate(path: Path) -> bytes:
-    """A .gz file's bytes, inflated with ISA-L (python-isal: 2-3x zlib's speed on one core; a
-    32-coil series is ~170 MB), or zlib where it is missing. The header is read first: no more
-    than it declares (and never more than MAX_INFLATED_BYTES) is inflated."""
-    from spectroscopy.intake import inflate_ceiling, read_declared
-
+def _open_stream(path: Path, compressed: bool) -> Any:
+    """The file's bytes as a binary stream, inflated with ISA-L for a .gz (python-isal's igzip:
+    1.5-2x zlib's speed on one core; zlib where it is missing)."""
+    if not compressed:
+        return path.open("rb", buffering=0)
     try:
         from isal import igzip as gz
     except ImportError:  # pragma: no cover - isal is pinned in requirements.txt
         import gzip as gz  # type: ignore[no-redef]
+    return gz.open(path, "rb")
+
+
+def _fill(stream: Any, buffer: memoryview, on_chunk: Callable[[int], None] | None = None) -> int:
+    """Read `stream` straight into `buffer` (no intermediate copy), a chunk at a time, calling
+    `on_chunk(n)` with the number of bytes in so far after each; returns that number (short of
+    the buffer's size only when the stream ends first)."""
+    filled, size = 0, len(buffer)
+    while filled < size:
+        got = stream.readinto(buffer[filled : min(size, filled + READ_CHUNK_BYTES)])
+        if not got:
+            break
+        filled += got
+        if on_chunk is not None:
+            on_chunk(filled)
+    return filled
+
+
+class _WorkingFrame:
+    """The data bytes of a buffer as they arrive: each complete native complex sample is taken from
+    the standard's frame to the working frame (conjugated in place, module docstring) and checked
+    for NaN and infinity while it is still in the cache. Other types are left to `finish`."""
+
+    def __init__(self, buffer: np.ndarray, dtype: np.dtype) -> None:
+        self.buffer, self.dtype = buffer, dtype
+        self.streaming = dtype.kind == "c" and dtype.isnative
+        self.done = 0
+        self.finite = True
+
+    def __call__(self, end: int) -> None:
+        if not self.streaming:
+            return
+        stop = end - end % self.dtype.itemsize
+        if stop <= self.done:
+            return
+        samples = self.buffer[self.done : stop].view(self.dtype)
+        np.conjugate(samples, out=samples)
+        # The sum is finite when every sample is (if finite samples overflow it, each is checked).
+        with np.errstate(over="ignore", invalid="ignore"):
+            total = samples.sum()
+        if self.finite and not np.isfinite(total):
+            self.finite = bool(np.isfinite(samples).all())
+        self.done = stop
+
+    def finish(self, data: np.ndarray) -> np.ndarray:
+        """`data` (the whole array, as the header lays it out) in the working frame, in native byte
+        order; MRSFormatError for NaN or infinite samples."""
+        if not self.streaming:
+            data = data.astype(data.dtype.newbyteorder("="))
+            if data.dtype.kind == "c":
+                np.conjugate(data, out=data)
+            self.finite = bool(np.isfinite(data).all())
+        if not self.finite:
+            raise MRSFormatError("the data hold NaN or infinite samples")
+        return data
+
+
+def _parse_header(raw: np.ndarray, version: int) -> Any:
+    """nibabel's NIfTI header (with its extensions) from the bytes before the data."""
+    import nibabel as nib  # imported where a file is read: web pages do not need it
+
+    klass = nib.Nifti2Header if version == 2 else nib.Nifti1Header
+    try:
+        return klass.from_fileobj(BytesIO(raw.tobytes()))
+    except Exception as exc:  # nibabel raises many types for a damaged header
+        raise MRSFormatError(
+            f"not a NIfTI file ({type(exc).__name__}): upload NIfTI-MRS or a vendor file to convert"
+        ) from exc
+
+
+def _read_image(path: Path) -> tuple[Any, dict[str, Any], np.ndarray]:
+    """(NIfTI header, NIfTI-MRS JSON header, data in the working frame as the file lays it out).
+
+    The header is read first and the file's declared size checked against MAX_INFLATED_BYTES; the
+    data are read (inflated with ISA-L for a .gz) straight into one buffer of that size, and
+    conjugated and checked for NaN/inf chunk by chunk as they arrive. No more than the header
+    declares (and a little slack, intake.inflate_ceiling) is ever inflated, and a compressed
+    stream is read to its end so that its CRC is checked. A 32-coil series (~170 MB) was inflated
+    into one bytes object, copied by nibabel into another, conjugated, then checked for NaN in
+    a fourth pass; now it is one pass, and inflating it is most of the read."""
+    from spectroscopy.intake import inflate_ceiling, is_gzip, read_declared
+
+    if not path.is_file():
+        # Said as it is: a file lost in a move of the media folder is not "not a NIfTI file".
+        raise MRSFormatError(f"file missing at {path}")
     declared = read_declared(path)
     if declared.total_bytes > MAX_INFLATED_BYTES:
         raise MRSFormatError(
             f"the header declares {declared.total_bytes} bytes of data, more than "
             f"{MAX_INFLATED_BYTES // 1024**3} GB: not a single-voxel series"
         )
-    ceiling = min(MAX_INFLATED_BYTES, inflate_ceiling(declared))
+    compressed = is_gzip(path)
+    offset = declared.data_offset
+    buffer = np.empty(declared.total_bytes, dtype=np.uint8)
+    view = memoryview(buffer)
     try:
-        with gz.open(path, "rb") as stream:
-            raw = stream.read(ceiling + 1)
-    except (OSError, EOFError, ValueError) as exc:
-        raise MRSFormatError(
-            "the compressed file cannot be inflated (truncated or damaged?): " + " ".join(str(exc).split())
-        ) from exc
-    if len(raw) > ceiling:
-        raise MRSFormatError(
-            f"the compressed data inflate to more than the {declared.total_bytes} bytes the header declares"
-        )
-    return raw
-
-
-def _load(path: Path) -> Any:
-    """The NIfTI image; a .nii.gz is inflated in memory with ISA-L (nibabel's own reader inflates
-    with zlib, which was most of the time of a 32-coil scan)."""
-    import nibabel as nib  # imported where a file is read: web pages do not need it
-
-    if not path.is_file():
-        # Said as it is: a file lost in a move of the media folder is not "not a NIfTI file".
-        raise MRSFormatError(f"file missing at {path}")
-    try:
-        if path.name.lower().endswith(".gz"):
-            raw = _inflate(path)
-            size = int.from_bytes(raw[:4], "little") if len(raw) >= 4 else 0
-            swapped = int.from_bytes(raw[:4], "big") if len(raw) >= 4 else 0
-            cls = nib.Nifti2Image if 540 in (size, swapped) else nib.Nifti1Image
-            return cls.from_bytes(raw)
-        return nib.load(str(path))
+        with _open_stream(path, compressed) as stream:
+            if _fill(stream, view[:offset]) < offset:
+                raise MRSFormatError(
+                    "the data cannot be read (truncated file?): the file ends inside its header"
+                )
+            header = _parse_header(buffer[:offset], declared.version)
+            mrs_header = _header_json(header)
+            if "SpectrometerFrequency" not in mrs_header:
+                raise MRSFormatError("the header has no SpectrometerFrequency: the ppm axis cannot be built")
+            dtype = header.get_data_dtype()
+            if dtype.kind != "c":
+                raise MRSFormatError("the data are not complex: this is not an MRS time-domain series")
+            frame = _WorkingFrame(buffer[offset:], dtype)
+            got = _fill(stream, view[offset:], frame)
+            if got < declared.data_bytes:
+                raise MRSFormatError(
+                    f"the data cannot be read (truncated file?): the header declares {declared.data_bytes} "
+                    f"bytes of data, the file holds {got}"
+                )
+            if compressed:
+                # Read to the end of the stream (which checks its CRC), within the slack allowed.
+                slack = inflate_ceiling(declared) - declared.total_bytes
+                if _fill(stream, memoryview(bytearray(slack + 1))) > slack:
+                    raise MRSFormatError(
+                        f"the compressed data inflate to more than the {declared.total_bytes} bytes the "
+                        "header declares"
+                    )
     except MRSFormatError:
         raise
-    except Exception as exc:  # nibabel raises many types for non-NIfTI input
-        raise MRSFormatError(
-            f"not a NIfTI file ({type(exc).__name__}): upload NIfTI-MRS or a vendor file to convert"
-        ) from exc
+    except (OSError, EOFError, ValueError) as exc:
+        raise MRSFormatError(NOT_INFLATABLE + " ".join(str(exc).split())) from exc
+    shape = tuple(int(n) for n in header.get_data_shape())
+    if int(np.prod(shape)) * dtype.itemsize != declared.data_bytes:
+        raise MRSFormatError("not a NIfTI file (its header is inconsistent): upload NIfTI-MRS")
+    data = frame.finish(np.ndarray(shape, dtype=dtype, buffer=buffer, offset=offset, order="F"))
+    # NIfTI scaling, as nibabel applies it, in double precision (a real slope and intercept: the
+    # conjugation commutes with it).
+    slope, inter = header.get_slope_inter()
+    if slope is not None and (slope, inter) != (1.0, 0.0):
+        data = data * np.float64(slope) + np.float64(inter)
+    return header, mrs_header, data
 
 
 def read_nifti_mrs(path: str | Path, *, require_edit: bool = False) -> MRSData:
     """Read a NIfTI-MRS file into canonical order; MRSFormatError names what is wrong."""
-    path = Path(path)
-    image = _load(path)
-    header = _header_json(image)
-    if "SpectrometerFrequency" not in header:
-        raise MRSFormatError("the header has no SpectrometerFrequency: the ppm axis cannot be built")
-    try:
-        data = np.asanyarray(image.dataobj)
-    except Exception as exc:  # truncated files fail when the data are read
-        raise MRSFormatError(
-            "the data cannot be read (truncated file?): " + " ".join(str(exc).split())
-        ) from exc
-    if not np.iscomplexobj(data):
-        raise MRSFormatError("the data are not complex: this is not an MRS time-domain series")
+    image_header, header, data = _read_image(Path(path))
     if data.ndim < 4:
         raise MRSFormatError("no spectral dimension: NIfTI-MRS data have at least 4 dimensions")
     if data.shape[0] * data.shape[1] * data.shape[2] != 1:
         raise MRSFormatError("only single-voxel spectroscopy is supported (x, y, z must be 1)")
-    if not np.isfinite(data).all():
-        raise MRSFormatError("the data hold NaN or infinite samples")
-    # The standard's frame to the working frame (module docstring): one conjugation, in place
-    # where the array allows it (a 32-coil series is ~170 MB).
-    if data.flags.writeable:
-        np.conjugate(data, out=data)
-    else:
-        data = np.conjugate(data)
-    dwell = float(image.header["pixdim"][4])
+    dwell = float(image_header["pixdim"][4])
     if not dwell > 0:
         raise MRSFormatError("the dwell time (pixdim[4]) is missing")
     spatial = data.reshape(data.shape[3:])  # (points, dim5, dim6, dim7)

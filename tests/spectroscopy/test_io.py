@@ -239,3 +239,117 @@ def test_it_reads_untagged_dimensions_with_the_nifti_mrs_defaults(tmp_path) -> N
     mrs = read_nifti_mrs(tmp_path / "untagged.nii")
     assert mrs.fids.shape == (1, 3, 4, 2048)  # dim_5 = coils (4), dim_6 = dynamics (3)
     assert mrs.nucleus == "1H"
+
+
+# --- how the bytes are read ------------------------------------------------------------------------
+
+
+def test_it_reads_the_same_array_when_the_data_arrive_in_chunks_that_split_samples(
+    tmp_path: Path, canonical: np.ndarray, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import spectroscopy.io as mrs_io
+
+    path = write_valid(tmp_path / "scan.nii.gz", canonical)
+    monkeypatch.setattr(mrs_io, "READ_CHUNK_BYTES", 13)  # 13 bytes: most chunks end inside a sample
+
+    np.testing.assert_array_equal(read_nifti_mrs(path).fids, canonical)
+
+
+def test_it_finds_a_non_finite_sample_in_any_chunk(
+    tmp_path: Path, canonical: np.ndarray, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import spectroscopy.io as mrs_io
+
+    dims = ("DIM_EDIT", "DIM_DYN", "DIM_COIL")
+    data = stored(canonical, dims).copy()
+    data[-1, -1, -1, -1] = complex(0, np.nan)  # the very last sample
+    path = write_nifti_mrs(tmp_path / "nan.nii.gz", data, dims=dims, dwell_s=DWELL)
+    monkeypatch.setattr(mrs_io, "READ_CHUNK_BYTES", 64)
+
+    assert_rejected(path, "NaN or infinite")
+
+
+def test_huge_finite_samples_whose_sum_overflows_are_not_taken_for_infinite(
+    tmp_path: Path, canonical: np.ndarray
+) -> None:
+    big = (canonical / np.abs(canonical).max() * np.float32(3e38)).astype(np.complex64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        assert np.isfinite(big).all() and not np.isfinite(big.sum())
+
+    np.testing.assert_array_equal(read_nifti_mrs(write_valid(tmp_path / "big.nii", big)).fids, big)
+
+
+def _nifti2_field(path: Path, offset: int, fmt: str, value: float) -> None:
+    """Overwrite one field of an uncompressed little-endian NIfTI-2 header."""
+    import struct
+
+    content = bytearray(path.read_bytes())
+    struct.pack_into("<" + fmt, content, offset, value)
+    path.write_bytes(bytes(content))
+
+
+def test_it_reads_big_endian_and_scaled_files_as_nibabel_does_in_the_working_frame(
+    tmp_path: Path, canonical: np.ndarray
+) -> None:
+    header = {"SpectrometerFrequency": [MHZ], "dim_5": "DIM_EDIT", "dim_6": "DIM_DYN", "dim_7": "DIM_COIL"}
+    data = stored(canonical, ("DIM_EDIT", "DIM_DYN", "DIM_COIL")).reshape(1, 1, 1, 64, 2, 3, 4)
+    swapped = nib.Nifti2Header(endianness=">")
+    swapped.set_data_dtype(np.complex64)
+    big_endian = nib.Nifti2Image(data, np.eye(4), header=swapped)
+    big_endian.header["pixdim"][4] = DWELL
+    big_endian.header.extensions.append(nib.nifti1.Nifti1Extension(44, json.dumps(header).encode()))
+    nib.save(big_endian, str(tmp_path / "big_endian.nii"))
+    scaled = save_with_extension(tmp_path / "scaled.nii", data, header)
+    _nifti2_field(scaled, 176, "d", 2.0)  # scl_slope
+    _nifti2_field(scaled, 184, "d", 0.5)  # scl_inter
+
+    for path, expected in ((tmp_path / "big_endian.nii", data), (scaled, data * 2 + 0.5)):
+        by_nibabel = np.asanyarray(nib.load(str(path)).dataobj)
+        np.testing.assert_allclose(by_nibabel, expected, rtol=1e-6)
+        fids = read_nifti_mrs(path).fids
+        assert fids.dtype.isnative
+        np.testing.assert_array_equal(fids, np.conj(by_nibabel.reshape(64, 2, 3, 4).transpose(1, 2, 3, 0)))
+
+
+def test_a_compressed_series_with_more_data_than_its_header_declares_is_refused(
+    tmp_path: Path, canonical: np.ndarray
+) -> None:
+    import gzip
+
+    from spectroscopy.intake import INFLATE_SLACK_BYTES
+
+    plain = write_valid(tmp_path / "scan.nii", canonical)
+    padded = tmp_path / "padded.nii.gz"
+    padded.write_bytes(gzip.compress(plain.read_bytes() + bytes(INFLATE_SLACK_BYTES + 1)))
+    within = tmp_path / "within.nii.gz"
+    within.write_bytes(gzip.compress(plain.read_bytes() + bytes(16)))  # a writer's padding
+
+    assert_rejected(padded, "inflate to more than", "header declares")
+    np.testing.assert_array_equal(read_nifti_mrs(within).fids, canonical)
+
+
+@pytest.mark.parametrize(("damage", "reason"), [("cut", "truncated or damaged"), ("crc", "damaged")])
+def test_a_damaged_compressed_series_is_refused(
+    tmp_path: Path, canonical: np.ndarray, damage: str, reason: str
+) -> None:
+    path = write_valid(tmp_path / "scan.nii.gz", canonical)
+    content = bytearray(path.read_bytes())
+    if damage == "cut":
+        content = content[: len(content) * 3 // 4]
+    else:
+        content[-8] ^= 0xFF  # the CRC-32 of the trailer: every byte inflates, the check fails
+    path.write_bytes(bytes(content))
+
+    assert_rejected(path, reason)
+
+
+def test_a_compressed_series_shorter_than_its_header_declares_is_refused_as_truncated(
+    tmp_path: Path, canonical: np.ndarray
+) -> None:
+    import gzip
+
+    plain = write_valid(tmp_path / "scan.nii", canonical).read_bytes()
+    short = tmp_path / "short.nii.gz"
+    short.write_bytes(gzip.compress(plain[: len(plain) - 100]))  # a whole stream, of too few bytes
+
+    assert_rejected(short, "truncated", "header declares")
