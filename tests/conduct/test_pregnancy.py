@@ -162,3 +162,22 @@ def test_the_page_records_tests_for_the_team_and_stays_closed_to_the_rater(
     assert client_for(team["physician"]).get(page).status_code == 200
     assert client_for(rater).get(page).status_code == 403
     assert client_for(team["pharmacist"]).get(page).status_code == 404
+
+
+def test_the_session_page_says_why_it_did_not_start_and_keeps_what_was_typed(
+    person, team, client_for
+) -> None:
+    _of_childbearing_potential(person, team)
+    code = DosePreparation.objects.get(participant=person, period=1, infusion_number=1).syringe_code
+    post = {f"check_{key}": "on" for key in CHECKS} | {
+        "syringe_code": code,
+        "pump_rate_ml_h": "75.0",
+        "started_at": "2026-03-03T09:00",
+    }
+    url = reverse("infusions:session_start", args=[person.pk, 1, 1])
+    response = client_for(team["physician"]).post(url, post)
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert "No pregnancy test in the 72 h before the start (2026-03-03 09:00 CST)" in body
+    assert code in body
+    assert InfusionVisit.objects.get(participant=person, period=1, number=1).status == "planned"
