@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
@@ -17,7 +18,7 @@ from ketatrial.forms import LanguageForm
 from ketatrial.jobs import queue_health
 from ketatrial.navigation import role_links
 from ketatrial.protocol import BLINDING_HAZARD, DATA_MANAGER, protocol_values
-from ketatrial.selectors import worker_heartbeat_list_recent
+from ketatrial.selectors import notification_worklist, worker_heartbeat_list_recent, worklist
 from participants.access import (
     authenticated,
     not_found,
@@ -36,18 +37,35 @@ def home(request: HttpRequest) -> HttpResponse:
     roles = [r for r in ROLE_LABELS if r in user_roles(request.user)]
     if len(roles) == 1:
         return redirect("role_home", role=roles[0])
-    return render(request, "home.html", {"roles": [(r, ROLE_LABELS[r]) for r in roles]})
+    return render(
+        request,
+        "home.html",
+        {
+            "roles": [(r, ROLE_LABELS[r]) for r in roles],
+            "notifications": notification_worklist(request.user, now=timezone.now()),
+        },
+    )
 
 
 @authenticated
 def role_home(request: HttpRequest, role: str) -> HttpResponse:
+    """The role's work for today and what is overdue (ketatrial.selectors.worklist), then the
+    role's pages."""
     if role not in ROLE_LABELS:
         raise not_found()
     require_role(request.user, role)
+    now = timezone.now()
     return render(
         request,
         "role_home.html",
-        {"role": role, "role_label": ROLE_LABELS[role], "links": role_links(role)},
+        {
+            "role": role,
+            "role_label": ROLE_LABELS[role],
+            "links": role_links(role),
+            "work": worklist(role, request.user, now=now),
+            "notifications": notification_worklist(request.user, now=now),
+            "now": now,
+        },
     )
 
 
