@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from infusions import services as infusion_services
+from ketatrial.protocol import ROLES
 from participants import allocation
 from tests.factories import randomized
 
@@ -28,6 +29,34 @@ def _grow_to(n: int, coordinator, pharmacist, day1) -> list:  # type: ignore[no-
         person = randomized(coordinator, now=now)
         infusion_services.schedule_set(participant=person, day1=day1, by=coordinator, now=now)
     return list(Participant.objects.order_by("pk"))
+
+
+def _add_work(personas, person) -> None:  # type: ignore[no-untyped-def]
+    """One more of each thing a home page lists, at each size: a notification for everyone, an
+    overdue query, a finished participant whose casebook waits for the signature."""
+    from ketatrial.notifications import notify
+    from participants.services import participant_disposition
+    from review.services import query_raise
+
+    now = timezone.now()
+    notify(recipients=list(personas.values()), subject="Worklist", body="b", url="", now=now)
+    query_raise(
+        by=personas["data_manager"],
+        label="participants.participant",
+        record_id=str(person.pk),
+        field="height_cm",
+        text="Height?",
+        now=now,
+        due_date=timezone.localdate() - timedelta(days=1),
+    )
+    participant_disposition(
+        participant=person,
+        status="completed",
+        on=timezone.localdate(),
+        reason="",
+        by=personas["coordinator"],
+        now=now,
+    )
 
 
 def _count(client, url: str) -> int:  # type: ignore[no-untyped-def]
@@ -61,10 +90,13 @@ def test_list_and_calendar_pages_make_as_many_queries_at_200_participants_as_at_
             reverse("audit_index") + "?action=~&role=coordinator",
         ),
         "log of views of the allocation": ("data_manager", reverse("allocation_views")),
+        # Each role's home page: its worklist for today and what is overdue.
+        **{f"{role}'s home": (role, reverse("role_home", args=[role])) for role in ROLES},
     }
     counts: dict[str, list[int]] = {name: [] for name in pages}
     for size in SIZES:
         people = _grow_to(size, coordinator, pharmacist, day1)
+        _add_work(personas, people[-2])
         for name, (role, url) in pages.items():
             counts[name].append(_count(client_for(personas[role]), url))
         # One participant's own pages, for the last one enrolled.
