@@ -173,9 +173,28 @@ def check_text(check: dict[str, Any]) -> str:
     return CHECK_TEXT[check["code"]].format(**check)
 
 
-def quantify(metab: MRSData, water: MRSData | None = None, *, limits: QCLimits | None = None) -> Result:
+def _lap(timings: dict[str, float] | None, stage: str, since: float) -> float:
+    """Add the seconds since `since` to `timings[stage]` (when timings are wanted); now."""
+    now = time.perf_counter()
+    if timings is not None:
+        timings[stage] = timings.get(stage, 0.0) + now - since
+    return now
+
+
+def quantify(
+    metab: MRSData,
+    water: MRSData | None = None,
+    *,
+    limits: QCLimits | None = None,
+    timings: dict[str, float] | None = None,
+) -> Result:
     """Coil combination, eddy-current correction, alignment, outlier rejection, DIFF/SUM, water
-    removal, fits, ratios, institutional units and quality metrics, every constant recorded."""
+    removal, fits, ratios, institutional units and quality metrics, every constant recorded.
+
+    `timings`, when given, receives the seconds of each stage (benchmarks/mrs_speed.py):
+    `combine` (coil weights and combination, eddy-current correction, the orientation check),
+    `align` (registration of every transient, outliers, ON/OFF, pairing) and `fit` (residual water
+    removal, the fits, quantities and quality checks)."""
     started = time.perf_counter()
     limits = limits or QCLimits()
     if metab.fids.shape[0] != 2:
@@ -201,6 +220,7 @@ def quantify(metab: MRSData, water: MRSData | None = None, *, limits: QCLimits |
         combined = _shift(combined, (metab.centre_ppm - WATER_PPM) * mhz, dwell)
     seen = orientation(ppm, combined.reshape(-1, n).mean(axis=0), dwell, mhz)
     check_orientation(seen)
+    mark = _lap(timings, "combine", started)
 
     # Each condition is aligned to its own average (two passes); the two are then put in one frame
     # from the paired corrections (processing.pair_offset): each condition's reference carries its
@@ -209,10 +229,12 @@ def quantify(metab: MRSData, water: MRSData | None = None, *, limits: QCLimits |
     aligned = np.empty_like(combined)
     freqs = np.empty(combined.shape[:2])
     alignments = []
+    # The second pass's reference is needed only where `register` looks (its first points).
+    window = processing.registration_points(n, dwell)
     for edit in (0, 1):
         transients = combined[edit]
         first = processing.register(transients, transients[: min(8, len(transients))].mean(axis=0), dwell)
-        reference = processing.apply_alignment(transients, first, dwell).mean(axis=0)
+        reference = processing.apply_alignment(transients[:, :window], first, dwell).mean(axis=0)
         alignment = processing.register(transients, reference, dwell)
         aligned[edit] = processing.apply_alignment(transients, alignment, dwell)
         freqs[edit] = alignment.freq_hz
@@ -245,6 +267,7 @@ def quantify(metab: MRSData, water: MRSData | None = None, *, limits: QCLimits |
     on, off = _shift(on, reference_hz, dwell), _shift(off, reference_hz, dwell)
     pair = processing.pair_offset(alignments[on_i], alignments[off_i], ~rejected[[on_i, off_i]])
     on = processing.apply_alignment(on[None, :], pair, dwell)[0]
+    mark = _lap(timings, "align", mark)
     # Residual water out of each (its tails, of any phase, reach tCr at 3.0 ppm).
     water_left = processing.hsvd_water((on + off) / 2, dwell, mhz)
     on, off = on - water_left, off - water_left
@@ -305,7 +328,7 @@ def quantify(metab: MRSData, water: MRSData | None = None, *, limits: QCLimits |
     }
     constants: dict[str, Any] = {
         "coil_weights": len(weights),
-        "alignment_window_s": 0.2,
+        "alignment_window_s": processing.REGISTRATION_WINDOW_S,
         "outlier_z_max": 3.0,
         "on_to_off_hz": float(pair.freq_hz[0]) + diff_fit.params["on_to_off_hz"],
         "on_to_off_rad": float(pair.phase_rad[0]) + diff_fit.params["on_to_off_rad"],
@@ -336,6 +359,7 @@ def quantify(metab: MRSData, water: MRSData | None = None, *, limits: QCLimits |
     values["qc_checks"] = checks
     values["qc_notes"] = notes
     values["pipeline_version"] = PIPELINE_VERSION
+    _lap(timings, "fit", mark)
     values["elapsed_s"] = round(time.perf_counter() - started, 4)
     values = {k: (float(v) if isinstance(v, np.floating) else v) for k, v in values.items()}
     return Result(

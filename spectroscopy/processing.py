@@ -65,20 +65,29 @@ class Alignment:
     phase_rad: np.ndarray
 
 
+REGISTRATION_WINDOW_S = 0.2
+
+
+def registration_points(n_points: int, dwell_s: float, window_s: float = REGISTRATION_WINDOW_S) -> int:
+    """How many of the first FID points `register` compares (the first `window_s` seconds)."""
+    return max(16, min(n_points, int(window_s / dwell_s)))
+
+
 def register(
     fids: np.ndarray,
     reference: np.ndarray,
     dwell_s: float,
     *,
-    window_s: float = 0.2,
+    window_s: float = REGISTRATION_WINDOW_S,
     search_hz: float = 20.0,
     grid_hz: float = 0.5,
     iterations: int = 8,
 ) -> Alignment:
     """Frequency and phase of every transient (rows of `fids`) that best match `reference`
     within the first `window_s` seconds: a grid search of the correlation over frequency (one
-    matrix product for all transients), then Gauss-Newton on (f, phi) for all at once."""
-    n_t = max(16, min(fids.shape[-1], int(window_s / dwell_s)))
+    matrix product for all transients), then Gauss-Newton on (f, phi) for all at once. Only the
+    first `registration_points` points of `fids` and `reference` are used."""
+    n_t = registration_points(fids.shape[-1], dwell_s, window_s)
     t = np.arange(n_t) * dwell_s
     s = fids[:, :n_t]
     r = reference[:n_t]
@@ -89,18 +98,21 @@ def register(
     f = grid[best].astype(float)
     phi = -np.angle(corr[best, np.arange(s.shape[0])])
     two_pi_t = 2 * np.pi * t
+    # Gauss-Newton for m = s exp(i (2 pi f t + phi)) against r. With the Jacobian columns
+    # i 2 pi t m and i m, the normal matrix holds only |m|^2 = |s|^2 (the same at every step) and
+    # the gradient only Im(conj(m) r) = Im(conj(s) r exp(-i (2 pi f t + phi))): one complex
+    # exponential per transient and point per step.
+    power = np.abs(s) ** 2
+    a11 = power @ two_pi_t**2
+    a12 = power @ two_pi_t
+    a22 = power.sum(axis=1)
+    det = a11 * a22 - a12**2
+    det = np.where(det == 0, 1.0, det)
+    cross = np.conj(s) * r[None, :]
     for _ in range(iterations):
-        m = s * np.exp(1j * (np.outer(f, two_pi_t) + phi[:, None]))
-        res = r[None, :] - m
-        jf = 1j * two_pi_t[None, :] * m
-        jp = 1j * m
-        a11 = np.sum(np.abs(jf) ** 2, axis=1)
-        a12 = np.sum(np.real(np.conj(jf) * jp), axis=1)
-        a22 = np.sum(np.abs(jp) ** 2, axis=1)
-        b1 = np.sum(np.real(np.conj(jf) * res), axis=1)
-        b2 = np.sum(np.real(np.conj(jp) * res), axis=1)
-        det = a11 * a22 - a12**2
-        det = np.where(det == 0, 1.0, det)
+        q = np.imag(cross * np.exp(-1j * (np.outer(f, two_pi_t) + phi[:, None])))
+        b1 = q @ two_pi_t
+        b2 = q.sum(axis=1)
         df = (a22 * b1 - a12 * b2) / det
         dp = (a11 * b2 - a12 * b1) / det
         f += df
@@ -149,20 +161,33 @@ def hsvd_water(
 ) -> np.ndarray:
     """The residual-water part of `fid`: `components` damped exponentials fitted to the first
     `points` (Hankel SVD, matrix pencil), those with a frequency in low-high ppm. Subtracted from
-    several FIDs that share it (ON and OFF: editing leaves water alone)."""
+    several FIDs that share it (ON and OFF: editing leaves water alone).
+
+    The signal subspace (the Hankel matrix H's leading left singular vectors) is taken as the
+    leading eigenvectors of H H^H, only those computed: half the time of a full SVD, and the
+    pencil's poles are those of any basis of that subspace."""
+    from scipy.linalg import eigh
+
     n = min(points, fid.shape[-1])
     rows = n // 2
     hankel = np.lib.stride_tricks.sliding_window_view(fid[:n], n - rows + 1)[:rows]
-    u, _s, _vh = np.linalg.svd(hankel, full_matrices=False)
-    k = min(components, u.shape[1])
-    uk = u[:, :k]
+    k = min(components, rows)
+    _values, uk = eigh(hankel @ hankel.conj().T, subset_by_index=[rows - k, rows - 1])
     z = np.linalg.eigvals(np.linalg.pinv(uk[:-1]) @ uk[1:])
-    t_index = np.arange(fid.shape[-1])
-    basis = z[None, :] ** t_index[:, None]
-    amps, *_ = np.linalg.lstsq(basis[:n], fid[:n], rcond=None)
+    amps, *_ = np.linalg.lstsq(_powers(z, n), fid[:n], rcond=None)
     freq_ppm = WATER_PPM + np.angle(z) / (2 * np.pi * dwell_s) / mhz
     water = (freq_ppm >= low_ppm) & (freq_ppm <= high_ppm) & (np.abs(z) <= 1.0)
-    return basis[:, water] @ amps[water]
+    return _powers(z[water], fid.shape[-1]) @ amps[water]
+
+
+def _powers(z: np.ndarray, count: int) -> np.ndarray:
+    """z ** k for k = 0 .. count - 1, one column per pole, as exp(k log z) (a fifth of the time
+    of a complex power)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.exp(np.outer(np.arange(count), np.log(z)))
+    out[0] = 1.0
+    out[1:, z == 0] = 0.0
+    return out
 
 
 def pair_offset(on: Alignment, off: Alignment, accepted: np.ndarray) -> Alignment:

@@ -239,6 +239,17 @@ def test_it_refuses_a_series_without_two_edit_conditions(clean: Case) -> None:
 # --- result record ----------------------------------------------------------------------------------------
 
 
+def test_it_reports_the_seconds_of_each_stage_when_asked(clean: Case) -> None:
+    timings: dict[str, float] = {}
+
+    result = quantify(*wrap(clean.scan), timings=timings)
+
+    assert set(timings) == {"combine", "align", "fit"}
+    assert all(seconds > 0 for seconds in timings.values())
+    assert sum(timings.values()) <= result.values["elapsed_s"] + 1e-3
+    assert result.values["gaba_plus_cr"] == clean.result.values["gaba_plus_cr"]  # timing changes nothing
+
+
 def test_it_returns_every_key_the_cli_prints(clean: Case) -> None:
     from spectroscopy.management.commands.mrs_quantify import KEYS
 
