@@ -20,15 +20,9 @@ from django.utils import timezone
 from ketatrial import jobs
 from ketatrial.models import Job, WorkerHeartbeat
 from tests.outcomes.conftest import trial  # noqa: F401 (the small trial, as a fixture)
-from tests.workers import start_worker
+from tests.workers import free_port, start_worker
 
 pytestmark = [pytest.mark.celery_worker, pytest.mark.django_db(transaction=True)]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Redis:
@@ -76,7 +70,7 @@ class Redis:
 def redis(settings) -> Iterator[Redis]:  # type: ignore[no-untyped-def]
     if connection.vendor != "postgresql" or shutil.which("redis-server") is None:
         pytest.skip("needs PostgreSQL (shared with the workers) and redis-server; CI has both")
-    server = Redis(_free_port())
+    server = Redis(free_port())  # its own port: restarted on it, nobody else's
     server.start()
     settings.JOBS_IN_PROCESS = False
     settings.CELERY_BROKER_URL = server.url

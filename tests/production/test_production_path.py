@@ -37,6 +37,7 @@ import yaml
 from cryptography.fernet import Fernet
 
 from ketatrial.protocol import ROLES
+from tests.workers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -91,12 +92,6 @@ def _dockerfile_collectstatic() -> str:
         if line.startswith("RUN ") and "collectstatic" in line:
             return line.removeprefix("RUN ")
     raise AssertionError("the Dockerfile has no collectstatic step")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _base_env(tmp: Path) -> dict[str, str]:
@@ -360,7 +355,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
             env,
             timings,
         )
-        port = _free_port()
+        port = free_port()
         web = compose["web"]["command"]
         assert web[:2] == ["sh", "-c"] and "--bind 0.0.0.0:8000" in web[2] and "--workers 3" in web[2], web
         command = web[2].replace("--bind 0.0.0.0:8000", f"--bind 127.0.0.1:{port}")
@@ -502,7 +497,7 @@ def caddy(deployment: Deployment) -> Iterator[tuple[int, int, Path]]:
     binary = shutil.which("caddy")
     if binary is None:
         pytest.skip("no caddy binary (apt-get install caddy; CI installs it)")
-    http_port, https_port = _free_port(), _free_port()
+    http_port, https_port = free_port(), free_port()
     config = deployment.tmp / "Caddyfile.test"
     config.write_text(
         "{\n\tadmin off\n\tskip_install_trust\n"
