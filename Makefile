@@ -26,8 +26,12 @@ run: $(STAMP)
 	DEBUG=1 $(BIN)/python manage.py runserver 127.0.0.1:8000
 
 # Tests use DATABASE_URL / CELERY_BROKER_URL when set (CI: PostgreSQL and Redis), else SQLite.
+# In parallel (pytest-xdist): one process per core, at most 4, each with its own test database;
+# tests that share a module's fixture, a real Celery worker or the browser stay together
+# (tests/conftest.py). `make test PYTEST_XDIST=` runs in one process.
+PYTEST_XDIST ?= -n auto --maxprocesses=4 --dist loadgroup --no-loadscope-reorder
 test: $(STAMP)
-	DEBUG=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
+	DEBUG=1 $(BIN)/python -m pytest $(PYTEST_XDIST) $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

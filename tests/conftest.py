@@ -1,13 +1,17 @@
-"""Shared fixtures: named personas, one per role, plus an outsider with no role."""
+"""Shared fixtures: named personas, one per role, plus an outsider with no role; and how the suite
+shares out among parallel processes (`make test` runs pytest-xdist: `-n auto --dist loadgroup`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
+from django.apps import AppConfig, apps
 from django.contrib.auth.models import AbstractBaseUser, Group, Permission
 from django.db import connection
-from django.test import Client
+from django.db.models.signals import post_migrate
+from django.test import Client, override_settings
 from django.utils import timezone
 
 from ketatrial.protocol import ROLES
@@ -16,6 +20,81 @@ from participants.roles import sync_role_groups
 from tests.factories import enrolled
 
 PASSWORD = "Correct-horse-42"
+
+# Fixtures shared by the tests of a module: their tests stay together in one xdist worker, so an
+# expensive setup (seed_demo's staged trial, the production deployment, the MRS series) is built
+# once, not once per worker. (Not "class": pytest-django's own autouse fixture is class-scoped.)
+SHARED_SCOPES = {"module", "package"}
+# Work units in the order they are handed out (--no-loadscope-reorder keeps it): the long ones
+# first, so that no worker is left with one at the end while the other waits. Real Celery workers
+# and their redis-servers run one test at a time in one xdist worker (they time how long a
+# take-over lasts, and each starts processes of its own); the browser journeys likewise share one
+# Chromium and one live server.
+GROUPS_FIRST = ("celery_worker", "browser")
+
+
+def xdist_group_of(item: pytest.Item) -> str | None:
+    """The xdist group of a test (None: any worker may take it, on its own)."""
+    for marker in GROUPS_FIRST:
+        if item.get_closest_marker(marker):
+            return marker
+    fixtureinfo = getattr(item, "_fixtureinfo", None)
+    if fixtureinfo is not None:
+        for definitions in fixtureinfo.name2fixturedefs.values():
+            if definitions and definitions[-1].scope in SHARED_SCOPES:
+                return item.nodeid.split("::", 1)[0]
+    return None
+
+
+def _rank(item: pytest.Item) -> int:
+    names = {str(m.args[0]) for m in item.iter_markers("xdist_group") if m.args}
+    for i, first in enumerate(GROUPS_FIRST):
+        if first in names:
+            return i
+    return len(GROUPS_FIRST) + (0 if names else 1)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> Iterator[None]:
+    """In an xdist worker with --dist loadgroup only (otherwise the usual order stays): each test's
+    group (xdist_group_of) as a marker before pytest-xdist reads them; after the other plugins'
+    order (pytest-django's: transactional tests last), the groups first (the order in which xdist
+    hands out work units, with --no-loadscope-reorder), the long ones (GROUPS_FIRST) before the
+    others, then the tests on their own, which even out the workers at the end."""
+    grouping = bool(getattr(config.option, "loadgroup", False))
+    if grouping:
+        for item in items:
+            group = xdist_group_of(item)
+            if group is not None and not item.get_closest_marker("xdist_group"):
+                item.add_marker(pytest.mark.xdist_group(group))
+    yield
+    if grouping:
+        items.sort(key=_rank)  # stable: the usual order within each rank
+
+
+def _role_groups_after_a_flush(sender: AppConfig, **kwargs: object) -> None:
+    """A transactional test ends with a flush, which empties auth_group; the role groups the
+    migration made come back with the permissions (post_migrate, sent after the flush), so a test
+    finds the migrated database whichever test its worker ran before it."""
+    sync_role_groups(Group, Permission)
+
+
+post_migrate.connect(
+    _role_groups_after_a_flush,
+    sender=apps.get_app_config("ketatrial"),  # its permissions are made before, by auth's receiver
+    dispatch_uid="tests-role-groups-after-a-flush",
+)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _files_of_this_test_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Uploads, exports and audit-chain heads a test writes where the settings say go to a
+    directory of this test process (pytest's temporary directory, one per xdist worker): never
+    the demo's var/, never another worker's files (a backup reads the whole MEDIA_ROOT). Tests
+    that care set their own (`settings.MEDIA_ROOT = tmp_path / ...`)."""
+    var: Path = tmp_path_factory.mktemp("var")
+    with override_settings(VAR_DIR=var, MEDIA_ROOT=var / "media", AUDIT_CHAIN_HEADS_DIR=var / "audit-heads"):
+        yield
 
 
 @pytest.fixture(autouse=True)
