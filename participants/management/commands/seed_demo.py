@@ -274,9 +274,18 @@ class Command(BaseCommand):
                 infusion_number=upcoming.number,
                 weight_kg=participant.baseline_weight_kg,
                 receipt=receipt,
-                checked_by=users["pharmacist2"],
                 by=pharmacist,
                 now=upcoming.start - timedelta(hours=1),
+            )
+            # The second pharmacist's check, as pharmacist2 records it in their own session.
+            allocation.preparation_check(
+                pk=prep.pk,
+                decision=allocation.CONFIRM,
+                lot=prep.receipt.lot if prep.receipt else "",
+                volume_drawn_ml=prep.volume_drawn_ml,
+                reason="",
+                by=users["pharmacist2"],
+                now=upcoming.start - timedelta(minutes=45),
             )
             visit = infusions.visit_for(participant, upcoming.period, upcoming.number, by=physician)
             infusions.session_start(
