@@ -259,3 +259,18 @@ def scheduled_participants() -> list[Participant]:
 def calendar_token_get(token: str) -> CalendarToken | None:
     """The calendar-feed token with its user, or None."""
     return CalendarToken.objects.select_related("user").filter(token=token).first()
+
+
+def mrs_windows(participant: Participant) -> dict[str, tuple[datetime, datetime]]:
+    """The window of each MRS session of the participant's schedule, by timepoint code, in the
+    study's zone (empty: no schedule yet). The upload form shows them and checks a scan's time
+    against them (review/soft_ranges.py)."""
+    plan = schedule_for(participant)
+    if plan is None:
+        return {}
+    return {t.code: (t.window_start.astimezone(TZ), t.window_end.astimezone(TZ)) for t in plan.mrs}
+
+
+def mrs_window(participant: Participant, code: str) -> tuple[datetime, datetime] | None:
+    """One session's window (None: no schedule yet, or no such session)."""
+    return mrs_windows(participant).get(code)

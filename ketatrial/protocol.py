@@ -62,6 +62,10 @@ class Protocol:
     # refused before any dose is computed, as a typo or a wrong unit (400 kg, 0.07 kg).
     weight_min_kg: float = 30.0
     weight_max_kg: float = 250.0
+    # The usual weight of the trial's adults: a plausible weight outside it is often a typing error
+    # (74 typed as 47, a pound figure), so it is saved only once confirmed with a reason.
+    weight_usual_min_kg: float = 40.0
+    weight_usual_max_kg: float = 150.0
     total_volume_ml: float = 50.0
     period1_infusion_days: tuple[int, ...] = (1, 4, 8, 11, 15, 19, 23, 27)
     period2_infusion_days_kp: tuple[int, ...] = (1, 4, 8, 11)
@@ -90,6 +94,9 @@ class Protocol:
     scanner_slots_per_day: int = 2
     # Ratings
     baseline_days_before_day1: int = 7
+    # A baseline assessment dated more than this before it is entered is unusual (a wrong year or
+    # month is the common slip): saved only once confirmed with a reason.
+    baseline_date_usual_days: int = 30
     # After a relapse: the end-of-study visit is due this many days later, in a window from the
     # relapse to this many days after it.
     end_of_study_due_days: int = 7

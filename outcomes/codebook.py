@@ -64,7 +64,13 @@ def _variables(p: Protocol, blinding: str) -> dict[str, Variable]:
         Variable("status", "Participant status", "string", statuses, "participants.Participant.status"),
         Variable("enrolled_at", "Enrollment date-time (America/Mexico_City)", "datetime"),
         Variable("randomization_number", "Randomization number (neutral)", "string"),
-        Variable("baseline_weight_kg", "Baseline weight (kg)", "number"),
+        Variable(
+            "baseline_weight_kg",
+            f"Baseline weight (kg); possible {p.weight_min_kg:g}-{p.weight_max_kg:g}, usual "
+            f"{p.weight_usual_min_kg:g}-{p.weight_usual_max_kg:g} (outside the usual range: saved with a "
+            "confirmation and its reason, in the audit trail)",
+            "number",
+        ),
         Variable("disposition_date", "Disposition date", "datetime"),
         Variable(
             "relapse_date", "Relapse date (first qualifying rating)", "datetime", source="clinimetry.Relapse"

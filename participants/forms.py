@@ -23,7 +23,32 @@ def _helper(submit_label: Any) -> FormHelper:
     return helper
 
 
+def _confirm_field() -> forms.CharField:
+    return forms.CharField(
+        label=_("Unusual value confirmed: how (e.g. weighed again, date checked in the source)"),
+        required=False,
+        max_length=300,
+    )
+
+
+def _show_ranges(form: forms.Form) -> None:
+    """The ranges on the form: possible (outside: refused), usual (outside: confirm with a reason)."""
+    p = protocol()
+    form.fields["baseline_weight_kg"].help_text = _(
+        "possible %(low)s-%(high)s kg; usual %(ulow)s-%(uhigh)s kg"
+    ) % {
+        "low": f"{p.weight_min_kg:g}",
+        "high": f"{p.weight_max_kg:g}",
+        "ulow": f"{p.weight_usual_min_kg:g}",
+        "uhigh": f"{p.weight_usual_max_kg:g}",
+    }
+    form.fields["baseline_date"].help_text = _(
+        "after consent, not in the future; usual: within the last %(days)s days"
+    ) % {"days": p.baseline_date_usual_days}
+
+
 class ParticipantEditForm(forms.ModelForm):
+    confirm_reason = _confirm_field()
     reason = forms.CharField(
         label=_("Reason for the change"),
         max_length=500,
@@ -47,6 +72,7 @@ class ParticipantEditForm(forms.ModelForm):
             MinValueValidator(weight.min_value),
             MaxValueValidator(weight.max_value),
         ]
+        _show_ranges(self)
         self.helper = _helper(_("Save correction"))
 
 
@@ -204,6 +230,8 @@ class EnrollForm(forms.Form):
             max_value=Decimal(str(p.weight_max_kg)),
             decimal_places=1,
         )
+        self.fields["confirm_reason"] = _confirm_field()
+        _show_ranges(self)
         self.fields["stratum"].choices = [(s, s or _("(none)")) for s in strata]
         if strata == ("",):
             self.fields["stratum"].widget = forms.HiddenInput()

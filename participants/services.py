@@ -225,10 +225,12 @@ def participant_enroll(
     address: str = "",
     stratum: str = "",
     baseline_date: date | None = None,
+    confirm_reason: str = "",
 ) -> Participant:
     """Enroll an eligible, consented person: participant ID, baseline, encrypted identity. The
     date of birth must give an age at screening inside the protocol's age range, which the
-    eligible checklist answered "yes"."""
+    eligible checklist answered "yes". An unusual weight or an old baseline date is saved only
+    once confirmed with a reason (review/soft_ranges.py)."""
     site = Site.objects.select_for_update().get(pk=screening.site_id)
     screening = ScreeningRecord.objects.select_for_update().get(pk=screening.pk)
     if screening.outcome != ScreeningRecord.Outcome.ELIGIBLE:
@@ -238,6 +240,11 @@ def participant_enroll(
     require_consent(screening, at=now)
     _check_age_at_screening(screening, date_of_birth)
     _check_weight(baseline_weight_kg)
+    _check_baseline_date(screening, baseline_date, now=now)
+    unusual = _unusual_baseline(
+        {"baseline_weight_kg": baseline_weight_kg, "baseline_date": baseline_date}, now=now
+    )
+    review_services().soft_ranges_require_reason(unusual, confirm_reason)
     if stratum not in protocol().strata:
         raise ValidationError({"stratum": _("Unknown stratum.")})
     if not full_name.strip():
@@ -269,7 +276,51 @@ def participant_enroll(
         by=by,
         reason="enrolled",
     )
+    if unusual:
+        review_services().soft_ranges_confirm(
+            record=participant, unusual=unusual, reason=confirm_reason, by=by, now=now
+        )
     return participant
+
+
+def review_services() -> Any:
+    """The review app's services (imported late: review reads participants at import)."""
+    from review import services
+
+    return services
+
+
+def _unusual_baseline(values: dict[str, Any], *, now: datetime) -> list[Any]:
+    """The soft ranges of the baseline values given (weight, baseline assessment date)."""
+    from review import soft_ranges
+
+    p, found = protocol(), []
+    if values.get("baseline_weight_kg") is not None:
+        found += soft_ranges.weight_unusual("baseline_weight_kg", float(values["baseline_weight_kg"]), p)
+    if values.get("baseline_date") is not None:
+        found += soft_ranges.baseline_date_unusual(
+            "baseline_date", values["baseline_date"], today=timezone.localdate(now), p=p
+        )
+    return found
+
+
+def _check_baseline_date(screening: ScreeningRecord, baseline: date | None, *, now: datetime) -> None:
+    """A baseline assessment happens after consent and not in the future."""
+    if baseline is None:
+        return
+    today = timezone.localdate(now)
+    if baseline > today:
+        raise ValidationError({"baseline_date": _("The baseline assessment date is in the future.")})
+    first = screening.consents.order_by("consented_at").values_list("consented_at", flat=True).first()
+    if first is not None and baseline < timezone.localdate(first):
+        raise ValidationError(
+            {
+                "baseline_date": _(
+                    "The baseline assessment (%(day)s) cannot come before consent (%(consent)s)."
+                )
+                % {"day": baseline.isoformat(), "consent": timezone.localdate(first).isoformat()}
+            }
+        )
 
 
 def _check_age_at_screening(screening: ScreeningRecord, date_of_birth: date) -> None:
@@ -413,16 +464,35 @@ def _check_weight(weight: Decimal | None) -> None:
 
 @transaction.atomic
 def participant_update(
-    *, participant: Participant, by: AbstractBaseUser, reason: str, **changes: Any
+    *,
+    participant: Participant,
+    by: AbstractBaseUser,
+    reason: str,
+    confirm_reason: str = "",
+    now: datetime | None = None,
+    **changes: Any,
 ) -> Participant:
-    """Correct a participant's baseline values; the reason goes to the audit trail."""
+    """Correct a participant's baseline values; the reason goes to the audit trail. A changed
+    value outside its usual range is saved only once confirmed (`confirm_reason`)."""
     unknown = set(changes) - set(PARTICIPANT_EDITABLE)
     if unknown:
         raise ValidationError(_("These fields cannot be edited here: %s") % ", ".join(sorted(unknown)))
+    now = now or timezone.now()
     if "baseline_weight_kg" in changes:
         _check_weight(changes["baseline_weight_kg"])
+    if "baseline_date" in changes:
+        _check_baseline_date(participant.screening, changes["baseline_date"], now=now)
+    # Against the stored record: a model form has already put the new values on `participant`.
     locked = Participant.objects.select_for_update().get(pk=participant.pk)
-    return clinical_update(locked, by=by, reason=reason, changes=changes)
+    changed = {k: v for k, v in changes.items() if getattr(locked, k) != v}
+    unusual = _unusual_baseline(changed, now=now)
+    review_services().soft_ranges_require_reason(unusual, confirm_reason)
+    updated = clinical_update(locked, by=by, reason=reason, changes=changes)
+    if unusual:
+        review_services().soft_ranges_confirm(
+            record=updated, unusual=unusual, reason=confirm_reason, by=by, now=now
+        )
+    return updated
 
 
 def roles_validate(roles: set[str]) -> None:

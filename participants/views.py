@@ -325,9 +325,16 @@ def participant_edit(request: HttpRequest, pk: int) -> HttpResponse:
     form = ParticipantEditForm(request.POST or None, instance=participant)
     if request.method == "POST" and form.is_valid():
         data = dict(form.cleaned_data)
-        reason = data.pop("reason")
+        reason, confirm_reason = data.pop("reason"), data.pop("confirm_reason")
         try:
-            services.participant_update(participant=participant, by=request.user, reason=reason, **data)
+            services.participant_update(
+                participant=participant,
+                by=request.user,
+                reason=reason,
+                confirm_reason=confirm_reason,
+                now=timezone.now(),
+                **data,
+            )
         except ValidationError as exc:
             form.add_error(None, exc)
         else:

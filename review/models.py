@@ -177,3 +177,24 @@ class ProtocolDeviation(ClinicalModel):
 
     def __str__(self) -> str:
         return f"{self.get_category_display()} {self.occurred_on}"
+
+
+class SoftRangeConfirmation(ClinicalModel, RecordRef):
+    """A value outside its usual range (review/soft_ranges.py), saved because the person who
+    entered it confirmed it with a reason: what, the usual range, who, when and why."""
+
+    field = models.CharField(_("field"), max_length=60)
+    rule = models.CharField(_("check"), max_length=30)
+    value = models.CharField(_("value"), max_length=100)
+    usual = models.CharField(_("usual range"), max_length=100)
+    reason = models.TextField(_("reason"))
+    confirmed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    confirmed_at = models.DateTimeField(_("confirmed at"))
+
+    class Meta:
+        ordering = ["-confirmed_at", "-pk"]
+        indexes = [models.Index(fields=["record_model", "record_id"], name="softrange_record")]
+        verbose_name = _("unusual value confirmed")
+
+    def __str__(self) -> str:
+        return f"{self.record_model}#{self.record_id} {self.field}={self.value}"

@@ -19,7 +19,16 @@ from ketatrial.audit import clinical_create, clinical_update
 from participants.access import has_capability, has_role, not_found
 from participants.allocation import visibility
 from review import records
-from review.models import CasebookSignature, FormLock, ProtocolDeviation, Query, QueryMessage, Verification
+from review.models import (
+    CasebookSignature,
+    FormLock,
+    ProtocolDeviation,
+    Query,
+    QueryMessage,
+    SoftRangeConfirmation,
+    Verification,
+)
+from review.soft_ranges import Unusual, scan_time_unusual
 
 REVIEW_MODELS = {
     "review.query",
@@ -27,6 +36,7 @@ REVIEW_MODELS = {
     "review.verification",
     "review.formlock",
     "review.casebooksignature",
+    "review.softrangeconfirmation",
 }
 # The meaning of the principal investigator's casebook signature (21 CFR 11.50: printed name,
 # time and meaning of the signature).
@@ -165,9 +175,9 @@ def query_reopen(*, by: AbstractBaseUser, query: Query, text: str, now: datetime
 
 
 def edit_check_raise(
-    *, label: str, record: models.Model, check_code: str, text: str, now: datetime
+    *, label: str, record: models.Model, check_code: str, text: str, now: datetime, field: str = ""
 ) -> Query | None:
-    """An automatic query (one open per record and check)."""
+    """An automatic query (one open per record and check), on a field or the whole form."""
     existing = Query.objects.filter(
         record_model=label, record_id=str(record.pk), check_code=check_code
     ).exclude(state=Query.State.CLOSED)
@@ -178,6 +188,7 @@ def edit_check_raise(
             participant_id=records.participant_of(label, record),
             record_model=label,
             record_id=str(record.pk),
+            field=field,
             text=text,
             source=Query.Source.EDIT_CHECK,
             check_code=check_code,
@@ -386,7 +397,7 @@ def after_clinical_write(sender: Any, instance: models.Model, history_instance: 
 
 def run_edit_checks(label: str, instance: models.Model, *, now: datetime) -> None:
     """Edit checks that raise queries on save: a rating saved incomplete (items not rated or not
-    assessed; a total missing)."""
+    assessed; a total missing); an MRS scan outside its session's window."""
     if label == "clinimetry.assessment":
         missing = list(getattr(instance, "missing_items", None) or [])
         if missing or instance.total is None:  # type: ignore[attr-defined]
@@ -395,6 +406,86 @@ def run_edit_checks(label: str, instance: models.Model, *, now: datetime) -> Non
                 "total": instance.total if instance.total is not None else "—",  # type: ignore[attr-defined]
             }
             edit_check_raise(label=label, record=instance, check_code="rating_incomplete", text=text, now=now)
+    elif label == "spectroscopy.mrsupload":
+        _mrs_scan_in_window(instance, now=now)
+
+
+def _mrs_scan_in_window(upload: Any, *, now: datetime) -> None:
+    """Cross-form check: an MRS scan's time against its session's window in the schedule (the
+    coordinator confirmed it with a reason to save it; the data manager decides whether it is a
+    deviation)."""
+    if upload.scanned_at is None or upload.status == "superseded":
+        return
+    from django.utils import timezone
+
+    from infusions import selectors as infusion_selectors
+
+    window = infusion_selectors.mrs_window(upload.participant, upload.session_code)
+    if window is None:
+        return
+    unusual = scan_time_unusual(
+        "scanned_at", timezone.localtime(upload.scanned_at), window_start=window[0], window_end=window[1]
+    )
+    if unusual:
+        text = _(
+            "Scanned at %(value)s, outside this MRS session's window (%(usual)s): explain, or correct "
+            "the session or the time."
+        ) % {"value": unusual[0].value, "usual": unusual[0].usual}
+        edit_check_raise(
+            label="spectroscopy.mrsupload",
+            record=upload,
+            check_code="mrs_scan_out_of_window",
+            text=text,
+            now=now,
+            field="scanned_at",
+        )
+
+
+# --- soft ranges: unusual values saved once confirmed with a reason --------------------------------
+
+
+def soft_ranges_require_reason(unusual: list[Unusual], reason: str) -> None:
+    """Refuse an entry holding unusual values until the person confirms them with a reason: a
+    message on each field, so the form shows it there and keeps what was typed."""
+    if unusual and not reason.strip():
+        raise ValidationError(
+            {
+                u.field: _(
+                    "%(value)s is unusual (usual: %(usual)s): check it; if it is right, confirm it "
+                    "below with the reason."
+                )
+                % {"value": u.value, "usual": u.usual}
+                for u in unusual
+            }
+        )
+
+
+def soft_ranges_confirm(
+    *, record: models.Model, unusual: list[Unusual], reason: str, by: AbstractBaseUser, now: datetime
+) -> list[SoftRangeConfirmation]:
+    """Keep each confirmed unusual value of a saved record with the reason (audited); called in
+    the transaction that saved the record."""
+    label = record._meta.label_lower
+    participant_id = records.participant_of(label, record)
+    return [
+        clinical_create(
+            SoftRangeConfirmation(
+                participant_id=participant_id,
+                record_model=label,
+                record_id=str(record.pk),
+                field=u.field,
+                rule=u.rule,
+                value=u.value,
+                usual=u.usual,
+                reason=reason.strip(),
+                confirmed_by=by,
+                confirmed_at=now,
+            ),
+            by=by,
+            reason=f"unusual value confirmed: {reason.strip()}",
+        )
+        for u in unusual
+    ]
 
 
 # --- protocol deviations ------------------------------------------------------------------------

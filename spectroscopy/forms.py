@@ -10,6 +10,16 @@ from spectroscopy.models import MRSUpload
 
 class UploadForm(forms.Form):
     session_code = forms.ChoiceField(label=_("MRS session"))
+    scanned_at = forms.DateTimeField(
+        label=_("Scanned at"),
+        help_text=_("From the scanner's log, local time. Each session's window is shown with it."),
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+    )
+    confirm_reason = forms.CharField(
+        label=_("Scan outside its session's window: why (e.g. scanner unavailable)"),
+        required=False,
+        max_length=300,
+    )
     kind = forms.ChoiceField(label=_("What the file is"), choices=MRSUpload.Kind.choices)
     file = forms.FileField(
         label=_("File"),

@@ -37,6 +37,9 @@ class MRSUpload(ClinicalModel):
 
     participant = models.ForeignKey(Participant, on_delete=models.PROTECT, related_name="mrs_uploads")
     session_code = models.CharField(_("MRS session"), max_length=60)
+    # When the scanner acquired the series (the coordinator enters it from the scanner's log:
+    # NIfTI-MRS has no standard acquisition time). Empty on uploads recorded before it was asked.
+    scanned_at = models.DateTimeField(_("scanned at"), null=True, blank=True)
     kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices)
     # The name as the browser sent it (for the page and the audit); the file on disk has a short,
     # safe name. Every *_path below is relative to MEDIA_ROOT (media_path joins them).

@@ -17,10 +17,13 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from infusions import selectors as infusion_selectors
 from ketatrial.audit import clinical_create, clinical_update
 from ketatrial.lock import require_unlocked
 from ketatrial.trial import protocol
 from participants.models import Participant
+from review import services as review_services
+from review.soft_ranges import Unusual, scan_time_unusual
 
 # The numerical modules (numpy, scipy, nibabel) are imported inside the functions that quantify or
 # read files: pages that only list uploads and results do not load them.
@@ -273,14 +276,21 @@ def upload_store(
     now: datetime,
     companion: IO[bytes] | None = None,
     companion_name: str = "",
+    scanned_at: datetime | None = None,
+    confirm_reason: str = "",
 ) -> tuple[MRSUpload, bool]:
     """Keep the original unchanged (with its SHA-256), convert a vendor file with spec2nii, check
     it (its header's declared size first, decompression bounded), and record it accepted or refused
     with the reason. The file gets a short, safe name on disk; the name as sent is kept on the
     record. A file already uploaded (and not withdrawn) for this participant is recognised:
-    (upload, False). `companion` is a Philips SDAT's SPAR header."""
+    (upload, False). `companion` is a Philips SDAT's SPAR header. `scanned_at`, when the scanner
+    acquired it, is checked against the session's window in the schedule before anything is
+    stored (a cross-form check): a scan outside it is kept only once confirmed with a reason, and
+    raises a query for the data manager (review/services.py run_edit_checks)."""
     if kind not in MRSUpload.Kind.values:
         raise ValidationError({"kind": _("Choose what the file is.")})
+    unusual = scan_time_check(participant, session_code, scanned_at, now=now)
+    review_services.soft_ranges_require_reason(unusual, confirm_reason)
     disk_name = intake.safe_filename(original_name)
     if companion is not None and not disk_name.lower().endswith(".sdat"):
         raise ValidationError({"companion": _("A header file goes only with a Philips .sdat file.")})
@@ -310,6 +320,7 @@ def upload_store(
     upload = MRSUpload(
         participant=participant,
         session_code=session_code,
+        scanned_at=scanned_at,
         kind=kind,
         original_name=intake.display_name(original_name),
         stored_path=_relative(target),
@@ -331,8 +342,30 @@ def upload_store(
             media_path(extra["companion_path"]).unlink(missing_ok=True)
         live = MRSUpload.objects.exclude(status=MRSUpload.Status.SUPERSEDED)
         return live.get(participant=participant, sha256=sha), False
+    if unusual:
+        review_services.soft_ranges_confirm(
+            record=upload, unusual=unusual, reason=confirm_reason, by=by, now=now
+        )
     _tissue_from_maps(participant, session_code, by=by)
     return upload, True
+
+
+def scan_time_check(
+    participant: Participant, session_code: str, scanned_at: datetime | None, *, now: datetime
+) -> list[Unusual]:
+    """A scan time in the future is refused; one outside its session's window in the schedule is
+    returned as unusual (an unscheduled session, or a participant without a schedule, has no
+    window)."""
+    if scanned_at is None:
+        return []
+    if scanned_at > now:
+        raise ValidationError({"scanned_at": _("The scan time is in the future: check the date and time.")})
+    window = infusion_selectors.mrs_window(participant, session_code)
+    if window is None:
+        return []
+    return scan_time_unusual(
+        "scanned_at", timezone.localtime(scanned_at), window_start=window[0], window_end=window[1]
+    )
 
 
 def _store_companion(source: IO[bytes], name: str, folder: Path, *, prefix: str) -> dict[str, str]:
@@ -397,6 +430,7 @@ def upload_correct_kind(
     corrected = MRSUpload(
         participant=old.participant,
         session_code=old.session_code,
+        scanned_at=old.scanned_at,
         kind=kind,
         original_name=old.original_name,
         stored_path=old.stored_path,

@@ -34,8 +34,25 @@ def _mrs_events(participant) -> list[tuple[str, str, str]]:  # type: ignore[no-u
     ]
 
 
-def _sessions(participant) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
-    sessions = [(code, f"{label} ({date})") for code, label, date in _mrs_events(participant)]
+def _sessions(participant, events: list[tuple[str, str, str]] | None = None) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
+    """The sessions to upload to, each with its window (shown on the form: the scan time is
+    checked against it)."""
+    events = _mrs_events(participant) if events is None else events
+    windows = infusion_selectors.mrs_windows(participant) if events else {}
+    shown = "%Y-%m-%d %H:%M"
+    sessions = []
+    for code, label, day in events:
+        window = windows.get(code)
+        if window is None:
+            sessions.append((code, f"{label} ({day})"))
+        else:
+            sessions.append(
+                (
+                    code,
+                    _("%(label)s (window %(start)s to %(end)s)")
+                    % {"label": label, "start": window[0].strftime(shown), "end": window[1].strftime(shown)},
+                )
+            )
     return sessions or [("unscheduled", _("Unscheduled session"))]
 
 
@@ -47,9 +64,7 @@ def participant_mrs(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _page(participant, **bound: object) -> dict[str, object]:  # type: ignore[no-untyped-def]
     events = _mrs_events(participant)
-    sessions = [(code, f"{label} ({date})") for code, label, date in events] or [
-        ("unscheduled", _("Unscheduled session"))
-    ]
+    sessions = _sessions(participant, events)
     mega = selectors.mrs_result_list_mega(participant)
     known = {code for code, _label, _date in events}
     # Sessions with results but no longer on the visible schedule keep their column (named by code).
@@ -138,12 +153,16 @@ def upload(request: HttpRequest, pk: int) -> HttpResponse:
                 original_name=incoming.name,
                 companion=form.cleaned_data.get("companion"),
                 companion_name=getattr(form.cleaned_data.get("companion"), "name", ""),
+                scanned_at=form.cleaned_data["scanned_at"],
+                confirm_reason=form.cleaned_data["confirm_reason"],
                 by=request.user,
                 now=timezone.now(),
             )
         except ValidationError as exc:
             if hasattr(exc, "error_dict"):
                 form.add_error(None, exc)
+                if "file" not in form.errors:  # a browser never fills a file field again
+                    form.add_error("file", _("Choose the file again when you send the form."))
             else:
                 form.add_error("file", exc)
         else:

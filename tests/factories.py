@@ -78,7 +78,7 @@ def enrolled(
         date_of_birth=date(1985, 3, 14),
         phone="55 1234 5678",
         address="Insurgentes Sur 3877, CDMX",
-        baseline_date=now.date() if baseline else None,
+        baseline_date=timezone.localdate(now) if baseline else None,
         stratum=stratum,
     )
 

@@ -129,6 +129,7 @@ MODEL_KINDS: dict[str, str] = {
     "review.formlock": TRIAL,
     "review.casebooksignature": TRIAL,
     "review.protocoldeviation": TRIAL,
+    "review.softrangeconfirmation": TRIAL,
 }
 # Fields of a visible record whose kind differs from the record's.
 FIELD_KINDS: dict[str, dict[str, str]] = {

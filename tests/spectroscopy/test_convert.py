@@ -146,6 +146,7 @@ def test_the_upload_page_takes_an_sdat_with_its_spar(coordinator, philips, clien
         reverse("spectroscopy:upload", args=[person.pk]),
         {
             "session_code": "unscheduled",
+            "scanned_at": "2026-11-20T10:00",
             "kind": "mega",
             "file": SimpleUploadedFile("mega.SDAT", (folder / "mega.SDAT").read_bytes()),
             "companion": SimpleUploadedFile("mega.SPAR", (folder / "mega.SPAR").read_bytes()),
