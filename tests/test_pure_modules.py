@@ -32,6 +32,7 @@ PURE_MODULES = [
     "outcomes.sap.survival",
     "outcomes.sap.mrs",
     "ketatrial.backup_crypto",
+    "review.soft_ranges",
 ]
 
 
