@@ -8,7 +8,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from clinimetry import scales
-from clinimetry.items import item_table
+from clinimetry.items import item_guidance, item_table
 from clinimetry.models import Assessment, BlindingGuess, RelapseEvent
 from clinimetry.services import NOTHING_RATED
 
@@ -23,6 +23,27 @@ def unrated_items(instrument: str, items: Mapping[str, int | None]) -> tuple[str
         for counted in scale.counted
         if all(items.get(member.code) is None for member in scale.members(counted))
     )
+
+
+def scale_item_fields(instrument: str, *, prefix: str) -> dict[str, forms.Field]:
+    """Number fields for the items of a scale entered as numbers (CADSS on the infusion session
+    page), for a form's __init__ (so in the request's language): each labelled with its number
+    and short name, limited to its valid scores, with its guidance (what it covers, how to
+    anchor it) and the meaning of each score as help text."""
+    scale = scales.get_any(instrument)
+    table = item_table(instrument)
+    fields: dict[str, forms.Field] = {}
+    for item in scale.items:
+        name, _es, guide = table[item.code]
+        guidance = item_guidance(instrument, item.code)
+        steps = " · ".join(f"{score} {_(text)}" for score, (text, _t) in guide.items())
+        fields[f"{prefix}{item.code}"] = forms.IntegerField(
+            label=f"{item.code}. {_(name)}",
+            min_value=min(item.choices),
+            max_value=max(item.choices),
+            help_text=f"{_(guidance)} ({steps})" if guidance else steps,
+        )
+    return fields
 
 
 class AssessmentForm(forms.Form):
@@ -55,6 +76,7 @@ class AssessmentForm(forms.Form):
         self.item_names: list[str] = []
         for code, (name, _es, guide) in item_table(instrument).items():
             field_name = f"item_{code}"
+            guidance = item_guidance(instrument, code)
             self.fields[field_name] = forms.TypedChoiceField(
                 label=f"{code}. {_(name)}",
                 choices=[(score, f"{score} — {_(text)}") for score, (text, _t) in guide.items()],
@@ -62,6 +84,8 @@ class AssessmentForm(forms.Form):
                 empty_value=None,
                 required=False,
                 widget=forms.RadioSelect,
+                # What the item covers and how to anchor it (MADRS; HDRS-17's anchors say it).
+                help_text=_(guidance) if guidance else "",
             )
             self.item_names.append(field_name)
 

@@ -6,6 +6,8 @@ weight, where "not assessed" is a missing item, never a 0), how a total is prora
 bands, the safety item, which protocol settings hold its remission cut-off and safety threshold,
 its interview guide and its chart style. Scoring, forms, the rating page's script, the data set, ODM and the codebook read
 the registry; adding a scale is one new definition here (plus its item wording in items.py).
+The infusion-day CADSS is defined here too, apart from the raters' scales (INFUSION_DAY_SCALES),
+and `recall_default` turns the protocol's rule into the recall period a rating form offers first.
 """
 
 from __future__ import annotations
@@ -131,6 +133,51 @@ MADRS = Scale(
 )
 
 SCALES: dict[str, Scale] = {s.key: s for s in (HDRS17, MADRS)}
+
+# The infusion-day dissociation scale (SCALES.md): 23 items, 0-4 each, total 0-92. Entered by the
+# infusion physician on the session page (infusions/), not a rater's scale: it stays out of
+# SCALES, which the rater's pages, the outcome data set, ODM and the codebook read. Its items'
+# names and guidance are in items.py like the others'.
+CADSS = Scale(
+    key="cadss",
+    name="CADSS",
+    items=tuple(Item(str(n), _range(4)) for n in range(1, 24)),
+    prorate_by="items",
+    severity=(),
+    safety_item="",
+    safety_min_setting="",
+    remission_max_setting="",
+    interview_guide="",
+    chart=("#000000", "0"),
+)
+
+
+INFUSION_DAY_SCALES: dict[str, Scale] = {CADSS.key: CADSS}
+
+
+def get_any(key: str) -> Scale:
+    """A rater's scale or an infusion-day one (for the forms and wording shared by both)."""
+    found = SCALES.get(key) or INFUSION_DAY_SCALES.get(key)
+    if found is None:
+        raise ValueError(f"unknown instrument {key!r}")
+    return found
+
+
+def recall_default(
+    serves: tuple[str, ...], *, by_timepoint: tuple[tuple[str, str], ...], otherwise: str
+) -> str:
+    """The recall period a rating form offers first for a task serving these timepoints (the
+    schedule's words, "4h after infusion 1", "pre-dose infusion 3", "follow-up week 2"): the rule
+    of the first timepoint whose kind (its first word) the protocol names, else `otherwise`. The
+    rater may change it; the recall period used is stored with the rating. A task serving two
+    timepoints (the 72 h rating that is also a pre-dose one) follows the first, the one it is
+    scheduled as."""
+    rules = dict(by_timepoint)
+    for timepoint in serves:
+        kind = timepoint.split(" ", 1)[0]
+        if kind in rules:
+            return rules[kind]
+    return otherwise
 
 
 def get(key: str) -> Scale:
