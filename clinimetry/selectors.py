@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from clinimetry import scales, scoring
+from clinimetry.items import item_table
 from clinimetry.models import Assessment, Relapse
 from infusions import schedule as sched
 from infusions.selectors import schedule_may_overlap, timepoint_label
@@ -64,6 +65,16 @@ class RatingTask:
     # What a rater is told of any task: a rating visit, and its day. The timepoint (period,
     # infusion, "follow-up") would tell which participant's period 2 is over.
     rater_label = gettext_lazy("Rating visit")
+
+
+def task_recall_default(task: RatingTask) -> str:
+    """The recall period the rating form of a task offers first: by the timepoint it serves, as
+    the protocol says (4 h after an infusion: since the last rating; 24 h: the past 24 hours;
+    baseline and the weekly follow-up: the past week). The rater may change it."""
+    p = protocol()
+    return scales.recall_default(
+        task.serves, by_timepoint=p.rating_recall_by_timepoint, otherwise=p.rating_recall_default
+    )
 
 
 def task_ref(participant_id: int, code: str) -> str:
@@ -324,6 +335,45 @@ def assessment_get_for_task(participant: Participant, instrument: str, task_code
 def assessment_get(pk: int) -> Assessment | None:
     """One assessment with its participant, rater and signer, or None."""
     return Assessment.objects.select_related("participant", "rater", "signed_by").filter(pk=pk).first()
+
+
+@dataclass(frozen=True)
+class ItemRow:
+    """One item of a saved rating as the page before signing shows it."""
+
+    code: str
+    name: str
+    score: int | None
+    text: str  # the score's line of guidance, or why there is no score
+    counts: bool  # scores points towards the total
+
+
+def assessment_item_rows(assessment: Assessment) -> list[ItemRow]:
+    """Every item of a rating, in the scale's order, with its score and that score's line, or why
+    it has none: not rated (a missing item), not assessed (HDRS-17 16A/16B = 3, also missing) or
+    not applicable (16B when 16A is rated, and the reverse). The rater reviews these before
+    signing."""
+    scale = scales.get(assessment.instrument)
+    entered = assessment.items or {}
+    rows = []
+    for code, (name, _es, guide) in item_table(assessment.instrument).items():
+        item = scale.item(code)
+        value = entered.get(code)
+        if value is None:
+            others = [m for m in scale.members(item.counted) if m.code != code]
+            rated_instead = [m.code for m in others if entered.get(m.code) is not None]
+            text = (
+                _("not applicable: %(item)s is rated") % {"item": ", ".join(rated_instead)}
+                if rated_instead
+                else _("not rated (missing)")
+            )
+            rows.append(ItemRow(code, _(name), None, text, False))
+            continue
+        line = _(guide[value][0]) if value in guide else ""
+        if item.is_not_assessed(value):
+            line = _("not assessed (missing)")
+        rows.append(ItemRow(code, _(name), value, line, not item.is_not_assessed(value)))
+    return rows
 
 
 def assessment_get_for_rater(

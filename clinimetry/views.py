@@ -74,10 +74,12 @@ def _task(person: Participant, ref: str) -> selectors.RatingTask:
         raise not_found() from None
 
 
-def _initial(instrument: str, existing: Any) -> dict[str, Any]:
+def _initial(instrument: str, existing: Any, task: selectors.RatingTask) -> dict[str, Any]:
     initial: dict[str, Any] = {
         "rated_at": timezone.localtime().strftime("%Y-%m-%dT%H:%M"),
-        "recall_period": "past_week",
+        # From the timepoint (a week is too long a look back hours after an infusion); the page
+        # shows the period in words only, never the timepoint.
+        "recall_period": selectors.task_recall_default(task),
         "interview_guide": scales.get(instrument).interview_guide,
         "mode": "in_person",
     }
@@ -126,7 +128,7 @@ def rate(request: HttpRequest, pk: int, instrument: str, ref: str) -> HttpRespon
     task = _task(person, ref)
     code = task.code
     existing = selectors.assessment_get_for_task(person, instrument, code)
-    initial = _initial(instrument, existing)
+    initial = _initial(instrument, existing, task)
     entry = _entry_to_show_again(request)
     if entry is not None:
         item_names = [f"item_{c}" for c in item_table(instrument)]
@@ -214,6 +216,8 @@ def assessment(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _assessment_context(request: HttpRequest, item: Any) -> dict[str, Any]:
     return {
+        # Every item with its score and line, reviewed before signing (not the total alone).
+        "item_rows": selectors.assessment_item_rows(item),
         "strictly_blinded": allocation.is_strictly_blinded(request.user),
         "correct_url": selectors.rate_url(item.participant_id, item.instrument, item.task_code),
     }

@@ -12,7 +12,36 @@
   const totalEl = document.getElementById("live-total");
   const missingEl = document.getElementById("live-missing");
   form.querySelectorAll(".rating-meta select, .rating-meta input[type=text], .rating-meta input[type=datetime-local]").forEach((el) => el.classList.add("form-control"));
+  // Items rated one way or another (16A/16B): once one is scored, the others are not applicable
+  // (the form would refuse both), so their radios are disabled and keyboard entry skips them;
+  // clearing the scored one frees them again. Two scored (a refused entry shown again): both
+  // stay free so that the rater can clear one.
+  function syncAlternatives() {
+    alternatives.forEach((names) => {
+      const members = names.map((name) => groups.find((g) => g.dataset.field === name)).filter(Boolean);
+      const scored = members.filter((g) => g.querySelector("input:checked"));
+      members.forEach((g) => {
+        const other = scored.length === 1 && scored[0] !== g ? scored[0] : null;
+        g.querySelectorAll("input[type=radio]").forEach((r) => { r.disabled = Boolean(other); });
+        g.querySelector(".item-clear").disabled = Boolean(other);
+        g.dataset.inactive = other ? "1" : "";
+        g.tabIndex = other ? -1 : 0;
+        if (other) g.setAttribute("aria-disabled", "true"); else g.removeAttribute("aria-disabled");
+        const note = g.querySelector(".item-instead");
+        note.hidden = !other;
+        note.textContent = other
+          ? (form.dataset.insteadLabel || "Not rated: item %s is rated instead.").replace(
+              "%s", other.dataset.field.replace("item_", ""))
+          : "";
+      });
+    });
+  }
+  function clearGroup(g) {
+    g.querySelectorAll("input:checked").forEach((r) => { r.checked = false; });
+    g.dispatchEvent(new Event("change", { bubbles: true }));
+  }
   function update() {
+    syncAlternatives();
     let total = 0, missing = 0;
     const rated = alternatives.map(() => 0);
     const chosen = alternatives.map(() => 0);
@@ -42,15 +71,27 @@
   }
   groups.forEach((g, i) => {
     g.addEventListener("keydown", (e) => {
+      if (g.dataset.inactive === "1") return;
+      if (e.key === "Delete" || e.key === "Backspace") {
+        e.preventDefault();
+        clearGroup(g);
+        g.focus();
+        return;
+      }
       if (!/^[0-9]$/.test(e.key)) return;
       const radio = g.querySelector('input[value="' + e.key + '"]');
-      if (!radio) return;
+      if (!radio || radio.disabled) return;
       e.preventDefault();
       radio.checked = true;
       // As a click would: the live total, the unsaved mark and the session renewal follow it.
       radio.dispatchEvent(new Event("change", { bubbles: true }));
-      const next = groups[i + 1] || form.querySelector("#id_rated_at");
+      // The next item that can be rated: after 16A, item 17 (16B is not applicable now).
+      const next = groups.slice(i + 1).find((n) => n.dataset.inactive !== "1") || form.querySelector("#id_rated_at");
       if (next) next.focus();
+    });
+    g.querySelector(".item-clear").addEventListener("click", () => {
+      clearGroup(g);
+      g.focus();
     });
   });
   form.addEventListener("change", update);
