@@ -293,3 +293,40 @@ def test_the_pharmacists_home_lists_what_waits_for_their_check_with_counts(
     own = client_for(unblinded).get(reverse("participants:pharmacy")).content.decode()
     assert f"Check {prep.syringe_code}" not in own
     assert "1 of your preparations waits for another pharmacist" in own
+
+
+def test_the_worklist_and_the_register_read_in_as_many_queries_for_three_preparations_as_for_one(
+    coordinator, unblinded, checker, receipt, client_for
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def counts() -> list[int]:
+        result = []
+        for user, name in ((checker, "participants:pharmacy"), (unblinded, "participants:accountability")):
+            client = client_for(user)
+            with CaptureQueriesContext(connection) as queries:
+                assert client.get(reverse(name)).status_code == 200
+            result.append(len(queries))
+        return result
+
+    def one_more() -> None:
+        person = _ketamine_participant(coordinator)
+        infusion_services.schedule_set(
+            participant=person, day1=timezone.localdate(), by=coordinator, now=timezone.now()
+        )
+        prep = _prepare(person, receipt, unblinded)
+        allocation.vials_waste_record(
+            receipt=receipt, vials=1, note="broken", by=unblinded, now=timezone.now()
+        )
+        allocation.stock_count_record(
+            receipt=receipt, vials_counted=1, note="", by=unblinded, now=timezone.now()
+        )
+        if prep.pk % 2:
+            client_for(checker).post(_check_url(prep), {"decision": "reject", "reason": "bubble"})
+
+    one_more()
+    first = counts()
+    one_more()
+    one_more()
+    assert counts() == first
