@@ -331,6 +331,13 @@ def rater_worklist(user: AbstractBaseUser, *, now: datetime) -> dict[str, Any]:
     }
 
 
+def _participant_visible(user: AbstractBaseUser) -> Q:
+    """A review record (query, verification) about a participant the user may see, or about none."""
+    from participants.selectors import participant_list_for_user
+
+    return Q(participant__isnull=True) | Q(participant__in=participant_list_for_user(user))
+
+
 def _visible_queries(user: AbstractBaseUser) -> Any:
     """Queries on records the user may see, field by field (review.services.query_visible as one
     filter): the open and answered ones."""
@@ -339,7 +346,11 @@ def _visible_queries(user: AbstractBaseUser) -> Any:
     from review.records import PATHS
 
     labels = [label for label in PATHS if visibility.may_see_records(user, label)]
-    queries = Query.objects.filter(record_model__in=labels).exclude(state=Query.State.CLOSED)
+    queries = (
+        Query.objects.filter(record_model__in=labels)
+        .filter(_participant_visible(user))
+        .exclude(state=Query.State.CLOSED)
+    )
     for label, fields in visibility.FIELD_KINDS.items():
         hidden = [name for name in fields if name not in visibility.visible_fields(user, label, [name])]
         if label in labels and hidden:
@@ -488,6 +499,7 @@ def reverification_list(user: AbstractBaseUser) -> Any:
     )
     return (
         Verification.objects.filter(record_model__in=labels, invalidated_at__isnull=False)
+        .filter(_participant_visible(user))
         .exclude(Exists(standing))
         .select_related("participant")
         .order_by("-invalidated_at", "-pk")
