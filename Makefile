@@ -27,9 +27,9 @@ run: $(STAMP)
 
 # Tests use DATABASE_URL / CELERY_BROKER_URL when set (CI: PostgreSQL and Redis), else SQLite.
 # In parallel (pytest-xdist): one process per core, at most 4, each with its own test database;
-# tests that share a module's fixture, a real Celery worker or the browser stay together
-# (tests/conftest.py). `make test PYTEST_XDIST=` runs in one process.
-PYTEST_XDIST ?= -n auto --maxprocesses=4 --dist loadgroup --no-loadscope-reorder
+# tests that share a module's fixture, the real Celery workers and the browser journeys each stay
+# in one process (tests/conftest.py). `make test PYTEST_XDIST=` runs in one process.
+PYTEST_XDIST ?= -n auto --maxprocesses=4 --dist loadgroup
 test: $(STAMP)
 	DEBUG=1 $(BIN)/python -m pytest $(PYTEST_XDIST) $(PYTEST_ARGS)
 

@@ -25,16 +25,21 @@ PASSWORD = "Correct-horse-42"
 # expensive setup (seed_demo's staged trial, the production deployment, the MRS series) is built
 # once, not once per worker. (Not "class": pytest-django's own autouse fixture is class-scoped.)
 SHARED_SCOPES = {"module", "package"}
-# Work units in the order they are handed out (--no-loadscope-reorder keeps it): the long ones
-# first, so that no worker is left with one at the end while the other waits. Real Celery workers
-# and their redis-servers run one test at a time in one xdist worker (they time how long a
-# take-over lasts, and each starts processes of its own); the browser journeys likewise share one
-# Chromium and one live server.
+# Work units in the order they are handed out: the long ones first, so that no worker is left
+# with one at the end while the other waits. Real Celery workers and their redis-servers run one
+# test at a time in one xdist worker (they time how long a take-over lasts, and each starts
+# processes of its own); the browser journeys likewise share one Chromium and one live server.
 GROUPS_FIRST = ("celery_worker", "browser")
+# Where each xdist worker writes the group of each test for the scheduler (pytest_configure_node).
+GROUPS_INPUT = "ketatrial_test_groups"
 
 
 def xdist_group_of(item: pytest.Item) -> str | None:
-    """The xdist group of a test (None: any worker may take it, on its own)."""
+    """The xdist group of a test (None: any worker may take it, on its own): its own
+    `xdist_group` marker, else one of GROUPS_FIRST, else its module's if it shares a fixture."""
+    named = item.get_closest_marker("xdist_group")
+    if named is not None:
+        return str(named.args[0] if named.args else named.kwargs.get("name", "default"))
     for marker in GROUPS_FIRST:
         if item.get_closest_marker(marker):
             return marker
@@ -46,30 +51,61 @@ def xdist_group_of(item: pytest.Item) -> str | None:
     return None
 
 
-def _rank(item: pytest.Item) -> int:
-    names = {str(m.args[0]) for m in item.iter_markers("xdist_group") if m.args}
-    for i, first in enumerate(GROUPS_FIRST):
-        if first in names:
-            return i
-    return len(GROUPS_FIRST) + (0 if names else 1)
+def _rank(group: str | None) -> int:
+    if group in GROUPS_FIRST:
+        return GROUPS_FIRST.index(group)
+    return len(GROUPS_FIRST) + (0 if group else 1)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node) -> None:  # type: ignore[no-untyped-def]
+    """(xdist controller) Tell each worker where to write the groups of its tests."""
+    folder = node.config._tmp_path_factory.getbasetemp()  # the workers' basetemps are inside it
+    node.workerinput[GROUPS_INPUT] = str(folder / f"groups-{node.gateway.id}.json")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log):  # type: ignore[no-untyped-def]
+    """--dist loadgroup: work units are the groups the workers wrote (xdist_group_of), each test
+    not in a group a unit of its own, handed out in the workers' order (long groups first).
+    pytest-xdist's own loadgroup reads `xdist_group` markers through a node id suffix that
+    pytest 9 no longer lets a plugin set, so it would split the groups."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    import json
+
+    from xdist.scheduler import LoadScopeScheduling
+
+    folder = config._tmp_path_factory.getbasetemp()  # type: ignore[attr-defined]
+
+    class GroupScheduling(LoadScopeScheduling):
+        groups: dict[str, str] | None = None
+
+        def _split_scope(self, nodeid: str) -> str:
+            if self.groups is None:  # first asked once every worker has collected
+                written = sorted(folder.glob("groups-*.json"))
+                self.groups = json.loads(written[0].read_text()) if written else {}
+            return self.groups.get(nodeid, nodeid)
+
+    config.option.loadscopereorder = False  # the workers' order, not the units' sizes
+    return GroupScheduling(config, log)
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> Iterator[None]:
-    """In an xdist worker with --dist loadgroup only (otherwise the usual order stays): each test's
-    group (xdist_group_of) as a marker before pytest-xdist reads them; after the other plugins'
-    order (pytest-django's: transactional tests last), the groups first (the order in which xdist
-    hands out work units, with --no-loadscope-reorder), the long ones (GROUPS_FIRST) before the
-    others, then the tests on their own, which even out the workers at the end."""
-    grouping = bool(getattr(config.option, "loadgroup", False))
-    if grouping:
-        for item in items:
-            group = xdist_group_of(item)
-            if group is not None and not item.get_closest_marker("xdist_group"):
-                item.add_marker(pytest.mark.xdist_group(group))
+    """In an xdist worker with --dist loadgroup only (otherwise the usual order stays): after the
+    other plugins' order (pytest-django's: transactional tests last), the groups first, the long
+    ones (GROUPS_FIRST) before the others, then the tests on their own, which even out the
+    workers at the end; the groups written for the scheduler (pytest_xdist_make_scheduler)."""
     yield
-    if grouping:
-        items.sort(key=_rank)  # stable: the usual order within each rank
+    target = getattr(config, "workerinput", {}).get(GROUPS_INPUT)
+    if not target:
+        return
+    import json
+
+    groups = {item.nodeid: xdist_group_of(item) for item in items}
+    items.sort(key=lambda item: _rank(groups[item.nodeid]))  # stable: the usual order within a rank
+    Path(target).write_text(json.dumps({k: v for k, v in groups.items() if v}))
 
 
 def _role_groups_after_a_flush(sender: AppConfig, **kwargs: object) -> None:
