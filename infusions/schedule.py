@@ -13,11 +13,16 @@ sessions and the weekly follow-up. Rules (PROTOCOL.md):
   target inside that limit, the next target moves to the first allowed day. A missed infusion is
   not made up by default; with `missed_infusion_made_up` it is given on the first allowed day
   and the later ones follow it.
+- A planned infusion starts at its own planned time when the coordinator set one, else at the
+  protocol's usual start.
 - Ratings: 4 h, 24 h, 72 h after the first infusion of each period; pre-dose before every
   infusion; 4 h, 24 h, 72 h after the last infusion of each period; weekly after the last
   infusion of the study. A rating whose window overlaps a later pre-dose window, or that the
   next infusion would interrupt, is one task serving both timepoints (the 72 h rating after
   infusion 1 is the pre-dose rating of infusion 2), due at the pre-dose time.
+
+Also here: the study calendar's closed days (`is_closed`, `nearest_open_day`) and the running
+time of one infusion with its pauses (`running_time`, `expected_end`, `delivered_fraction`).
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ class InfusionFact:
 
     status: str = PLANNED
     planned_date: date | None = None  # a coordinator's rescheduled date
+    planned_time: time | None = None  # a coordinator's planned start (None: the usual start)
     start: datetime | None = None
     end: datetime | None = None
 
@@ -132,9 +138,10 @@ def _period_infusions(
     duration = timedelta(minutes=p.infusion_minutes)
     for number, protocol_day in enumerate(days, start=1):
         fact = facts.get((period, number), InfusionFact())
+        clock = fact.planned_time or start_clock
         target = day1 + timedelta(days=protocol_day - 1) + shift
         last_given = next((i for i in reversed(infusions) if i.status != MISSED), previous)
-        earliest = _earliest_day(last_given, p, start_clock, tz) if last_given else None
+        earliest = _earliest_day(last_given, p, clock, tz) if last_given else None
         if earliest and target < earliest:
             target = earliest
         window_start = max(target - window, earliest) if earliest else target - window
@@ -145,7 +152,7 @@ def _period_infusions(
             when = start.astimezone(tz).date()
         else:
             when = fact.planned_date or target
-            start = _at(when, start_clock, tz)
+            start = _at(when, clock, tz)
             end = start + duration
         infusion = Infusion(
             period,
@@ -369,3 +376,84 @@ def _merge_between_periods(first: list[Timepoint], second: list[Timepoint]) -> l
         window_end=end,
     )
     return [t for t in first if t is not week] + [merged if t is baseline else t for t in second]
+
+
+# --- the study calendar: closed days ----------------------------------------------------------
+
+
+def is_closed(day: date, *, closed_weekdays: frozenset[int], closed_days: Mapping[date, str]) -> bool:
+    """Whether the site is closed on `day`: a closed weekday (0 = Monday) or a named closed day."""
+    return day.weekday() in closed_weekdays or day in closed_days
+
+
+def nearest_open_day(
+    target: date,
+    first: date,
+    last: date,
+    *,
+    closed_weekdays: frozenset[int],
+    closed_days: Mapping[date, str],
+) -> date | None:
+    """The open day between `first` and `last` (a window, inclusive) nearest to `target`, the
+    earlier of two equally near; None when every day of the window is closed."""
+    span = (last - first).days
+    candidates = [first + timedelta(days=n) for n in range(span + 1)]
+    open_days = [
+        d for d in candidates if not is_closed(d, closed_weekdays=closed_weekdays, closed_days=closed_days)
+    ]
+    return min(open_days, key=lambda d: (abs((d - target).days), d)) if open_days else None
+
+
+# --- one infusion's running time: pauses -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Pause:
+    """A pause of a running infusion; `end` None: not resumed (yet)."""
+
+    start: datetime
+    end: datetime | None = None
+
+
+def paused_time(pauses: tuple[Pause, ...] | list[Pause], *, until: datetime) -> timedelta:
+    """How long the infusion stood still before `until`: each pause up to its resume, a pause not
+    resumed up to `until`; the part of a pause after `until` does not count."""
+    total = timedelta(0)
+    for pause in pauses:
+        end = until if pause.end is None else min(pause.end, until)
+        if end > pause.start:
+            total += end - pause.start
+    return total
+
+
+def running_time(start: datetime, pauses: tuple[Pause, ...] | list[Pause], *, until: datetime) -> timedelta:
+    """How long the pump ran between `start` and `until` (the stop, or now for a running
+    infusion): the time between them less the pauses."""
+    if until <= start:
+        return timedelta(0)
+    return until - start - paused_time(pauses, until=until)
+
+
+def expected_end(
+    start: datetime, pauses: tuple[Pause, ...] | list[Pause], *, minutes: int, now: datetime
+) -> datetime:
+    """When the infusion will have run its `minutes`: the start plus the planned minutes plus
+    every pause; a pause still open counts until `now` (the end moves on while it lasts)."""
+    ended = [p for p in pauses if p.end is not None]
+    open_pauses = [p for p in pauses if p.end is None]
+    extra = paused_time(ended, until=max([p.end for p in ended if p.end], default=start))
+    extra += sum((max(now - p.start, timedelta(0)) for p in open_pauses), timedelta(0))
+    return start + timedelta(minutes=minutes) + extra
+
+
+def delivered_fraction(running: timedelta, *, minutes: int) -> float:
+    """The share of the prepared syringe given, at the fixed pump rate, after `running` of pump
+    time (1.0 once the planned minutes have run; the pump then has nothing left)."""
+    if minutes <= 0:
+        raise ValueError("the infusion must last a positive number of minutes")
+    return min(1.0, max(running, timedelta(0)) / timedelta(minutes=minutes))
+
+
+def delivered_volume_ml(running: timedelta, *, total_volume_ml: float, minutes: int) -> float:
+    """The volume given so far (mL): the same for ketamine and saline, so safe to show blinded."""
+    return round(total_volume_ml * delivered_fraction(running, minutes=minutes), 1)
