@@ -43,6 +43,8 @@ class InfusionVisit(ClinicalModel):
     )
     status = models.CharField(_("status"), max_length=12, choices=Status.choices, default=Status.PLANNED)
     planned_date = models.DateField(_("planned date"), null=True, blank=True)
+    # The coordinator's planned start; empty: the protocol's usual start (infusion_start_clock).
+    planned_time = models.TimeField(_("planned start time"), null=True, blank=True)
     schedule_note = models.TextField(_("scheduling note"), blank=True)
     physician = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
@@ -69,7 +71,9 @@ class InfusionVisit(ClinicalModel):
 
 
 class VitalSigns(ClinicalModel):
-    """One set of vitals at a protocol time (minute -1 = before the start)."""
+    """One set of vitals at a protocol time (minute -1 = before the start), or an extra reading at
+    any time (unscheduled: a repeat blood pressure between the protocol times), whose minute is
+    the time since the start (-1 before it)."""
 
     class Action(models.TextChoices):
         PAUSE = "pause", _("Pause the infusion")
@@ -78,6 +82,7 @@ class VitalSigns(ClinicalModel):
 
     visit = models.ForeignKey(InfusionVisit, on_delete=models.PROTECT, related_name="vitals")
     minute = models.SmallIntegerField(_("time point (min)"))
+    unscheduled = models.BooleanField(_("extra reading (unscheduled)"), default=False)
     measured_at = models.DateTimeField(_("measured at"))
     systolic = models.PositiveSmallIntegerField(_("systolic (mmHg)"))
     diastolic = models.PositiveSmallIntegerField(_("diastolic (mmHg)"))
@@ -96,10 +101,39 @@ class VitalSigns(ClinicalModel):
     class Meta:
         ordering = ["visit", "minute"]
         verbose_name = _("vital signs")
-        constraints = [models.UniqueConstraint(fields=["visit", "minute"], name="one_vitals_per_timepoint")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["visit", "minute"],
+                condition=models.Q(unscheduled=False),
+                name="one_vitals_per_timepoint",
+            )
+        ]
 
     def __str__(self) -> str:
-        return f"{self.visit} {self.minute} min"
+        extra = " (extra)" if self.unscheduled else ""
+        return f"{self.visit} {self.minute} min{extra}"
+
+
+class InfusionPause(ClinicalModel):
+    """A pause of a running infusion: the physician pauses (time, reason) and resumes (time); the
+    infused time leaves the pauses out (infusions.schedule.running_time). A pause never resumed
+    lasts until the recorded stop."""
+
+    visit = models.ForeignKey(InfusionVisit, on_delete=models.PROTECT, related_name="pauses")
+    paused_at = models.DateTimeField(_("paused at"))
+    reason = models.TextField(_("reason for the pause"))
+    resumed_at = models.DateTimeField(_("resumed at"), null=True, blank=True)
+    paused_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    resumed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["visit", "paused_at"]
+        verbose_name = _("infusion pause")
+
+    def __str__(self) -> str:
+        return f"{self.visit} paused {self.paused_at:%Y-%m-%d %H:%M}"
 
 
 class DissociationRating(ClinicalModel):
@@ -273,3 +307,37 @@ class ScheduleSpan(models.Model):
 
     def __str__(self) -> str:
         return f"span of {self.participant_id}: {self.starts_at:%Y-%m-%d} to {self.ends_at:%Y-%m-%d}"
+
+
+class ClosedDay(ClinicalModel):
+    """A day the site is closed (a holiday, a site closure), set by the study team. Booking and
+    rescheduling warn when a visit falls on it, and the calendar marks it; the protocol windows
+    come first, so it is a warning, not a refusal."""
+
+    class Source(models.TextChoices):
+        TEAM = "team", _("Set by the study team")
+        STATUTORY = "statutory", _("Statutory holiday")
+
+    day = models.DateField(_("day"), unique=True)
+    name = models.CharField(_("name"), max_length=200)
+    source = models.CharField(_("source"), max_length=10, choices=Source.choices, default=Source.TEAM)
+
+    class Meta:
+        ordering = ["day"]
+        verbose_name = _("closed day")
+
+    def __str__(self) -> str:
+        return f"{self.day:%Y-%m-%d} {self.name}"
+
+
+class ClosedWeekdays(ClinicalModel):
+    """The weekdays the site is closed (0 = Monday), as the study team set them: one row at most;
+    without it the protocol's default applies (Protocol.closed_weekdays: Saturday and Sunday)."""
+
+    weekdays = models.JSONField(_("closed weekdays"), default=list, blank=True)
+
+    class Meta:
+        verbose_name = _("closed weekdays")
+
+    def __str__(self) -> str:
+        return f"closed weekdays {self.weekdays}"
