@@ -36,9 +36,15 @@ def coil_weights(reference: np.ndarray, noise_source: np.ndarray) -> np.ndarray:
     if n_coils == 1:
         s = complex(reference[..., 0, 0].reshape(-1).mean())
         return np.array([np.conj(s) / abs(s)]) if abs(s) else np.ones(1, dtype=complex)
+    from scipy.linalg.blas import get_blas_funcs
+
     tail = noise_source[..., n_points - n_points // 4 :]
-    noise = np.moveaxis(tail, -2, 0).reshape(n_coils, -1)
-    psi = noise @ noise.conj().T / noise.shape[1]
+    noise = np.moveaxis(tail, -2, 0).reshape(n_coils, -1)  # (coils, samples)
+    # Psi = N N^H / samples as a Hermitian rank-k update (half a matrix product's work) on N^T, a
+    # Fortran-ordered view that BLAS reads in place: herk gives the upper triangle of
+    # (N^T)^H N^T = conj(N N^H).
+    upper = get_blas_funcs("herk", (noise,))(1.0, noise.T, trans=2)
+    psi = np.conj(np.triu(upper) + np.triu(upper, 1).conj().T) / noise.shape[1]
     psi += np.eye(n_coils) * 1e-9 * np.trace(psi).real / n_coils
     s = reference[..., :, 0].reshape(-1, n_coils).mean(axis=0)
     s = s / np.linalg.norm(s)

@@ -75,3 +75,26 @@ def test_powers_of_the_poles_include_a_pole_at_zero() -> None:
     z = np.array([0.0, 0.5j, 0.99 * np.exp(0.3j)])
 
     np.testing.assert_allclose(processing._powers(z, 40), z[None, :] ** np.arange(40)[:, None], atol=1e-14)
+
+
+@pytest.mark.parametrize("dtype", [np.complex64, np.complex128])
+def test_coil_weights_follow_the_noise_whitened_formula(dtype: type) -> None:
+    rng = np.random.default_rng(11)
+    n_coils, n_transients = 6, 40
+    mixing = rng.normal(size=(n_coils, n_coils)) + 1j * rng.normal(size=(n_coils, n_coils))
+    white = rng.normal(size=(n_transients, n_coils, N)) + 1j * rng.normal(size=(n_transients, n_coils, N))
+    sensitivities = rng.normal(size=n_coils) + 1j * rng.normal(size=n_coils)
+    decay = np.exp(-np.arange(N) * DWELL / 0.05)  # the signal is gone in the last quarter
+    signal = 100 * sensitivities[None, :, None] * decay[None, None, :]
+    fids = (np.einsum("cd,tdn->tcn", mixing, white) + signal).astype(dtype)
+
+    weights = processing.coil_weights(fids, fids)
+
+    tail = np.moveaxis(fids[..., N - N // 4 :], 1, 0).reshape(n_coils, -1).astype(np.complex128)
+    psi = tail @ tail.conj().T / tail.shape[1]
+    psi += np.eye(n_coils) * 1e-9 * np.trace(psi).real / n_coils  # the same regularisation
+    s = fids[:, :, 0].astype(np.complex128).mean(axis=0)
+    s /= np.linalg.norm(s)
+    expected = np.linalg.solve(psi, s).conj() / np.real(s.conj() @ np.linalg.solve(psi, s))
+    np.testing.assert_allclose(weights, expected, rtol=1e-3 if dtype is np.complex64 else 1e-10)
+    assert abs(weights @ s - 1) < 1e-4  # the signal passes with unit gain
