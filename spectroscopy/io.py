@@ -104,8 +104,9 @@ class _Inflating:
 
     The reader is isal_zlib._GzipReader, the raw stream under `igzip.open` (python-isal is pinned
     in requirements.txt). `igzip.open(...).readinto` goes through `read` and a copy of every
-    chunk, and IgzipDecompressor grows its output bytes in small steps: both took 1.7x the CPU
-    time for a 32-coil series. Where the class is missing, the public `igzip.open`, then `gzip`."""
+    chunk (io.BufferedIOBase.readinto), ~1.7x the CPU time for a 32-coil series here; the public
+    IgzipDecompressor hands out each chunk as new bytes and measured slower too. Where the class
+    is missing: the public `igzip.open`, then `gzip`."""
 
     INPUT_BYTES = 1024 * 1024
 
@@ -212,9 +213,9 @@ def _read_image(path: Path) -> tuple[Any, dict[str, Any], np.ndarray]:
     data are read (inflated with ISA-L for a .gz) straight into one buffer of that size, and
     conjugated and checked for NaN/inf chunk by chunk as they arrive. No more than the header
     declares (and a little slack, intake.inflate_ceiling) is ever inflated, and a compressed
-    stream is read to its end so that its CRC is checked. A 32-coil series (~170 MB) was inflated
-    into one bytes object, copied by nibabel into another, conjugated, then checked for NaN in
-    a fourth pass; now it is one pass, and inflating it is most of the read."""
+    stream is read to its end so that its CRC is checked. A 32-coil series (~170 MB) used to be
+    inflated into one bytes object, copied by nibabel into a bytearray, checked for NaN (a 42 MB
+    mask) and conjugated: four passes. Now it is one, and inflating is nearly all of the read."""
     from spectroscopy.intake import inflate_ceiling, is_gzip, read_declared
 
     if not path.is_file():
