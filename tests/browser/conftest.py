@@ -39,21 +39,90 @@ def chromium() -> Iterator[object]:
         browser.close()
 
 
+# Accessibility: axe-core (bundled with axe-playwright-python, no download) checks every page a
+# journey visits against WCAG 2.0, 2.1 and 2.2, levels A and AA. Each document hands its DOM to
+# the test as soon as it is parsed (a binding called from an init script: nothing is missed however
+# fast the journey moves on, and the journey is not slowed); after the test, axe runs once on each
+# distinct page (URL, and whether it shows form errors) replayed at its own URL with its styles.
+AXE_OPTIONS = {
+    "runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]},
+    "resultTypes": ["violations"],
+}
+AXE_SNAPSHOT = """addEventListener("DOMContentLoaded", () => {
+  if (location.protocol.startsWith("http") && window.top === window)
+    window.__axeSnapshot(location.href, document.documentElement.outerHTML);
+});"""
+FORM_ERRORS = re.compile(r'aria-invalid="true"|is-invalid|alert-danger')
+
+
+class AxeAudit:
+    def __init__(self) -> None:
+        self.pages: dict[tuple[str, bool], str] = {}
+
+    def snapshot(self, source, url: str, html: str) -> None:  # type: ignore[no-untyped-def]
+        self.pages.setdefault((url.split("#")[0], bool(FORM_ERRORS.search(html))), html)
+
+    def violations(self, chromium) -> list[str]:  # type: ignore[no-untyped-def]
+        """Each page replayed without its scripts (the DOM is as they left it), then axe."""
+        from axe_playwright_python.base import AXE_SCRIPT
+
+        if not self.pages:
+            return []
+        replay: dict[str, str] = {}
+
+        def serve(route, request) -> None:  # type: ignore[no-untyped-def]
+            if request.url in replay and request.is_navigation_request():
+                route.fulfill(body="<!doctype html>" + replay[request.url], content_type="text/html")
+            elif request.resource_type == "script":
+                route.abort()
+            else:
+                route.fallback()
+
+        context = chromium.new_context(timezone_id="America/Mexico_City")
+        context.route("**/*", serve)
+        page = context.new_page()
+        found = []
+        for (url, errors), html in self.pages.items():
+            replay = {url: html}
+            page.goto(url)
+            page.evaluate(AXE_SCRIPT)
+            result = page.evaluate("options => axe.run(document, options)", AXE_OPTIONS)
+            if os.environ.get("AXE_LOG"):  # one line per page checked, to count them
+                with open(os.environ["AXE_LOG"], "a") as log:
+                    log.write(f"{url} errors={errors} violations={len(result['violations'])}\n")
+            for v in result["violations"]:
+                targets = "; ".join(
+                    " ".join(n["target"]) + " (" + (n["any"] or n["all"] or n["none"])[0]["message"] + ")"
+                    for n in v["nodes"][:5]
+                )
+                found.append(
+                    f"{url}{' (with form errors)' if errors else ''} [{v['id']}] {v['help']}: {targets}"
+                )
+        context.close()
+        return found
+
+
 @pytest.fixture
 def new_page(chromium, live_server) -> Iterator[Callable[..., object]]:  # type: ignore[no-untyped-def]
     contexts = []
+    axe = AxeAudit()
 
     def make(locale: str = "en-US"):  # type: ignore[no-untyped-def]
         context = chromium.new_context(
             locale=locale, timezone_id="America/Mexico_City", base_url=live_server.url
         )
         context.set_default_timeout(15_000)
+        context.expose_binding("__axeSnapshot", axe.snapshot)
+        context.add_init_script(AXE_SNAPSHOT)
         contexts.append(context)
         return context.new_page()
 
     yield make
     for context in contexts:
         context.close()
+    violations = axe.violations(chromium)
+    if violations:
+        pytest.fail("WCAG 2.2 A/AA violations (axe-core):\n" + "\n".join(violations), pytrace=False)
 
 
 def totp_code(key: bytes, *, after_step: int = -1) -> str:
