@@ -94,11 +94,23 @@
   const ticking = setInterval(tick, 1000);
 })();
 
-// A select marked data-submit-on-change submits its form when chosen (the language menu): a
-// listener here, since the Content-Security-Policy refuses inline event handlers.
-document.querySelectorAll("select[data-submit-on-change]").forEach((select) =>
-  select.addEventListener("change", () => select.form.submit())
-);
+// A sticky bar at the top of the page (the rating form's live total) must not cover the focused
+// item: the page's scroll padding (static/css/ketatrial.css) follows the bar's height.
+(function () {
+  const bar = document.querySelector("main .sticky-top");
+  if (!bar) return;
+  const root = document.documentElement;
+  const follow = () => root.style.setProperty("--kt-sticky-height", bar.offsetHeight + "px");
+  follow();
+  if (window.ResizeObserver) new ResizeObserver(follow).observe(bar);
+})();
+
+// A form's error summary (templates/bootstrap5/errors.html) takes the focus when the page opens, so
+// a screen reader announces it first and its links lead to each field.
+(function () {
+  const summary = document.querySelector("[data-error-summary]");
+  if (summary) summary.focus();
+})();
 
 // Unsaved changes: leaving a page whose form holds an entry not yet saved asks first (the
 // browser's own prompt). Saving (a submit), the inactivity sign-out (which keeps the entry itself,
@@ -114,10 +126,7 @@ document.querySelectorAll("select[data-submit-on-change]").forEach((select) =>
   const dirty = new Set();
   let leaving = false;
   forms.forEach((f) => {
-    const mark = (e) => {
-      if (e.target && e.target.matches && e.target.matches("[data-submit-on-change]")) return;
-      dirty.add(f);
-    };
+    const mark = () => dirty.add(f);
     f.addEventListener("input", mark);
     f.addEventListener("change", mark);
     f.addEventListener("submit", () => { leaving = true; });

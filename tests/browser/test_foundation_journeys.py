@@ -156,6 +156,9 @@ def test_a_rater_sees_only_the_rater_home_and_can_switch_to_spanish(new_page, ra
     assert response is not None and response.status == 403
     page.goto("/")
     page.get_by_label("Language").select_option("es")
+    page.wait_for_timeout(300)  # choosing alone changes nothing (WCAG 3.2.2): the button does
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+    page.get_by_role("button", name="Change Language").click()
     expect(page.get_by_role("heading", name="Su trabajo")).to_be_visible()
     expect(page.get_by_role("button", name="Cerrar sesión")).to_be_visible()
 
