@@ -158,6 +158,37 @@ ARM_NAMES = {
 }
 
 
+def table(c: dict[str, Any]) -> dict[str, Any]:
+    """The diagram's counts as rows of text for a table (a screen reader hears none of the SVG's
+    boxes): `flow` is (label, count, depth) from assessment to randomization, where a row adds up
+    its deeper rows below it; `arms` names the columns after randomization and `stages` is
+    (label, one count per arm)."""
+    flow: list[tuple[str, int, int]] = [
+        (_("Assessed for eligibility"), c["assessed"], 0),
+        (_("Not enrolled"), c["excluded"] + c["pending"] + c["eligible_not_enrolled"], 1),
+        (_("Screen failure"), c["screen_failure"], 2),
+        *((str(reason), n, 3) for reason, n in c["reasons"]),
+        (_("Declined"), c["declined"], 2),
+        (_("Screening pending"), c["pending"], 2),
+        (_("Eligible, not enrolled"), c["eligible_not_enrolled"], 2),
+        (_("Enrolled"), c["enrolled"], 0),
+        (
+            _("Enrolled, not randomized"),
+            c["withdrawn_before_randomization"] + c["awaiting_randomization"],
+            1,
+        ),
+        (_("Withdrawn before randomization"), c["withdrawn_before_randomization"], 2),
+        (_("Awaiting randomization"), c["awaiting_randomization"], 2),
+        (_("Randomized"), c["randomized"], 0),
+    ]
+    arms = list(c["arms"].items()) or [("pooled", {k: 0 for k, _label in STAGES})]
+    return {
+        "flow": flow,
+        "arms": [str(ARM_NAMES.get(arm, arm)) for arm, _stages in arms],
+        "stages": [(str(label), [stages.get(key, 0) for _arm, stages in arms]) for key, label in STAGES],
+    }
+
+
 def svg(c: dict[str, Any]) -> str:
     """The diagram, in the reader's language; width grows with the number of columns. The top
     boxes add up: assessed = excluded + pending + eligible not enrolled + enrolled; enrolled =
@@ -212,7 +243,7 @@ def svg(c: dict[str, Any]) -> str:
     height = y + 45 * len(STAGES) + 10
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height:.0f}" width="{width}" '
-        f'height="{height:.0f}" role="img" aria-label="CONSORT" font-family="sans-serif">'
+        f'height="{height:.0f}" role="img" aria-label="{escape(_("CONSORT flow diagram"))}" font-family="sans-serif">'
         '<defs><marker id="arr" markerWidth="8" markerHeight="8" refX="7" refY="4" orient="auto">'
         '<path d="M0,0 L8,4 L0,8 z" fill="#333"/></marker></defs>' + "".join(parts) + "</svg>"
     )

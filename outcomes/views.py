@@ -308,7 +308,12 @@ def _consort_context(request: HttpRequest) -> dict[str, object]:
     counts = consort_diagram.counts(
         request.user, unblinded=unblinded, batch=protocol().blinded_count_batch if strict else None
     )
-    return {"counts": counts, "svg": consort_diagram.svg(counts), "unblinded": unblinded}
+    return {
+        "counts": counts,
+        "svg": consort_diagram.svg(counts),
+        "table": consort_diagram.table(counts),
+        "unblinded": unblinded,
+    }
 
 
 @role_required(*TEAM)
