@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from html import escape
 
+from django.utils.translation import gettext as _
+
 from clinimetry import scales
 
 WIDTH, HEIGHT, PAD = 640, 260, 40
@@ -12,7 +14,7 @@ STYLE = {key: (s.chart[0], s.name, s.chart[1]) for key, s in scales.SCALES.items
 
 
 def totals_svg(points: dict[str, list[tuple[datetime, int]]]) -> str:
-    """SVG markup; x = days since the first rating, y = total (0 to 60)."""
+    """SVG markup in the reader's language; x = days since the first rating, y = total (0 to 60)."""
     every = [when for series in points.values() for when, _total in series]
     if not every:
         return ""
@@ -26,7 +28,7 @@ def totals_svg(points: dict[str, list[tuple[datetime, int]]]) -> str:
         return HEIGHT - PAD - (HEIGHT - 2 * PAD) * total / 60
 
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="HDRS-17 and MADRS totals over time" width="{WIDTH}" height="{HEIGHT}" class="img-fluid">'
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{escape(_("HDRS-17 and MADRS totals over time"))}" width="{WIDTH}" height="{HEIGHT}" class="img-fluid">'
     ]
     for value in (0, 10, 20, 30, 40, 50, 60):
         parts.append(
@@ -34,7 +36,7 @@ def totals_svg(points: dict[str, list[tuple[datetime, int]]]) -> str:
             f'<text x="{PAD - 6}" y="{y(value) + 4:.1f}" font-size="10" text-anchor="end">{value}</text>'
         )
     parts.append(
-        f'<text x="{WIDTH / 2}" y="{HEIGHT - 8}" font-size="11" text-anchor="middle">days since the first rating ({span:.0f} d)</text>'
+        f'<text x="{WIDTH / 2}" y="{HEIGHT - 8}" font-size="11" text-anchor="middle">{escape(_("days since the first rating (%(days)s d)") % {"days": f"{span:.0f}"})}</text>'
     )
     for offset, (instrument, series) in enumerate(points.items()):
         colour, label, dash = STYLE[instrument]

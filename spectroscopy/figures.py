@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from html import escape
 from typing import Any
+
+from django.utils.translation import gettext as _
 
 W, H, PAD = 640, 240, 36
 
@@ -34,8 +37,8 @@ def _frame(title: str, x_range: tuple[float, float], body: list[str], x_label: s
         x = W - PAD - (W - 2 * PAD) * i / 5
         ticks.append(f'<text x="{x:.1f}" y="{H - 12}" font-size="10" text-anchor="middle">{value:.2f}</text>')
     return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {H}" role="img" aria-label="{title}" width="{W}" height="{H}" class="img-fluid">'
-        f'<text x="{PAD}" y="16" font-size="12">{title}</text>{"".join(ticks)}'
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {H}" role="img" aria-label="{escape(title)}" width="{W}" height="{H}" class="img-fluid">'
+        f'<text x="{PAD}" y="16" font-size="12">{escape(title)}</text>{"".join(ticks)}'
         f'<text x="{W / 2}" y="{H - 1}" font-size="10" text-anchor="middle">{x_label}</text>{"".join(body)}</svg>'
     )
 
@@ -62,7 +65,7 @@ def _spectrum_svg(d: dict[str, Any] | None, title: str, extra: tuple[tuple[str, 
 
 def diff_svg(figure: dict[str, Any]) -> str:
     return _spectrum_svg(
-        figure.get("diff"), "DIFF: data (black), fit (red), baseline (grey), residual (blue)"
+        figure.get("diff"), _("DIFF: data (black), fit (red), baseline (grey), residual (blue)")
     )
 
 
@@ -70,7 +73,7 @@ def lcm_svg(figure: dict[str, Any]) -> str:
     """Short-TE PRESS: data, linear-combination fit, baseline and residual; Glu and Gln apart."""
     return _spectrum_svg(
         figure.get("lcm"),
-        "PRESS: data (black), fit (red), baseline (grey), residual (blue), Glu (green), Gln (purple)",
+        _("PRESS: data (black), fit (red), baseline (grey), residual (blue), Glu (green), Gln (purple)"),
         (("glu", "#27ae60", ""), ("gln", "#8e44ad", "2 2")),
     )
 
@@ -84,7 +87,7 @@ def off_svg(figure: dict[str, Any]) -> str:
     body = [_polyline(d["ppm"], d["data"], x_range, y_range, "#222")]
     if d.get("fit"):
         body.append(_polyline(d["fit_ppm"], d["fit"], x_range, y_range, "#c0392b"))
-    return _frame("OFF: data (black), tCr and tCho fit (red); NAA 2.0 ppm", x_range, body, "ppm")
+    return _frame(_("OFF: data (black), tCr and tCho fit (red); NAA 2.0 ppm"), x_range, body, "ppm")
 
 
 def drift_svg(figure: dict[str, Any]) -> str:
@@ -95,8 +98,8 @@ def drift_svg(figure: dict[str, Any]) -> str:
     y_range = (min(drift) - 0.5, max(drift) + 0.5)
     x_range = (float(len(drift) - 1), 0.0)
     return _frame(
-        "Frequency drift (Hz) over accepted OFF transients",
+        _("Frequency drift (Hz) over accepted OFF transients"),
         x_range,
         [_polyline(xs, drift, (0.0, max(xs) or 1.0), y_range, "#8e44ad")],
-        "transient",
+        _("transient"),
     )
