@@ -150,6 +150,10 @@ class UserProfile(models.Model):
     # Set by the data manager (participants.services.user_set_access); from the next day, sign-in
     # is refused and open sessions end (participants/sign_in.py).
     access_until = models.DateField(_("last day of access"), null=True, blank=True)
+    # The sites whose participants the user works with (participants.allocation.visibility
+    # sites_for): none listed means every site for a trial-wide role and the protocol's own site
+    # for site staff. Set by the data manager (participants.services.user_set_sites).
+    sites = models.ManyToManyField(Site, blank=True, related_name="profiles", verbose_name=_("sites"))
 
     def __str__(self) -> str:
         return f"profile of {self.user}"
@@ -172,6 +176,8 @@ class UserRoleChange(models.Model):
     # The account's last day of access after this change, and whether it reset the second factor.
     access_until = models.DateField(_("last day of access"), null=True, blank=True)
     second_factor_reset = models.BooleanField(_("second factor reset"), default=False)
+    # The site codes the account works at after this change (empty: none listed).
+    sites = models.JSONField(_("sites"), default=list, blank=True)
     reason = models.CharField(_("reason"), max_length=500)
 
     class Meta:
