@@ -5,13 +5,14 @@ from __future__ import annotations
 from axes.models import AccessAttempt
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils.translation import gettext as _
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from ketatrial.protocol import PHARMACIST
 from participants.access import has_capability, not_found
-from participants.models import Participant, ScreeningRecord
+from participants.allocation import visibility
+from participants.models import Participant, ScreeningRecord, Site
 
 User = get_user_model()
 
@@ -20,7 +21,8 @@ def participant_list_for_user(user: AbstractBaseUser) -> QuerySet[Participant]:
     """Participants the user may see in blinded views (none for roles without the capability)."""
     if not (has_capability(user, "view_participants") or has_capability(user, "rate_participants")):
         return Participant.objects.none()
-    return Participant.objects.select_related("site")
+    # The user's sites are part of the one visibility rule: another site's participant is missing.
+    return Participant.objects.filter(visibility.participant_scope(user)).select_related("site")
 
 
 def participant_get_for_user(user: AbstractBaseUser, pk: int) -> Participant:
@@ -36,7 +38,7 @@ def user_list() -> QuerySet:
     (`has_second_factor`)."""
     confirmed = TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True)
     return (
-        User.objects.prefetch_related("groups")
+        User.objects.prefetch_related("groups", "profile__sites")
         .select_related("profile")
         .annotate(has_second_factor=Exists(confirmed))
         .order_by("username")
@@ -53,19 +55,54 @@ def access_attempt_usernames() -> set[str]:
     return set(AccessAttempt.objects.values_list("username", flat=True).distinct())
 
 
-def screening_record_list() -> QuerySet[ScreeningRecord]:
-    """The screening log with each record's site and consents."""
-    return ScreeningRecord.objects.select_related("site").prefetch_related("consents")
+def _site_scope(user: AbstractBaseUser | None) -> Q:
+    # No user: a caller outside a request (a report, a command) that reads the whole trial.
+    sites = visibility.sites_for(user) if user is not None else None
+    return Q() if sites is None else Q(site_id__in=sorted(sites))
 
 
-def screening_record_get(pk: int) -> ScreeningRecord | None:
-    """One screening record with its site, or None."""
-    return ScreeningRecord.objects.select_related("site").filter(pk=pk).first()
+def screening_record_list(user: AbstractBaseUser | None = None) -> QuerySet[ScreeningRecord]:
+    """The screening log with each record's site and consents (the user's sites only)."""
+    return (
+        ScreeningRecord.objects.filter(_site_scope(user)).select_related("site").prefetch_related("consents")
+    )
 
 
-def participant_get_for_pharmacy(pk: int) -> Participant | None:
-    """One participant with its site, or None; for the pharmacist's pages, which check the blinding keys."""
-    return Participant.objects.filter(pk=pk).select_related("site").first()
+def screening_record_get(pk: int, user: AbstractBaseUser | None = None) -> ScreeningRecord | None:
+    """One screening record with its site, or None (also for another site's record)."""
+    return ScreeningRecord.objects.filter(_site_scope(user)).select_related("site").filter(pk=pk).first()
+
+
+def participant_get_for_pharmacy(pk: int, user: AbstractBaseUser | None = None) -> Participant | None:
+    """One participant with its site, or None (also another site's, given the user); for the
+    pharmacist's pages, which check the blinding keys."""
+    scope = visibility.participant_scope(user) if user is not None else Q()
+    return Participant.objects.filter(scope, pk=pk).select_related("site").first()
+
+
+def site_list() -> QuerySet[Site]:
+    """Every site, by code, with how many participants and accounts each has."""
+    return Site.objects.annotate(
+        participant_count=Count("participant", distinct=True), user_count=Count("profiles", distinct=True)
+    ).order_by("code")
+
+
+def site_get(pk: int) -> Site | None:
+    """One site, or None."""
+    return Site.objects.filter(pk=pk).first()
+
+
+def sites_of_user(user: AbstractBaseUser) -> list[Site]:
+    """The sites listed on the account (empty: none listed)."""
+    return list(Site.objects.filter(profiles__user=user).order_by("code"))
+
+
+def screening_sites_for(user: AbstractBaseUser) -> list[Site]:
+    """The sites where the user may start a screening: their sites (every site for a trial-wide
+    account with none listed), by code."""
+    sites = visibility.sites_for(user)
+    found = Site.objects.order_by("code")
+    return list(found if sites is None else found.filter(pk__in=sorted(sites)))
 
 
 def pharmacist_checker_list(user: AbstractBaseUser) -> QuerySet:

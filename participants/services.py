@@ -51,6 +51,70 @@ def site_get_or_create_default() -> Site:
     return site
 
 
+@transaction.atomic
+def site_create(*, code: str, name: str) -> Site:
+    """Add a recruiting site (configuration, no migration): a code of 2-8 capital letters or
+    digits, unique, that starts the codes of its screenings and participants, and a name."""
+    site = Site(code=code.strip().upper(), name=name.strip())
+    site.full_clean()
+    site.save()
+    return site
+
+
+@transaction.atomic
+def site_update(*, site: Site, name: str) -> Site:
+    """Rename a site. Its code stays: the codes of its screenings and participants are built
+    from it."""
+    site = Site.objects.select_for_update().get(pk=site.pk)
+    site.name = name.strip()
+    site.full_clean()
+    site.save(update_fields=["name"])
+    return site
+
+
+def _site_codes(user: AbstractBaseUser) -> list[str]:
+    return sorted(Site.objects.filter(profiles__user=user).values_list("code", flat=True))
+
+
+@transaction.atomic
+def user_set_sites(
+    *, user: AbstractBaseUser, sites: list[Site], reason: str, by: AbstractBaseUser, now: datetime
+) -> AbstractBaseUser:
+    """Set the sites whose participants the account works with (none: every site for a
+    trial-wide role, the protocol's site for site staff: visibility.sites_for); refused without
+    a reason or with nothing changed; logged append-only with the roles."""
+    if not reason.strip():
+        raise ValidationError({"reason": _("Give the reason for this change.")})
+    user = User.objects.select_for_update().get(pk=user.pk)
+    old = _site_codes(user)
+    if old == sorted(s.code for s in sites):
+        raise ValidationError(_("Nothing was changed."))
+    profile, _created = UserProfile.objects.get_or_create(user=user, defaults={"language": ""})
+    profile.sites.set(sites)
+    user.__dict__.pop("_ketatrial_sites", None)
+    roles = _current_roles(user)
+    UserRoleChange.objects.create(
+        user=user,
+        changed_by=by,
+        changed_at=now,
+        old_roles=roles,
+        new_roles=roles,
+        active=user.is_active,
+        access_until=profile.access_until,
+        sites=_site_codes(user),
+        reason=reason.strip(),
+    )
+    return user
+
+
+def site_allowed(user: AbstractBaseUser, site: Site) -> bool:
+    """Whether the user works at the site (visibility.sites_for: None is every site)."""
+    from participants.allocation.visibility import sites_for
+
+    sites = sites_for(user)
+    return sites is None or site.pk in sites
+
+
 def participant_code(site: Site, number: int) -> str:
     return f"{site.code}-{number:03d}"
 
@@ -62,7 +126,10 @@ def _next_number(model: type, site: Site) -> int:
 
 @transaction.atomic
 def screening_start(*, site: Site, by: AbstractBaseUser, now: datetime) -> ScreeningRecord:
-    """Log a person assessed for the trial; the protocol's criteria are kept with the record."""
+    """Log a person assessed for the trial at one of the user's sites; the protocol's criteria
+    are kept with the record."""
+    if not site_allowed(by, site):
+        raise ValidationError({"site": _("You do not work at this site.")})
     Site.objects.select_for_update().get(pk=site.pk)
     p = protocol()
     number = _next_number(ScreeningRecord, site)
@@ -588,6 +655,7 @@ def user_set_roles(
         new_roles=sorted(roles),
         active=active,
         access_until=_access_until(user),
+        sites=_site_codes(user),
         reason=reason.strip(),
     )
     return user
@@ -631,6 +699,7 @@ def user_set_access(
         active=user.is_active,
         access_until=access_until,
         second_factor_reset=reset_second_factor,
+        sites=_site_codes(user),
         reason=reason.strip(),
     )
     return user

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from participants import views, views_pharmacy
+from participants import views, views_pharmacy, views_sites
 
 app_name = "participants"
 
@@ -23,6 +23,8 @@ urlpatterns = [
     path("users/new/", views.user_create, name="user_create"),
     path("users/<int:pk>/", views.user_edit, name="user_edit"),
     path("users/<int:pk>/unlock/", views.user_unlock, name="user_unlock"),
+    path("sites/", views_sites.sites, name="sites"),
+    path("sites/<int:pk>/", views_sites.site_edit, name="site_edit"),
     path("pharmacy/", views_pharmacy.pharmacy_home, name="pharmacy"),
     path("pharmacy/list/generate/", views_pharmacy.list_generate, name="list_generate"),
     path("pharmacy/list/upload/", views_pharmacy.list_upload, name="list_upload"),

@@ -39,6 +39,7 @@ from participants.forms import (
     UserCreateForm,
     UserRolesForm,
 )
+from participants.forms_sites import ScreeningStartForm, UserSitesForm
 from participants.models import ScreeningRecord
 from participants.selectors import (
     access_attempt_usernames,
@@ -47,6 +48,8 @@ from participants.selectors import (
     screening_counts,
     screening_record_get,
     screening_record_list,
+    screening_sites_for,
+    sites_of_user,
     user_get,
     user_list,
 )
@@ -160,15 +163,27 @@ def participant_disposition(request: HttpRequest, pk: int) -> HttpResponse:
 
 @role_required(COORDINATOR)
 def screening_list(request: HttpRequest) -> HttpResponse:
-    if request.method == "POST":
-        record = services.screening_start(
-            site=services.site_get_or_create_default(), by=request.user, now=timezone.now()
-        )
-        messages.success(request, _("Screening %s started.") % record.code)
-        return redirect("participants:screening", pk=record.pk)
-    records = screening_record_list()
+    """The screening log of the coordinator's sites; a screening starts at one of them (the only
+    one preselected)."""
+    services.site_get_or_create_default()  # the protocol's site exists before anyone picks one
+    sites = screening_sites_for(request.user)
+    form = ScreeningStartForm(request.POST or None, sites=sites)
+    if request.method == "POST" and form.is_valid():
+        try:
+            record = services.screening_start(
+                site=form.cleaned_data["site"], by=request.user, now=timezone.now()
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, _("Screening %s started.") % record.code)
+            return redirect("participants:screening", pk=record.pk)
+    records = screening_record_list(request.user)
     return render(
-        request, "participants/screening_list.html", {"records": records, "counts": screening_counts()}
+        request,
+        "participants/screening_list.html",
+        {"records": records, "counts": screening_counts(), "start_form": form, "sites": sites},
+        status=400 if form.is_bound else 200,
     )
 
 
@@ -202,8 +217,9 @@ def _screening_page(request: HttpRequest, record: ScreeningRecord, **forms_: Any
     return render(request, "participants/screening_detail.html", context, status=400 if forms_ else 200)
 
 
-def _screening_get(pk: int) -> ScreeningRecord:
-    record = screening_record_get(pk)
+def _screening_get(user: Any, pk: int) -> ScreeningRecord:
+    # Another site's screening answers 404, the same as a missing one.
+    record = screening_record_get(pk, user)
     if record is None:
         raise not_found()
     return record
@@ -211,13 +227,13 @@ def _screening_get(pk: int) -> ScreeningRecord:
 
 @role_required(COORDINATOR)
 def screening_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    return _screening_page(request, _screening_get(pk))
+    return _screening_page(request, _screening_get(request.user, pk))
 
 
 @role_required(COORDINATOR)
 @require_POST
 def screening_consent(request: HttpRequest, pk: int) -> HttpResponse:
-    record = _screening_get(pk)
+    record = _screening_get(request.user, pk)
     form = ConsentForm(request.POST)
     now = timezone.now()
     if run_service(form, lambda d: services.consent_record(screening=record, by=request.user, now=now, **d)):
@@ -229,7 +245,7 @@ def screening_consent(request: HttpRequest, pk: int) -> HttpResponse:
 @role_required(COORDINATOR)
 @require_POST
 def screening_eligibility(request: HttpRequest, pk: int) -> HttpResponse:
-    record = _screening_get(pk)
+    record = _screening_get(request.user, pk)
     form = EligibilityForm(
         request.POST, inclusion=record.inclusion_criteria, exclusion=record.exclusion_criteria
     )
@@ -255,7 +271,7 @@ def screening_eligibility(request: HttpRequest, pk: int) -> HttpResponse:
 @role_required(COORDINATOR)
 @require_POST
 def screening_decline(request: HttpRequest, pk: int) -> HttpResponse:
-    record = _screening_get(pk)
+    record = _screening_get(request.user, pk)
     form = DeclineForm(request.POST)
     if run_service(form, lambda d: services.screening_decline(screening=record, by=request.user, **d)):
         messages.success(request, _("Decline recorded."))
@@ -265,7 +281,7 @@ def screening_decline(request: HttpRequest, pk: int) -> HttpResponse:
 
 @role_required(COORDINATOR)
 def screening_enroll(request: HttpRequest, pk: int) -> HttpResponse:
-    record = _screening_get(pk)
+    record = _screening_get(request.user, pk)
     form = EnrollForm(request.POST or None, strata=protocol().strata)
     if request.method == "POST" and form.is_valid():
         try:
@@ -388,9 +404,28 @@ def user_edit(request: HttpRequest, pk: int) -> HttpResponse:
         raise not_found()
     initial = {"roles": list(user.groups.values_list("name", flat=True)), "active": user.is_active}
     posted_access = request.method == "POST" and UserAccessForm.SUBMIT in request.POST
+    posted_sites = request.method == "POST" and UserSitesForm.SUBMIT in request.POST
     form = UserRolesForm(
-        request.POST if request.method == "POST" and not posted_access else None, initial=initial
+        request.POST if request.method == "POST" and not (posted_access or posted_sites) else None,
+        initial=initial,
     )
+    sites_form = UserSitesForm(
+        request.POST if posted_sites else None, initial={"sites": [s.pk for s in sites_of_user(user)]}
+    )
+    if posted_sites and sites_form.is_valid():
+        try:
+            services.user_set_sites(
+                user=user,
+                sites=list(sites_form.cleaned_data["sites"]),
+                reason=sites_form.cleaned_data["reason"],
+                by=request.user,
+                now=timezone.now(),
+            )
+        except ValidationError as exc:
+            sites_form.add_error(None, exc)
+        else:
+            messages.success(request, _("Sites of %s saved.") % user.get_username())
+            return redirect("participants:users")
     access_form = UserAccessForm(
         request.POST if posted_access else None, initial={"access_until": sign_in.access_until(user)}
     )
@@ -431,6 +466,7 @@ def user_edit(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "form": form,
             "access_form": access_form,
+            "sites_form": sites_form,
             "subject": user,
             "second_factor": sign_in.confirmed_device(user) is not None,
             "second_factor_required": sign_in.second_factor_required(user),

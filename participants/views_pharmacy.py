@@ -220,7 +220,7 @@ def kit_replace(request: HttpRequest) -> HttpResponse:
 @capability_required("prepare_doses")
 def preparations(request: HttpRequest, pk: int) -> HttpResponse:
     allocation.require_unblinded(request.user)
-    participant = participant_get_for_pharmacy(pk)
+    participant = participant_get_for_pharmacy(pk, request.user)
     if participant is None:
         raise not_found()
     log_allocation_view(request, "preparations", participant)
