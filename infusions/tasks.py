@@ -25,7 +25,7 @@ def reminders_for(day: date) -> dict[str, list[str]]:
     for user in users:
         language = getattr(getattr(user, "profile", None), "language", None) or "es"
         with translation.override(language):
-            events = calendar_events(day, day, now=timezone.now())
+            events = calendar_events(day, day, now=timezone.now(), user=user)
             lines = [f"{timezone.localtime(e.start):%H:%M} {e.participant.code}: {e.label}" for e in events]
         if lines:
             reminders[user.email] = lines

@@ -167,6 +167,37 @@ def _participant_q(model: type[models.Model], participant_id: int) -> Q:
     return Q(id__in=model._default_manager.filter(**{path: participant_id}).values("pk"))
 
 
+def _site_q(model: type[models.Model], user: Reader) -> Q:
+    """History rows of `model` that belong to a participant of the reader's sites (or to no
+    participant: trial-wide records); everything for a reader of every site. Part of the one
+    visibility rule (visibility.participant_scope): another site's records are not in the trail."""
+    sites = visibility.sites_for(user)
+    if sites is None:
+        return Q()
+    if model is _participant_model() or model._meta.label_lower == "participants.screeningrecord":
+        return Q(site_id__in=sorted(sites))  # a screening record carries its own site
+    path = _live_path(model)
+    if path is None:
+        return Q()
+    ids = _participant_model()._default_manager.filter(site_id__in=sorted(sites)).values("pk")
+    head, _sep, rest = path.partition("__")
+    field = model._meta.get_field(head)
+    if field.concrete and not rest:
+        return Q(**{f"{field.attname}__in": ids})  # type: ignore[union-attr]
+    if field.concrete:
+        inner = field.related_model._default_manager.filter(**{f"{rest}__in": ids}).values("pk")  # type: ignore[union-attr]
+        return Q(**{f"{field.attname}__in": inner})  # type: ignore[union-attr]
+    return Q(id__in=model._default_manager.filter(**{f"{path}__in": ids}).values("pk"))
+
+
+def record_in_scope(user: Reader, model: type[models.Model], pk: int) -> bool:
+    """Whether a record's history belongs to the reader's sites (the record page answers 404
+    otherwise, as for a record that does not exist)."""
+    if visibility.sites_for(user) is None:
+        return True
+    return model.history.model._default_manager.filter(_site_q(model, user), id=pk).exists()  # type: ignore[attr-defined]
+
+
 def _local_start(day: date) -> datetime:
     return timezone.make_aware(datetime.combine(day, time.min))
 
@@ -198,6 +229,7 @@ def trail_rows(user: Reader, wanted: TrailFilter) -> QuerySet:
             rows = rows.filter(history_date__lt=_local_start(wanted.date_to + timedelta(days=1)))
         if wanted.participant_id is not None:
             rows = rows.filter(_participant_q(model, wanted.participant_id))
+        rows = rows.filter(_site_q(model, user))
         parts.append(
             rows.annotate(
                 t_hid=F("history_id"),

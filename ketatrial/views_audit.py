@@ -129,7 +129,7 @@ def audit_record(request: HttpRequest, label: str, pk: int) -> HttpResponse:
     if model is None:
         raise not_found()
     instance = model._default_manager.filter(pk=pk).first()
-    if instance is None:
+    if instance is None or not audit_trail.record_in_scope(request.user, model, pk):
         raise not_found()
     return render(
         request,

@@ -58,6 +58,15 @@ def model_of(label: str) -> type[models.Model] | None:
     return apps.get_model(label)
 
 
+def scope_path(label: str) -> str:
+    """The path from a record to its participant for visibility.participant_scope ("" for the
+    participant itself and for a screening record, which carries its own site)."""
+    lookup = PATHS[label]
+    if lookup == "pk" or label == "participants.screeningrecord":
+        return ""
+    return lookup.removesuffix("__pk").removesuffix("_id")
+
+
 def participant_filter(label: str, participant_id: int) -> dict[str, Any]:
     return {PATHS[label]: participant_id}
 
@@ -113,7 +122,10 @@ def record_get(user: AbstractBaseUser, label: str, pk: str) -> models.Model | No
     if model is None or not visibility.may_see_records(user, label):
         return None
     try:
-        return model._default_manager.filter(pk=pk).first()
+        # A record of another site's participant is the same as a missing one.
+        return model._default_manager.filter(
+            visibility.participant_scope(user, scope_path(label)), pk=pk
+        ).first()
     except (ValueError, TypeError, ValidationError):  # not an id of this form: the same 404
         return None
 

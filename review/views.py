@@ -57,8 +57,10 @@ def query_list(request: HttpRequest) -> HttpResponse:
     """The worklist: queries on records the user may see; by default the open and answered ones
     assigned to the user's roles (site) or all of them (reviewers)."""
     state = request.GET.get("state", "active")
-    queries = Query.objects.select_related("participant", "raised_by").order_by(
-        "due_date", "-raised_at", "-pk"
+    queries = (
+        Query.objects.select_related("participant", "raised_by")
+        .filter(visibility.participant_scope(request.user, "participant", or_none=True))
+        .order_by("due_date", "-raised_at", "-pk")
     )
     if state == "active":
         queries = queries.exclude(state=Query.State.CLOSED)
@@ -85,7 +87,12 @@ def query_list(request: HttpRequest) -> HttpResponse:
 
 
 def _query_or_404(request: HttpRequest, pk: int) -> Query:
-    query = Query.objects.select_related("participant", "raised_by", "closed_by").filter(pk=pk).first()
+    query = (
+        Query.objects.select_related("participant", "raised_by", "closed_by")
+        .filter(visibility.participant_scope(request.user, "participant", or_none=True))
+        .filter(pk=pk)
+        .first()
+    )
     if query is None or not services.query_visible(request.user, query):
         raise not_found()
     roles = user_roles(request.user)
@@ -294,7 +301,7 @@ def _progress(user: Any, participant_id: int) -> dict[str, Any]:
 
 @role_required(*REVIEWERS)
 def casebook(request: HttpRequest, pk: int) -> HttpResponse:
-    person = Participant.objects.filter(pk=pk).first()
+    person = Participant.objects.filter(visibility.participant_scope(request.user), pk=pk).first()
     if person is None:
         raise not_found()
     form = forms.SignForm(initial={"username": request.user.get_username()})
@@ -335,7 +342,9 @@ def casebook(request: HttpRequest, pk: int) -> HttpResponse:
 def casebooks(request: HttpRequest) -> HttpResponse:
     """Every participant: forms verified, open queries, the casebook signature (a constant number
     of queries per page)."""
-    people = Paginator(Participant.objects.order_by("code"), 50).get_page(request.GET.get("page"))
+    people = Paginator(
+        Participant.objects.filter(visibility.participant_scope(request.user)).order_by("code"), 50
+    ).get_page(request.GET.get("page"))
     ids = [p.pk for p in people.object_list]
     verified = defaultdict(set)
     for label, record_id, participant_id in Verification.objects.filter(
@@ -386,14 +395,22 @@ def casebooks(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _scope_participants(request: HttpRequest, form: forms.DeviationForm) -> None:
+    # Only the participants of the reviewer's sites are offered (and accepted).
+    field = form.fields["participant"]
+    field.queryset = field.queryset.filter(visibility.participant_scope(request.user))
+
+
 @role_required(*REVIEWERS)
 def deviations(request: HttpRequest) -> HttpResponse:
     """The protocol-deviation log: every deviation, newest first; the data manager and the
     monitor add to it (a major one takes the participant out of the per-protocol set)."""
     form = forms.DeviationForm()
+    _scope_participants(request, form)
     may_record = services._may_raise(request.user)
     if request.method == "POST" and may_record:
         form = forms.DeviationForm(request.POST)
+        _scope_participants(request, form)
         if form.is_valid():
             data = form.cleaned_data
             try:
@@ -412,9 +429,9 @@ def deviations(request: HttpRequest) -> HttpResponse:
             except ValidationError as exc:
                 _errors(request, exc)
     entries = Paginator(
-        ProtocolDeviation.objects.select_related("participant", "recorded_by").order_by(
-            "-occurred_on", "-pk"
-        ),
+        ProtocolDeviation.objects.select_related("participant", "recorded_by")
+        .filter(visibility.participant_scope(request.user, "participant"))
+        .order_by("-occurred_on", "-pk"),
         50,
     ).get_page(request.GET.get("page"))
     return render(
@@ -426,7 +443,7 @@ def deviations(request: HttpRequest) -> HttpResponse:
 def casebook_pdf_view(request: HttpRequest, pk: int) -> HttpResponse:
     from review.casebook_pdf import casebook_pdf
 
-    person = Participant.objects.filter(pk=pk).first()
+    person = Participant.objects.filter(visibility.participant_scope(request.user), pk=pk).first()
     if person is None:
         raise not_found()
     response = HttpResponse(

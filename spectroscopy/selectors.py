@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Q, QuerySet
 
+from participants.allocation import visibility
 from participants.models import Participant
 from spectroscopy.models import MRSResult, MRSUpload
 
@@ -38,10 +40,12 @@ def mrs_result_get(pk: int) -> MRSResult | None:
     return MRSResult.objects.select_related("upload", "upload__participant", "water").filter(pk=pk).first()
 
 
-def mrs_result_list_for_qc() -> QuerySet[MRSResult]:
-    """Finished and failed results with their uploads and participants, for the quality dashboard."""
+def mrs_result_list_for_qc(user: AbstractBaseUser | None = None) -> QuerySet[MRSResult]:
+    """Finished and failed results with their uploads and participants, for the quality dashboard
+    (given a user, of the participants of the user's sites)."""
+    scope = visibility.participant_scope(user, "upload__participant") if user is not None else Q()
     return (
-        MRSResult.objects.filter(status__in=[MRSResult.Status.DONE, MRSResult.Status.FAILED])
+        MRSResult.objects.filter(scope, status__in=[MRSResult.Status.DONE, MRSResult.Status.FAILED])
         .exclude(upload__status=MRSUpload.Status.SUPERSEDED)
         .select_related("upload", "upload__participant")
     )

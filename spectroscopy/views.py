@@ -260,5 +260,5 @@ def result_pdf(request: HttpRequest, pk: int) -> HttpResponse:
 
 @role_required(DATA_MANAGER)
 def qc_dashboard(request: HttpRequest) -> HttpResponse:
-    results = selectors.mrs_result_list_for_qc()
+    results = selectors.mrs_result_list_for_qc(request.user)
     return render(request, "spectroscopy/qc.html", {"results": results})

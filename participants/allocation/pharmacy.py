@@ -357,7 +357,7 @@ def doses_due(user: AbstractBaseUser, *, now: datetime, days: int = 2) -> list[D
     today = timezone.localtime(now).date()
     events = [
         e
-        for e in calendar_events(today, today + timedelta(days=days - 1), now=now)
+        for e in calendar_events(today, today + timedelta(days=days - 1), now=now, user=user)
         if e.kind == "infusion" and e.status.startswith("planned") and e.number is not None
     ]
     live = {
