@@ -26,7 +26,7 @@ from ketatrial.audit import clinical_create
 from ketatrial.trial import protocol
 from participants import randomization
 from participants.allocation.access import require_unblinded
-from participants.allocation.randomize import randomization_number, slot_kits
+from participants.allocation.randomize import allocation_strata, randomization_number, slot_kits
 from participants.models import (
     AllocationKit,
     AllocationList,
@@ -161,7 +161,7 @@ def allocation_list_generate(
         "method": "permuted blocks, random block sizes",
         "n_per_stratum": n_per_stratum,
         "block_sizes": list(block_sizes or p.allocation_block_sizes),
-        "strata": list(strata or p.strata),
+        "strata": list(strata or allocation_strata()),
         "sequences": list(randomization.SEQUENCES),
         "ratio": "1:1",
         # Kept as text: a 128-bit seed does not survive every JSON reader as a number.
@@ -176,7 +176,7 @@ def allocation_list_generate(
             strata=tuple(parameters["strata"]),
             seed=int(parameters["seed"]),
         )
-        problems = randomization.strata_problems(rows, p.strata)
+        problems = randomization.strata_problems(rows, allocation_strata())
         if problems:
             raise AllocationListError("; ".join(problems))
     except AllocationListError as exc:
@@ -206,7 +206,7 @@ def allocation_list_upload(
     `replace_reason` replaces an active list nobody has used yet (refused without one)."""
     require_unblinded(by)
     try:
-        rows = randomization.parse_csv(text, strata=protocol().strata)
+        rows = randomization.parse_csv(text, strata=allocation_strata())
     except AllocationListError as exc:
         raise ValidationError(_("The allocation list was not imported: %s") % exc) from exc
     parameters = {

@@ -30,6 +30,7 @@ from participants.models import (
     AllocationList,
     AllocationSlot,
     Participant,
+    Site,
 )
 
 logger = logging.getLogger(__name__)
@@ -69,6 +70,33 @@ def slot_kits(slots: Iterable[AllocationSlot]) -> dict[int, SlotKit]:
         out_of_use = tuple((c, reason) for c, at, reason in chain if at is not None)
         result[slot.pk] = SlotKit(code, unavailable_at is None, out_of_use)
     return result
+
+
+def site_stratum(site_code: str, stratum: str) -> str:
+    """A stratum within a site: "INNN", or "INNN/<stratum>" when the protocol also has strata."""
+    return f"{site_code}/{stratum}" if stratum else site_code
+
+
+def allocation_strata() -> tuple[str, ...]:
+    """The strata an allocation list must have: the protocol's, and with `stratify_by_site` on,
+    each of them within every site there is when the list is made (a site added later has no
+    slots until a new list, so randomization there says so instead of taking another site's)."""
+    from ketatrial.trial import protocol
+
+    p = protocol()
+    if not p.stratify_by_site:
+        return tuple(p.strata)
+    codes = Site.objects.order_by("code").values_list("code", flat=True)
+    return tuple(site_stratum(code, stratum) for code in codes for stratum in p.strata)
+
+
+def participant_stratum(participant: Participant) -> str:
+    """The list stratum a participant is randomized in (their site's with `stratify_by_site`)."""
+    from ketatrial.trial import protocol
+
+    if protocol().stratify_by_site:
+        return site_stratum(participant.site.code, participant.stratum)
+    return participant.stratum
 
 
 def randomization_number(slot: AllocationSlot) -> str:
@@ -129,7 +157,7 @@ def participant_randomize(
         raise ValidationError(_("This participant is already randomized."))
     slot = (
         AllocationSlot.objects.filter(
-            allocation_list=allocation_list, stratum=locked.stratum, participant=None
+            allocation_list=allocation_list, stratum=participant_stratum(locked), participant=None
         )
         .order_by("sequence_no")
         .first()
