@@ -13,11 +13,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from clinimetry.examples import spread
-from ketatrial.protocol import PHARMACIST, ROLES
+from ketatrial.protocol import COORDINATOR, PHARMACIST, ROLES
 from ketatrial.trial import protocol
 from participants import allocation, services, sign_in
 from participants.eligibility import HDRS17_CRITERION, criterion_index
-from participants.models import Participant, ScreeningRecord
+from participants.models import Participant, ScreeningRecord, Site
 
 DEMO_START_DAYS_AGO = (100, 45, 20, 3, 12, 30, 8, 25)
 # The blinding stages (issue 12): per stage, one KP and one PK participant with identical data
@@ -36,6 +36,10 @@ STAGES: tuple[tuple[str, int, str], ...] = (
 STAGE_COURSE = (31, 12, 11, {1: 10, 2: 12})
 STAGE_RELAPSE_COURSE = (31, 12, 11, {1: 10, 2: 24, 3: 25, 4: 26})
 DEMO_PASSWORD = "Ketamina-demo-2026"
+# A second site (issue 15, item 5: sites are configuration): its own coordinator, who sees only
+# its participants; the rest of the demo stays on the protocol's site.
+SECOND_SITE = ("HSUR", "Hospital del Sur (demo second site)")
+SECOND_SITE_COORDINATOR = "coordinator_b"
 # MADRS course per randomized person: (baseline, after the first infusion, period 2, follow-up
 # weeks -> total). Person 1 responds then relapses in follow-up; person 2 responds and stays well;
 # person 3 does not respond.
@@ -81,12 +85,17 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         now = timezone.now()
         users = self._users(now)
+        self._second_site(users, now)
         if not ScreeningRecord.objects.exists():
             self._trial(users, now)
+            self._second_site_trial(users, now)
         self.stdout.write(f"Demo users (password for all: {DEMO_PASSWORD}):")
         for role in ROLES:
             self.stdout.write(f"  {role:<24} username: {role}")
         self.stdout.write(f"  {'pharmacist (checker)':<24} username: pharmacist2")
+        self.stdout.write(
+            f"  {'coordinator (site ' + SECOND_SITE[0] + ')':<24} username: {SECOND_SITE_COORDINATOR}"
+        )
         self._second_factor(users)
 
     def _second_factor(self, users: dict[str, Any]) -> None:
@@ -125,6 +134,67 @@ class Command(BaseCommand):
                 )
             users[username] = user
         return users
+
+    def _second_site(self, users: dict[str, Any], now: Any) -> None:
+        """The second site and its coordinator (idempotent); the protocol's site exists first,
+        so the demo's other accounts (no site listed) keep working there."""
+        services.site_get_or_create_default()
+        code, name = SECOND_SITE
+        site = Site.objects.filter(code=code).first() or services.site_create(code=code, name=name)
+        user = get_user_model().objects.filter(username=SECOND_SITE_COORDINATOR).first()
+        if user is None:
+            user = services.user_create(
+                username=SECOND_SITE_COORDINATOR,
+                password=DEMO_PASSWORD,
+                first_name="Coordinator",
+                last_name=code,
+                email=f"{SECOND_SITE_COORDINATOR}@example.org",
+                roles={COORDINATOR},
+                language="",
+                by=None,
+                now=now,
+            )
+            services.user_set_sites(
+                user=user, sites=[site], reason="demo: coordinator of the second site", by=user, now=now
+            )
+        users[SECOND_SITE_COORDINATOR] = user
+
+    def _second_site_trial(self, users: dict[str, Any], now: Any) -> None:
+        """One person screened, consented and enrolled at the second site by its coordinator (not
+        randomized: the demo list's slots stay with the protocol's site's stage pairs)."""
+        p = protocol()
+        coordinator = users[SECOND_SITE_COORDINATOR]
+        start = now - timedelta(days=6)
+        record = services.screening_start(
+            site=Site.objects.get(code=SECOND_SITE[0]), by=coordinator, now=start
+        )
+        services.consent_record(
+            screening=record,
+            version=p.consent_version,
+            consented_at=start + timedelta(minutes=20),
+            by=coordinator,
+            now=start + timedelta(minutes=20),
+        )
+        services.screening_assess(
+            screening=record,
+            inclusion_met=[True] * len(p.inclusion_criteria),
+            exclusion_present=[False] * len(p.exclusion_criteria),
+            hdrs17_total=24,
+            by=coordinator,
+            now=start + timedelta(hours=1),
+        )
+        services.participant_enroll(
+            screening=record,
+            by=coordinator,
+            now=start + timedelta(days=1),
+            baseline_weight_kg=Decimal("69.0"),
+            height_cm=Decimal("164.0"),
+            full_name="Elena Vázquez",
+            date_of_birth=date(1985, 5, 17),
+            phone="55 5900 0099",
+            address="Ciudad de México",
+            baseline_date=(start + timedelta(days=1)).date(),
+        )
 
     def _trial(self, users: dict[str, Any], now: Any) -> None:
         coordinator, pharmacist = users["coordinator"], users[PHARMACIST]
