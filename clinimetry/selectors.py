@@ -25,6 +25,7 @@ from infusions import schedule as sched
 from infusions.selectors import schedule_may_overlap, timepoint_label
 from infusions.services import schedule_for, schedules_for
 from ketatrial.trial import protocol
+from participants.allocation import visibility
 from participants.models import Participant
 
 BASELINE = "baseline"
@@ -219,17 +220,19 @@ def task_for_rater(participant: Participant, ref: str, *, now: datetime) -> Rati
     raise ValidationError(_("No such rating task for this participant."))
 
 
-def task_list_participants(*, now: datetime) -> list[Participant]:
+def task_list_participants(*, now: datetime, user: AbstractBaseUser | None = None) -> list[Participant]:
     """Who can have a rating task on the rater's list now: enrolled or randomized, and either not
     yet scheduled (the baseline rating), or with a schedule that reaches the list's time (its
     stored span), or with an end-of-study visit after a relapse still open. The schedules of
-    the others are not built: the list costs the same whatever the trial's size."""
+    the others are not built: the list costs the same whatever the trial's size. Given a user,
+    only the participants of the user's sites (visibility.participant_scope)."""
     p = protocol()
     earliest = now - timedelta(days=p.task_overdue_days)
     latest = now + timedelta(days=p.task_list_ahead_days)
     eos_from = earliest - timedelta(days=p.end_of_study_window_days)
     return list(
         Participant.objects.filter(status__in=[Participant.Status.ENROLLED, Participant.Status.RANDOMIZED])
+        .filter(visibility.participant_scope(user) if user is not None else Q())
         .filter(
             Q(schedule__isnull=True)
             | schedule_may_overlap(earliest, latest)

@@ -38,7 +38,9 @@ def tasks(request: HttpRequest) -> HttpResponse:
         request,
         "clinimetry/tasks.html",
         {
-            "tasks": selectors.due_tasks(selectors.task_list_participants(now=now), now=now),
+            "tasks": selectors.due_tasks(
+                selectors.task_list_participants(now=now, user=request.user), now=now
+            ),
             "now": timezone.now(),
             # MADRS first: the primary scale is entered first at a visit.
             "scales": sorted(

@@ -67,6 +67,9 @@ class Protocol:
     weight_usual_min_kg: float = 40.0
     weight_usual_max_kg: float = 150.0
     total_volume_ml: float = 50.0
+    # A prepared syringe (ketamine diluted in saline, or saline) is used within this many hours of
+    # its preparation; the label prints the beyond-use time, the same for both products.
+    syringe_beyond_use_hours: int = 24
     period1_infusion_days: tuple[int, ...] = (1, 4, 8, 11, 15, 19, 23, 27)
     period2_infusion_days_kp: tuple[int, ...] = (1, 4, 8, 11)
     period2_infusion_days_pk: tuple[int, ...] = (1, 4, 8, 11, 15, 19, 23, 27)
@@ -89,7 +92,15 @@ class Protocol:
     # notified to the principal investigators and the infusion physicians (once).
     vitals_alert_escalate_minutes: int = 10
     dissociation_minutes: tuple[int, ...] = (0, 40)
+    # A participant of childbearing potential starts an infusion only after a negative pregnancy
+    # test taken within this many hours before the start (the protocol excludes pregnancy and is
+    # silent on the interval: a default the study team may change).
+    pregnancy_test_hours: int = 72
     infusion_start_clock: str = "09:00"  # usual start, for planned times until an infusion is recorded
+    # The study calendar (infusions.models.ClosedDay): weekdays the site is closed (0 = Monday)
+    # until the study team sets its own, and the country whose statutory holidays it may pre-fill.
+    closed_weekdays: tuple[int, ...] = (5, 6)
+    holidays_country: str = "MX"
     infusion_chairs_per_day: int = 3
     scanner_slots_per_day: int = 2
     # Ratings
@@ -128,6 +139,18 @@ class Protocol:
         TimeWindow(24, 4),
         TimeWindow(72, 12),
     )
+    # The recall period a rating form offers first, by the kind of timepoint the task serves (the
+    # first word of the schedule's timepoint: "4h", "24h", "72h", "pre-dose"); any other timepoint
+    # (baseline, weekly follow-up, end of study) offers rating_recall_default. A week is too long
+    # a look back a few hours or days after an infusion. The rater may change it; the recall
+    # period used is stored with the rating (clinimetry.scales.recall_default).
+    rating_recall_by_timepoint: tuple[tuple[str, str], ...] = (
+        ("4h", "since_last"),
+        ("24h", "past_24h"),
+        ("72h", "since_last"),
+        ("pre-dose", "since_last"),
+    )
+    rating_recall_default: str = "past_week"
     followup_weeks: int = 12
     followup_window_days: int = 2
     response_threshold_pct: float = 50.0
@@ -165,6 +188,9 @@ class Protocol:
     stable_treatment_weeks: int = 4
     # Roles: no person may hold both roles of a pair.
     strata: tuple[str, ...] = ("",)
+    # Randomize within each site as well (a multi-site trial): the allocation list's strata are
+    # then every site code with each stratum above ("INNN", or "INNN/<stratum>").
+    stratify_by_site: bool = False
     allocation_block_sizes: tuple[int, ...] = (2, 4)
     # The rater must stay blind to the allocation (pharmacist) and to the infusion calendar and
     # records, whose period-2 length reveals the sequence (every role that sees them).

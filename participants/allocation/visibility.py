@@ -9,6 +9,7 @@ audit history, exports and counts ask this module, not the role names.
 from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from ketatrial.protocol import (
@@ -35,6 +36,9 @@ ALLOCATION = "allocation"  # allocation, product, kit-to-product
 TRIAL = "trial"  # trial-wide records: database locks and releases
 GUESSES = "guesses"  # guesses of the product (blinding assessment)
 INTERNAL = "internal"  # storage details no role reads (file paths on the server)
+MEDICATIONS = "medications"  # prior treatments and concomitant medication
+PREGNANCY = "pregnancy"  # childbearing potential and pregnancy tests (dated beside the infusions)
+STAFF = "staff"  # the delegation and training log
 
 NO, READ, WRITE = 0, 1, 2
 
@@ -48,6 +52,8 @@ _OVERSIGHT = {
     PARTICIPANT: READ,
     TRIAL: READ,
     GUESSES: READ,
+    MEDICATIONS: READ,
+    PREGNANCY: READ,
 }
 
 # Role -> kind -> access. The statistician's rows are the exports' (dataset.py codes them); the
@@ -55,16 +61,26 @@ _OVERSIGHT = {
 TABLE: dict[str, dict[str, int]] = {
     RATER: {RATINGS: WRITE, PARTICIPANT: READ, GUESSES: WRITE},
     STATISTICIAN: {},
-    COORDINATOR: {SCHEDULE: WRITE, ADVERSE_EVENTS: READ, MRS: WRITE, PARTICIPANT: WRITE},
+    COORDINATOR: {
+        SCHEDULE: WRITE,
+        ADVERSE_EVENTS: READ,
+        MRS: WRITE,
+        PARTICIPANT: WRITE,
+        MEDICATIONS: WRITE,
+        PREGNANCY: WRITE,
+    },
     INFUSION_PHYSICIAN: {
         SCHEDULE: WRITE,
         INFUSION_SAFETY: WRITE,
         ADVERSE_EVENTS: WRITE,
         PARTICIPANT: READ,
         GUESSES: WRITE,
+        MEDICATIONS: WRITE,
+        PREGNANCY: WRITE,
     },
-    PRINCIPAL_INVESTIGATOR: _OVERSIGHT,
-    DATA_MANAGER: _OVERSIGHT,
+    # The delegation and training log is kept by the data manager and signed by the PI.
+    PRINCIPAL_INVESTIGATOR: {**_OVERSIGHT, STAFF: WRITE},
+    DATA_MANAGER: {**_OVERSIGHT, STAFF: WRITE},
     MONITOR: _OVERSIGHT,
     PHARMACIST: {SCHEDULE: READ, PARTICIPANT: READ},
 }
@@ -98,6 +114,51 @@ def may_see(user: AbstractBaseUser | AnonymousUser, kind: str) -> bool:
     return access(user, kind) >= READ
 
 
+# Sites. Trial-wide roles oversee or analyse the whole trial: with no site listed on their
+# account they see every site's participants (a monitor may be limited to some sites by listing
+# them). Site staff (coordinator, rater, infusion physician, pharmacist) see only the
+# participants of their sites; one with no site listed works at the protocol's own site
+# (Protocol.site_code), which keeps a single-site trial working with no configuration.
+TRIAL_WIDE_ROLES = frozenset({DATA_MANAGER, STATISTICIAN, MONITOR, PRINCIPAL_INVESTIGATOR})
+
+
+def sites_for(user: AbstractBaseUser | AnonymousUser) -> frozenset[int] | None:
+    """The ids of the sites whose participants the user may see, or None for every site (cached
+    on the user object for the request: one query, whatever the number of participants)."""
+    if not user.is_authenticated or not user.is_active:
+        return frozenset()
+    if hasattr(user, "_ketatrial_sites"):
+        return user._ketatrial_sites  # type: ignore[union-attr]
+    from participants.models import Site
+
+    listed = frozenset(Site.objects.filter(profiles__user=user).values_list("pk", flat=True))
+    sites: frozenset[int] | None = listed
+    if not listed:
+        if user_roles(user) & TRIAL_WIDE_ROLES:
+            sites = None
+        else:
+            from ketatrial.trial import protocol
+
+            sites = frozenset(Site.objects.filter(code=protocol().site_code).values_list("pk", flat=True))
+    if sites is None or sites:
+        # Not an empty answer: the protocol's site may be created later in the same request.
+        user._ketatrial_sites = sites  # type: ignore[union-attr]
+    return sites
+
+
+def participant_scope(user: AbstractBaseUser | AnonymousUser, path: str = "", *, or_none: bool = False) -> Q:
+    """The participants the user's sites allow, as a filter on a queryset of participants (`path`
+    empty) or of records reaching a participant by `path` ("participant", "visit__participant";
+    `or_none`: records of no participant pass too). Every list and page that shows a participant
+    applies it, through the participant selectors or directly; a participant of another site
+    is then the same as a missing one."""
+    sites = sites_for(user)
+    if sites is None:
+        return Q()
+    scope = Q(**{f"{path}__site_id__in" if path else "site_id__in": sorted(sites)})
+    return scope | Q(**{f"{path}__isnull": True}) if or_none and path else scope
+
+
 # The kind of each audited model's records; a model not listed is shown to no one (deny by
 # default). The allocation's own records (slots, preparations, receipts, unblinding, the key)
 # and identities stay out of the audit pages altogether (ClinicalModel.audit_restricted).
@@ -109,6 +170,12 @@ MODEL_KINDS: dict[str, str] = {
     "participants.participant": PARTICIPANT,
     "infusions.schedule": SCHEDULE,
     "infusions.infusionvisit": SCHEDULE,
+    # The study calendar (closed days and weekdays) is the schedule's; a pause is session safety.
+    "infusions.closedday": SCHEDULE,
+    "infusions.closedweekdays": SCHEDULE,
+    "infusions.infusionpause": INFUSION_SAFETY,
+    # The bedside scan of a syringe label: the code and whether it matched, nothing of the content.
+    "participants.syringescan": SCHEDULE,
     "infusions.vitalsigns": INFUSION_SAFETY,
     "infusions.dissociationrating": INFUSION_SAFETY,
     "infusions.adverseevent": ADVERSE_EVENTS,
@@ -129,6 +196,13 @@ MODEL_KINDS: dict[str, str] = {
     "review.formlock": TRIAL,
     "review.casebooksignature": TRIAL,
     "review.protocoldeviation": TRIAL,
+    # What a site also records (conduct/): clinical data of the exposed roles; never a rater's.
+    "conduct.priortreatment": MEDICATIONS,
+    "conduct.concomitantmedication": MEDICATIONS,
+    "conduct.childbearingpotential": PREGNANCY,
+    "conduct.pregnancytest": PREGNANCY,
+    "conduct.delegation": STAFF,
+    "conduct.trainingrecord": STAFF,
     "review.softrangeconfirmation": TRIAL,
 }
 # Fields of a visible record whose kind differs from the record's.
