@@ -7,6 +7,7 @@ from crispy_forms.layout import Submit
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from clinimetry.forms import scale_item_fields
 from infusions.dissociation import BPRS_POSITIVE_ITEMS, CADSS_ITEMS
 from infusions.models import AdverseEvent, VitalSigns
 from infusions.services import PRECHECKS
@@ -21,9 +22,16 @@ def _helper(label: Any, action: str = "") -> FormHelper:
     return helper
 
 
+CLOSED_DAY_REASON_LABEL = _("Reason to keep a visit on a closed day")
+
+
 class ScheduleForm(forms.Form):
     day1 = forms.DateField(label=_("Day 1 (first infusion)"), widget=forms.DateInput(attrs={"type": "date"}))
     reason = forms.CharField(label=_("Reason (when moving day 1)"), required=False, max_length=300)
+    # Asked only after the warning that a visit falls on a closed day (the timeline shows it).
+    closed_day_reason = forms.CharField(
+        label=CLOSED_DAY_REASON_LABEL, required=False, max_length=300, widget=forms.HiddenInput
+    )
 
     def __init__(self, *args: Any, action: str = "", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -35,6 +43,16 @@ class RescheduleForm(forms.Form):
     number = forms.IntegerField(widget=forms.HiddenInput)
     new_date = forms.DateField(label=_("New date"), widget=forms.DateInput(attrs={"type": "date"}))
     reason = forms.CharField(label=_("Reason (required outside the window)"), required=False, max_length=300)
+    closed_day_reason = forms.CharField(label=CLOSED_DAY_REASON_LABEL, required=False, max_length=300)
+
+
+class PlannedTimeForm(forms.Form):
+    period = forms.IntegerField(widget=forms.HiddenInput)
+    number = forms.IntegerField(widget=forms.HiddenInput)
+    planned_time = forms.TimeField(
+        label=_("Planned start time"), widget=forms.TimeInput(attrs={"type": "time"})
+    )
+    reason = forms.CharField(label=_("Reason"), max_length=300)
 
 
 class MissedForm(forms.Form):
@@ -61,8 +79,16 @@ class StartForm(forms.Form):
         return {key: bool(self.cleaned_data.get(f"check_{key}")) for key, _l in PRECHECKS}
 
 
+# The vitals form's choice for a reading between the protocol times (services: minute None).
+EXTRA_READING = "extra"
+
+
+def _minute(value: str) -> int | None:
+    return None if value == EXTRA_READING else int(value)
+
+
 class VitalsForm(forms.Form):
-    minute = forms.TypedChoiceField(label=_("Time point"), coerce=int)
+    minute = forms.TypedChoiceField(label=_("Time point"), coerce=_minute)
     measured_at = forms.DateTimeField(label=_("Measured at"), widget=forms.DateTimeInput(attrs=DT))
     # Range checks live in the service (one place); the browser only keeps the digits.
     systolic = forms.IntegerField(label=_("Systolic (mmHg)"), required=False)
@@ -86,7 +112,9 @@ class VitalsForm(forms.Form):
                 "ulow": usual_low,
                 "uhigh": usual_high,
             }
-        self.fields["minute"].choices = [(m, _("before start") if m == -1 else f"{m} min") for m in minutes]
+        self.fields["minute"].choices = [
+            (m, _("before start") if m == -1 else f"{m} min") for m in minutes
+        ] + [(EXTRA_READING, _("Extra reading (unscheduled), at the time measured"))]
         self.helper = _helper(_("Record vitals"), action)
 
 
@@ -101,13 +129,18 @@ class DissociationForm(forms.Form):
     minute = forms.TypedChoiceField(
         label=_("Time point"), coerce=int, choices=[(0, _("before start")), (40, "40 min")]
     )
+    # Empty means now; a paper form entered after a downtime gives its real time (conduct/paper.py).
+    rated_at = forms.DateTimeField(
+        label=_("Rated at"),
+        required=False,
+        widget=forms.DateTimeInput(attrs=DT),
+        help_text=_("Leave empty to record it now; when entering a paper form, the time written on it."),
+    )
 
     def __init__(self, *args: Any, action: str = "", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        for n in range(1, CADSS_ITEMS + 1):
-            self.fields[f"cadss_{n}"] = forms.IntegerField(
-                label=_("CADSS item %d") % n, min_value=0, max_value=4
-            )
+        # Named, with item-specific guidance, from the scale registry (clinimetry/scales.py, items.py).
+        self.fields.update(scale_item_fields("cadss", prefix="cadss_"))
         for name in BPRS_POSITIVE_ITEMS:
             self.fields[f"bprs_{name}"] = forms.IntegerField(
                 label=_("BPRS: %s") % name.replace("_", " "), min_value=1, max_value=7
@@ -130,6 +163,25 @@ class StopForm(forms.Form):
     def __init__(self, *args: Any, action: str = "", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.helper = _helper(_("Record stop"), action)
+
+
+class PauseForm(forms.Form):
+    prefix = "pause"
+    paused_at = forms.DateTimeField(label=_("Pump stopped at"), widget=forms.DateTimeInput(attrs=DT))
+    pause_reason = forms.CharField(label=_("Reason for the pause"), max_length=500)
+
+    def __init__(self, *args: Any, action: str = "", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.helper = _helper(_("Pause the infusion"), action)
+
+
+class ResumeForm(forms.Form):
+    prefix = "resume"
+    resumed_at = forms.DateTimeField(label=_("Pump restarted at"), widget=forms.DateTimeInput(attrs=DT))
+
+    def __init__(self, *args: Any, action: str = "", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.helper = _helper(_("Resume the infusion"), action)
 
 
 class DischargeForm(forms.Form):
@@ -209,3 +261,51 @@ class AdverseEventFollowUpForm(forms.Form):
     def __init__(self, *args: Any, action: str = "", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.helper = _helper(_("Add the follow-up"), action)
+
+
+WEEKDAYS = [
+    (0, _("Monday")),
+    (1, _("Tuesday")),
+    (2, _("Wednesday")),
+    (3, _("Thursday")),
+    (4, _("Friday")),
+    (5, _("Saturday")),
+    (6, _("Sunday")),
+]
+
+
+class ClosedDayForm(forms.Form):
+    day = forms.DateField(label=_("Day"), widget=forms.DateInput(attrs={"type": "date"}))
+    name = forms.CharField(label=_("Name (holiday or why the site is closed)"), max_length=200)
+
+    def __init__(self, *args: Any, action: str = "", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.helper = _helper(_("Add the closed day"), action)
+
+
+class ClosedDayRemoveForm(forms.Form):
+    closed_day = forms.IntegerField(widget=forms.HiddenInput)
+    reason = forms.CharField(label=_("Reason"), max_length=300)
+
+
+class ClosedWeekdaysForm(forms.Form):
+    weekdays = forms.TypedMultipleChoiceField(
+        label=_("Weekdays the site is closed"),
+        choices=WEEKDAYS,
+        coerce=int,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    reason = forms.CharField(label=_("Reason for the change"), max_length=300)
+
+    def __init__(self, *args: Any, action: str = "", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.helper = _helper(_("Save the weekdays"), action)
+
+
+class StatutoryHolidaysForm(forms.Form):
+    year = forms.IntegerField(label=_("Year"), min_value=2000, max_value=2100)
+
+    def __init__(self, *args: Any, action: str = "", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.helper = _helper(_("Add the statutory holidays of this year"), action)

@@ -13,15 +13,18 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db.models import Q
+from django.utils import formats
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from infusions import schedule as sched
-from infusions.models import CalendarToken, InfusionVisit, Schedule
+from infusions.models import CalendarToken, ClosedDay, ClosedWeekdays, InfusionVisit, Schedule
 from infusions.services import TZ, protocol_key, schedule_for, schedules_for
 from ketatrial.trial import protocol
+from participants.allocation import visibility
 from participants.models import Participant
 
 STATUS_LABELS = {
@@ -214,14 +217,18 @@ def schedule_may_overlap(start: datetime, end: datetime) -> Q:
     return ~fresh | Q(schedule_span__starts_at__lte=end, schedule_span__ends_at__gte=start)
 
 
-def calendar_events(start: date, end: date, *, now: datetime) -> list[Event]:
+def calendar_events(
+    start: date, end: date, *, now: datetime, user: AbstractBaseUser | None = None
+) -> list[Event]:
     """Events of every scheduled participant between two dates (inclusive); only the schedules
-    that can reach those days are built (infusions.models.ScheduleSpan)."""
+    that can reach those days are built (infusions.models.ScheduleSpan). Given a user, only the
+    participants of the user's sites (visibility.participant_scope)."""
     first = datetime.combine(start, time.min, tzinfo=TZ)
     last = datetime.combine(end, time.max, tzinfo=TZ)
     participants = list(
         Participant.objects.filter(schedule__isnull=False, status=Participant.Status.RANDOMIZED)
         .filter(schedule_may_overlap(first, last))
+        .filter(visibility.participant_scope(user) if user is not None else Q())
         .select_related("site")
     )
     plans = schedules_for(participants)  # a fixed number of queries, whatever the trial's size
@@ -250,10 +257,11 @@ def capacity(events: list[Event], *, chairs: int, scanner_slots: int) -> dict[da
     }
 
 
-def scheduled_participants() -> list[Participant]:
-    return list(
-        Participant.objects.filter(pk__in=Schedule.objects.values("participant")).select_related("site")
-    )
+def scheduled_participants(user: AbstractBaseUser | None = None) -> list[Participant]:
+    """Participants with a schedule (given a user, of the user's sites)."""
+    scope = visibility.participant_scope(user) if user is not None else Q()
+    scheduled = Schedule.objects.values("participant")
+    return list(Participant.objects.filter(scope, pk__in=scheduled).select_related("site"))
 
 
 def calendar_token_get(token: str) -> CalendarToken | None:
@@ -274,3 +282,100 @@ def mrs_windows(participant: Participant) -> dict[str, tuple[datetime, datetime]
 def mrs_window(participant: Participant, code: str) -> tuple[datetime, datetime] | None:
     """One session's window (None: no schedule yet, or no such session)."""
     return mrs_windows(participant).get(code)
+
+
+# --- the study calendar ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClosedCalendar:
+    """The days the site is closed: weekdays (0 = Monday) and named days."""
+
+    weekdays: frozenset[int]
+    days: dict[date, str]
+    weekdays_set_by_team: bool
+
+    def closed(self, day: date) -> bool:
+        return sched.is_closed(day, closed_weekdays=self.weekdays, closed_days=self.days)
+
+    def label(self, day: date) -> str:
+        """Why the site is closed on `day` (the day's name, else its weekday); "" when open."""
+        if day in self.days:
+            return self.days[day]
+        if day.weekday() in self.weekdays:
+            return formats.date_format(day, "l")
+        return ""
+
+    def nearest_open_day(self, target: date, first: date, last: date) -> date | None:
+        return sched.nearest_open_day(
+            target, first, last, closed_weekdays=self.weekdays, closed_days=self.days
+        )
+
+
+def closed_calendar(*, start: date | None = None, end: date | None = None) -> ClosedCalendar:
+    """The study calendar (two queries); `start` and `end` keep only the named days between them."""
+    row = ClosedWeekdays.objects.first()
+    weekdays = frozenset(row.weekdays) if row is not None else frozenset(protocol().closed_weekdays)
+    days = ClosedDay.objects.all()
+    if start is not None:
+        days = days.filter(day__gte=start)
+    if end is not None:
+        days = days.filter(day__lte=end)
+    return ClosedCalendar(weekdays, dict(days.values_list("day", "name")), row is not None)
+
+
+# Events that still have to happen (a closed day of the past is history, not a warning).
+_TO_COME = {"planned", "planned_out_of_window", "due"}
+
+
+def closed_day_events(events: list[Event], calendar: ClosedCalendar) -> list[tuple[Event, str]]:
+    """The events still to come that fall on a closed day, each with why the day is closed."""
+    return [(e, calendar.label(e.day)) for e in events if e.status in _TO_COME and calendar.closed(e.day)]
+
+
+def closed_days_list(year: int) -> list[ClosedDay]:
+    """The named closed days of one year, in order."""
+    return list(ClosedDay.objects.filter(day__year=year).order_by("day"))
+
+
+@dataclass(frozen=True)
+class SessionTiming:
+    """A session's pump time with its pauses, for the session page (volumes only: the same for
+    ketamine and saline)."""
+
+    running_minutes: int
+    paused_minutes: int
+    planned_minutes: int
+    delivered_ml: float
+    total_ml: float
+    expected_end: datetime | None  # while running or paused; None once stopped
+
+
+def session_timing(visit: InfusionVisit, *, now: datetime) -> SessionTiming | None:
+    """How long the pump has run (or ran) and how much was given; None before the start."""
+    if visit.started_at is None:
+        return None
+    p = protocol()
+    pauses = [sched.Pause(x.paused_at, x.resumed_at) for x in visit.pauses.all()]
+    until = visit.ended_at or now
+    running = sched.running_time(visit.started_at, pauses, until=until)
+    paused = sched.paused_time(pauses, until=until)
+    end = None
+    if visit.ended_at is None:
+        end = sched.expected_end(visit.started_at, pauses, minutes=p.infusion_minutes, now=now)
+    return SessionTiming(
+        running_minutes=int(running.total_seconds() // 60),
+        paused_minutes=int(paused.total_seconds() // 60),
+        planned_minutes=p.infusion_minutes,
+        delivered_ml=sched.delivered_volume_ml(
+            running, total_volume_ml=p.total_volume_ml, minutes=p.infusion_minutes
+        ),
+        total_ml=p.total_volume_ml,
+        expected_end=end,
+    )
+
+
+def vitals_in_order(visit: InfusionVisit) -> list[Any]:
+    """The visit's vitals, the scheduled and the extra readings together, in the order they were
+    measured (a scheduled reading first when two share a time)."""
+    return sorted(visit.vitals.all(), key=lambda v: (v.measured_at, v.unscheduled, v.pk))

@@ -17,13 +17,17 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from conduct.services import pregnancy_test_require
 from infusions import dissociation
 from infusions import schedule as sched
 from infusions.models import (
     AdverseEvent,
     AdverseEventFollowUp,
     CalendarToken,
+    ClosedDay,
+    ClosedWeekdays,
     DissociationRating,
+    InfusionPause,
     InfusionVisit,
     Schedule,
     ScheduleSpan,
@@ -65,6 +69,7 @@ def _facts(
         facts[(visit.period, visit.number)] = sched.InfusionFact(
             status=status,
             planned_date=visit.planned_date,
+            planned_time=visit.planned_time,
             start=visit.started_at if status == sched.DONE else None,
             end=visit.ended_at if status == sched.DONE else None,
         )
@@ -181,11 +186,103 @@ def schedule_spans_refresh(*, now: datetime) -> int:
     return written
 
 
+def _plan_with(
+    participant: Participant,
+    *,
+    day1: date | None = None,
+    fact: tuple[tuple[int, int], sched.InfusionFact] | None = None,
+) -> sched.Schedule | None:
+    """The participant's schedule as it would be with another day 1 or one infusion's fact changed
+    (what a booking or a move would make), before anything is saved."""
+    anchor = Schedule.objects.filter(participant=participant).first()
+    if day1 is None and anchor is None:
+        return None
+    facts = _facts(participant)
+    if fact is not None:
+        facts[fact[0]] = fact[1]
+    return sched.build_schedule(
+        sequence_days=allocation.period_day_patterns(participant),
+        day1=day1 or anchor.day1,  # type: ignore[union-attr]
+        facts=facts,
+        p=protocol(),
+        start_clock=start_clock(),
+        tz=TZ,
+    )
+
+
+def _closed_day_check(
+    participant: Participant,
+    *,
+    before: sched.Schedule | None,
+    after: sched.Schedule | None,
+    reason: str | None,
+    now: datetime,
+) -> str:
+    """Warn when a booking or a move puts a visit (infusion, rating, MRS scan) on a day the site is
+    closed that was not on one before. Not a refusal: the protocol windows come first, so the
+    coordinator may keep the date with a reason, which goes to the audit trail (returned as the
+    words to add to it; empty when nothing new falls on a closed day). Only what the person may
+    see of the schedule is named (the period-2 horizon of infusions.selectors). `reason` None: no
+    person is asked (a data load, seed data); the pages always pass what the person typed."""
+    if reason is None:
+        return ""
+    from infusions import selectors  # selectors reads through this module
+
+    calendar = selectors.closed_calendar()
+    seen = set()
+    if before is not None:
+        seen = {
+            (e.kind, e.code, e.number, e.day)
+            for e, _label in selectors.closed_day_events(
+                selectors.participant_events(participant, now=now, plan=before), calendar
+            )
+        }
+    new = [
+        (e, label)
+        for e, label in selectors.closed_day_events(
+            selectors.participant_events(participant, now=now, plan=after), calendar
+        )
+        if (e.kind, e.code, e.number, e.day) not in seen
+    ]
+    if not new:
+        return ""
+
+    def named(e: Any, label: str) -> str:
+        text = f"{e.label}: {e.day:%Y-%m-%d} ({label})"
+        if e.kind == sched.INFUSION and e.window_start and e.window_end:
+            nearest = calendar.nearest_open_day(
+                e.day, e.window_start.astimezone(TZ).date(), e.window_end.astimezone(TZ).date()
+            )
+            if nearest is not None:
+                text += ", " + _("nearest open day in its window: %s") % f"{nearest:%Y-%m-%d}"
+        return text
+
+    listed = "; ".join(named(e, label) for e, label in new)
+    if not reason.strip():
+        raise ValidationError(
+            {
+                "closed_day_reason": _(
+                    "The site is closed on the day of %(visits)s. Choose another date, or keep this "
+                    "one and give the reason."
+                )
+                % {"visits": listed}
+            }
+        )
+    return f"on a closed day ({listed}), kept: {reason.strip()}"
+
+
 @transaction.atomic
 def schedule_set(
-    *, participant: Participant, day1: date, by: AbstractBaseUser, now: datetime, reason: str = ""
+    *,
+    participant: Participant,
+    day1: date,
+    by: AbstractBaseUser,
+    now: datetime,
+    reason: str = "",
+    closed_day_reason: str | None = None,
 ) -> Schedule:
-    """Set (or, before any infusion is given, move) day 1 of period 1."""
+    """Set (or, before any infusion is given, move) day 1 of period 1. Visits that would fall on
+    a closed day are named and kept only with a reason (audited)."""
     participant = Participant.objects.select_for_update().get(pk=participant.pk)
     if participant.status != Participant.Status.RANDOMIZED:
         raise ValidationError(_("Only a randomized participant in follow-up can be scheduled."))
@@ -199,11 +296,25 @@ def schedule_set(
             }
         )
     existing = Schedule.objects.filter(participant=participant).first()
-    if existing is None:
-        return clinical_create(Schedule(participant=participant, day1=day1), by=by, reason="scheduled")
-    if participant.infusion_visits.exclude(status=InfusionVisit.Status.PLANNED).exists():
+    if (
+        existing is not None
+        and participant.infusion_visits.exclude(status=InfusionVisit.Status.PLANNED).exists()
+    ):
         raise ValidationError(_("Infusions were already given or missed: move single infusions instead."))
-    return clinical_update(existing, by=by, reason=reason, changes={"day1": day1})
+    if existing is not None and not reason.strip():
+        raise ValidationError({"reason": _("Give the reason for this change.")})
+    closed = _closed_day_check(
+        participant,
+        before=_plan_with(participant) if existing else None,
+        after=_plan_with(participant, day1=day1),
+        reason=closed_day_reason,
+        now=now,
+    )
+    if existing is None:
+        note = "scheduled" + (f"; {closed}" if closed else "")
+        return clinical_create(Schedule(participant=participant, day1=day1), by=by, reason=note)
+    note = reason.strip() + (f"; {closed}" if closed else "")
+    return clinical_update(existing, by=by, reason=note, changes={"day1": day1})
 
 
 def visit_for(participant: Participant, period: int, number: int, *, by: AbstractBaseUser) -> InfusionVisit:
@@ -231,8 +342,10 @@ def infusion_reschedule(
     reason: str,
     by: AbstractBaseUser,
     now: datetime,
+    closed_day_reason: str | None = None,
 ) -> InfusionVisit:
-    """Move a planned infusion; outside its window a reason is required; never within 48 h."""
+    """Move a planned infusion; outside its window a reason is required; never within 48 h; a
+    visit the move puts on a closed day is kept only with a reason."""
     Participant.objects.select_for_update().get(pk=participant.pk)
     visit = visit_for(participant, period, number, by=by)
     if visit.status != InfusionVisit.Status.PLANNED:
@@ -240,7 +353,7 @@ def infusion_reschedule(
     plan = schedule_for(participant)
     assert plan is not None
     infusion = plan.infusion(period, number)
-    _check_gap(plan, infusion, datetime.combine(new_date, start_clock(), tzinfo=TZ))
+    _check_gap(plan, infusion, datetime.combine(new_date, visit.planned_time or start_clock(), tzinfo=TZ))
     outside = not infusion.window_start <= new_date <= infusion.window_end
     if outside and not reason.strip():
         raise ValidationError(
@@ -249,9 +362,49 @@ def infusion_reschedule(
                 % {"d": new_date, "a": infusion.window_start, "b": infusion.window_end}
             }
         )
+    moved = sched.InfusionFact(planned_date=new_date, planned_time=visit.planned_time)
+    closed = _closed_day_check(
+        participant,
+        before=plan,
+        after=_plan_with(participant, fact=((period, number), moved)),
+        reason=closed_day_reason,
+        now=now,
+    )
     note = reason.strip() or _("moved within the window")
     return clinical_update(
-        visit, by=by, reason=note, changes={"planned_date": new_date, "schedule_note": note}
+        visit,
+        by=by,
+        reason=note + (f"; {closed}" if closed else ""),
+        changes={"planned_date": new_date, "schedule_note": note},
+    )
+
+
+@transaction.atomic
+def infusion_set_time(
+    *,
+    participant: Participant,
+    period: int,
+    number: int,
+    planned_time: time,
+    reason: str,
+    by: AbstractBaseUser,
+    now: datetime,
+) -> InfusionVisit:
+    """Set or change the planned start time of a planned infusion (audited with its reason); the
+    pre-dose rating and the in-scanner scan follow it, and it is never within the minimum gap of
+    the infusions either side."""
+    Participant.objects.select_for_update().get(pk=participant.pk)
+    if not reason.strip():
+        raise ValidationError({"reason": _("Give the reason for this change.")})
+    visit = visit_for(participant, period, number, by=by)
+    if visit.status != InfusionVisit.Status.PLANNED:
+        raise ValidationError(_("Only a planned infusion can be moved."))
+    plan = schedule_for(participant)
+    assert plan is not None
+    infusion = plan.infusion(period, number)
+    _check_gap(plan, infusion, datetime.combine(infusion.date, planned_time, tzinfo=TZ))
+    return clinical_update(
+        visit, by=by, reason=f"planned start time: {reason.strip()}", changes={"planned_time": planned_time}
     )
 
 
@@ -307,9 +460,18 @@ FUTURE_TIME_MESSAGES = {
         "The stop time %(at)s is in the future (it is now %(now)s): record the stop once the infusion "
         "has ended."
     ),
+    "rated_at": gettext_lazy(
+        "The rating time %(at)s is in the future (it is now %(now)s): enter the time of the rating."
+    ),
     "discharged_at": gettext_lazy(
         "The discharge time %(at)s is in the future (it is now %(now)s): record the discharge when the "
         "participant leaves."
+    ),
+    "paused_at": gettext_lazy(
+        "The pause time %(at)s is in the future (it is now %(now)s): enter the time the pump was stopped."
+    ),
+    "resumed_at": gettext_lazy(
+        "The resume time %(at)s is in the future (it is now %(now)s): enter the time the pump was restarted."
     ),
 }
 
@@ -350,12 +512,20 @@ def session_start(
         raise ValidationError(_("This infusion is not waiting to start."))
     _not_in_future("started_at", started_at, now)
     require_consent(visit.participant, at=started_at)
+    pregnancy_test_require(visit.participant, at=started_at)
     missing = [str(label) for key, label in PRECHECKS if not prechecks.get(key)]
     if missing:
         raise ValidationError(_("Pre-infusion checks not done: %s") % "; ".join(missing))
     prepared = allocation.blinded_preparation(visit.participant, visit.period, visit.number)
     if prepared is None:
         raise ValidationError(_("The pharmacy has not prepared this infusion: do not start."))
+    if not prepared.confirmed:
+        raise ValidationError(
+            _(
+                "STOP: the second pharmacist has not confirmed this infusion's preparation yet: do not "
+                "start. Call the pharmacy."
+            )
+        )
     if syringe_code.strip().upper() != prepared.syringe_code:
         raise ValidationError(
             {
@@ -392,11 +562,18 @@ def vitals_minutes() -> list[int]:
     return [-1, *protocol().vitals_minutes]
 
 
+def _elapsed_minute(visit: InfusionVisit, measured_at: datetime) -> int:
+    """An extra reading's minute: whole minutes since the start (-1 before it)."""
+    if visit.started_at is None or measured_at < visit.started_at:
+        return -1
+    return int((measured_at - visit.started_at).total_seconds() // 60)
+
+
 @transaction.atomic
 def vitals_record(
     *,
     visit: InfusionVisit,
-    minute: int,
+    minute: int | None,
     systolic: int | None,
     diastolic: int | None,
     heart_rate: int | None,
@@ -409,19 +586,23 @@ def vitals_record(
     """Record one set of vitals; implausible values are refused field by field, and so is a
     measurement time in the future or before consent; unusual values (possible, but often a typing
     error) are saved only once confirmed with a reason; thresholds passed are stored as alerts
-    that wait for an action."""
+    that wait for an action. `minute` None: an extra reading at any time (unscheduled, e.g. a
+    repeat blood pressure), checked and alerted the same way."""
     # The caller's copy may predate the start.
     visit = InfusionVisit.objects.select_related("participant").get(pk=visit.pk)
-    if minute not in vitals_minutes():
+    unscheduled = minute is None
+    if not unscheduled and minute not in vitals_minutes():
         raise ValidationError({"minute": _("Not a protocol time point.")})
     problems = vitals_problems(systolic=systolic, diastolic=diastolic, heart_rate=heart_rate, spo2=spo2)
     if problems:
         raise ValidationError(problems)
     _not_in_future("measured_at", measured_at, now)
     require_consent(visit.participant, at=measured_at)
+    if unscheduled:
+        minute = _elapsed_minute(visit, measured_at)
     if visit.status == InfusionVisit.Status.PLANNED and minute != -1:
         raise ValidationError({"minute": _("Start the infusion before recording vitals during it.")})
-    if VitalSigns.objects.filter(visit=visit, minute=minute).exists():
+    if not unscheduled and VitalSigns.objects.filter(visit=visit, minute=minute, unscheduled=False).exists():
         raise ValidationError(
             {"minute": _("Vitals for this time point are already recorded; correct them instead.")}
         )
@@ -442,6 +623,7 @@ def vitals_record(
         VitalSigns(
             visit=visit,
             minute=minute,
+            unscheduled=unscheduled,
             measured_at=measured_at,
             systolic=systolic,
             diastolic=diastolic,
@@ -451,7 +633,8 @@ def vitals_record(
             confirmations={name: confirm_reason.strip() for name in unusual},
         ),
         by=by,
-        reason="recorded" if not unusual else f"recorded; unusual values confirmed: {confirm_reason.strip()}",
+        reason=("extra reading recorded" if unscheduled else "recorded")
+        + (f"; unusual values confirmed: {confirm_reason.strip()}" if unusual else ""),
     )
 
 
@@ -498,7 +681,10 @@ def dissociation_record(
     bprs_items: list[int],
     rated_at: datetime,
     by: AbstractBaseUser,
+    now: datetime | None = None,
 ) -> DissociationRating:
+    if now is not None:
+        _not_in_future("rated_at", rated_at, now)
     if minute not in protocol().dissociation_minutes:
         raise ValidationError({"minute": _("CADSS and BPRS+ are rated before the start (0) and at 40 min.")})
     try:
@@ -523,18 +709,109 @@ def dissociation_record(
     )
 
 
+def open_pause(visit: InfusionVisit) -> InfusionPause | None:
+    """The pause of this infusion not resumed yet, if any."""
+    return InfusionPause.objects.filter(visit=visit, resumed_at=None).first()
+
+
+def session_pauses(visit: InfusionVisit) -> list[sched.Pause]:
+    """The visit's pauses for the running-time arithmetic (infusions.schedule)."""
+    return [sched.Pause(p.paused_at, p.resumed_at) for p in visit.pauses.all()]
+
+
+@transaction.atomic
+def session_pause(
+    *, visit: InfusionVisit, paused_at: datetime, reason: str, by: AbstractBaseUser, now: datetime
+) -> InfusionPause:
+    """Pause a running infusion (the pump stops; the physician resumes it later, or stops it for
+    good as before): a reason, and a time after the start and after the last resume, not in the
+    future."""
+    visit = InfusionVisit.objects.select_for_update().get(pk=visit.pk)
+    if visit.status != InfusionVisit.Status.IN_PROGRESS or visit.started_at is None:
+        raise ValidationError(_("This infusion is not running."))
+    if open_pause(visit) is not None:
+        raise ValidationError(_("The infusion is already paused: resume it first."))
+    if not reason.strip():
+        raise ValidationError({"pause_reason": _("Give the reason for the pause.")})
+    _not_in_future("paused_at", paused_at, now)
+    last = visit.pauses.exclude(resumed_at=None).order_by("-resumed_at").first()
+    after = last.resumed_at if last is not None else visit.started_at
+    assert after is not None
+    if paused_at < after:
+        raise ValidationError(
+            {
+                "paused_at": _("The pause must begin after %(what)s (%(t)s).")
+                % {
+                    "what": _("the last resume") if last is not None else _("the start"),
+                    "t": local_minute(after),
+                }
+            }
+        )
+    return clinical_create(
+        InfusionPause(visit=visit, paused_at=paused_at, reason=reason.strip(), paused_by=by),
+        by=by,
+        reason=f"infusion paused: {reason.strip()}",
+    )
+
+
+def pause_suggested(visit: InfusionVisit) -> VitalSigns | None:
+    """The latest alert whose action was a pause when no pause was recorded from its measurement
+    on: the session page offers the pause form filled in from it (the physician enters the time
+    the pump was stopped; an alert action entered later must not date the pause)."""
+    asked = visit.vitals.filter(action=VitalSigns.Action.PAUSE).order_by("-measured_at").first()
+    if asked is None or visit.status != InfusionVisit.Status.IN_PROGRESS:
+        return None
+    if visit.pauses.filter(paused_at__gte=asked.measured_at).exists():
+        return None
+    return asked
+
+
+@transaction.atomic
+def session_resume(
+    *, visit: InfusionVisit, resumed_at: datetime, by: AbstractBaseUser, now: datetime
+) -> InfusionPause:
+    """Resume a paused infusion at a time after the pause began, not in the future; the pump runs
+    on for the rest of the planned minutes (infusions.schedule.expected_end)."""
+    visit = InfusionVisit.objects.select_for_update().get(pk=visit.pk)
+    pause = open_pause(visit)
+    if visit.status != InfusionVisit.Status.IN_PROGRESS or pause is None:
+        raise ValidationError(_("The infusion is not paused."))
+    _not_in_future("resumed_at", resumed_at, now)
+    if resumed_at <= pause.paused_at:
+        raise ValidationError(
+            {
+                "resumed_at": _("The infusion must resume after the pause began (%(t)s).")
+                % {"t": local_minute(pause.paused_at)}
+            }
+        )
+    return clinical_update(
+        pause, by=by, reason="infusion resumed", changes={"resumed_at": resumed_at, "resumed_by": by}
+    )
+
+
 @transaction.atomic
 def session_stop(
     *, visit: InfusionVisit, ended_at: datetime, interruptions: str, by: AbstractBaseUser, now: datetime
 ) -> InfusionVisit:
     """Record the end of the infusion (after its start, not in the future); it anchors the 4 h,
-    24 h and 72 h ratings."""
+    24 h and 72 h ratings. A pause still open lasts until this stop (the infusion was not
+    resumed); the stop cannot come before a pause or resume already recorded."""
     visit = InfusionVisit.objects.select_for_update().get(pk=visit.pk)
     if visit.status != InfusionVisit.Status.IN_PROGRESS or visit.started_at is None:
         raise ValidationError(_("This infusion is not running."))
     _not_in_future("ended_at", ended_at, now)
     if ended_at <= visit.started_at:
         raise ValidationError({"ended_at": _("The stop time must be after the start.")})
+    latest = max(
+        (m for p in visit.pauses.all() for m in (p.paused_at, p.resumed_at) if m is not None), default=None
+    )
+    if latest is not None and ended_at < latest:
+        raise ValidationError(
+            {
+                "ended_at": _("The stop time must be after the last pause or resume (%(t)s).")
+                % {"t": local_minute(latest)}
+            }
+        )
     if open_alerts(visit):
         raise ValidationError(_("An alert is waiting for its action."))
     return clinical_update(
@@ -790,3 +1067,80 @@ def calendar_token_for(user: AbstractBaseUser, *, now: datetime, renew: bool = F
             user=user, defaults={"token": value, "created_at": now}
         )
     return token
+
+
+# --- the study calendar: closed days -----------------------------------------------------------
+
+
+@transaction.atomic
+def closed_day_add(
+    *, day: date, name: str, by: AbstractBaseUser | None, source: str = ClosedDay.Source.TEAM
+) -> ClosedDay:
+    """Mark a day on which the site is closed (a holiday, a site closure), with its name."""
+    if not name.strip():
+        raise ValidationError(
+            {"name": _("Give the day a name (e.g. the holiday or why the site is closed).")}
+        )
+    existing = ClosedDay.objects.filter(day=day).first()
+    if existing is not None:
+        raise ValidationError(
+            {"day": _("%(d)s is already closed: %(name)s.") % {"d": day, "name": existing.name}}
+        )
+    return clinical_create(
+        ClosedDay(day=day, name=name.strip(), source=source), by=by, reason="closed day added"
+    )
+
+
+@transaction.atomic
+def closed_day_remove(*, closed_day: ClosedDay, reason: str, by: AbstractBaseUser) -> None:
+    """Open a closed day again (the site works that day after all); audited with the reason."""
+    if not reason.strip():
+        raise ValidationError({"reason": _("Give the reason for this change.")})
+    closed_day = ClosedDay.objects.select_for_update().get(pk=closed_day.pk)
+    closed_day._history_user = by  # type: ignore[attr-defined]
+    closed_day._change_reason = f"closed day removed: {reason.strip()}"  # type: ignore[attr-defined]
+    closed_day.delete()
+
+
+@transaction.atomic
+def closed_weekdays_set(*, weekdays: list[int], reason: str, by: AbstractBaseUser) -> ClosedWeekdays:
+    """Set the weekdays the site is closed (0 = Monday); replaces the protocol's default."""
+    if any(not 0 <= d <= 6 for d in weekdays):
+        raise ValidationError({"weekdays": _("A weekday is a number from 0 (Monday) to 6 (Sunday).")})
+    if not reason.strip():
+        raise ValidationError({"reason": _("Give the reason for this change.")})
+    chosen = sorted(set(weekdays))
+    row = ClosedWeekdays.objects.select_for_update().first()
+    if row is None:
+        return clinical_create(
+            ClosedWeekdays(weekdays=chosen), by=by, reason=f"closed weekdays set: {reason.strip()}"
+        )
+    return clinical_update(
+        row, by=by, reason=f"closed weekdays changed: {reason.strip()}", changes={"weekdays": chosen}
+    )
+
+
+def statutory_holidays(year: int, *, language: str) -> dict[date, str]:
+    """The statutory holidays of the protocol's country in one year, named in `language` (the
+    `holidays` library; nothing is written)."""
+    import holidays
+
+    country = protocol().holidays_country
+    supported = holidays.country_holidays(country).supported_languages
+    wanted = "es" if language.startswith("es") else "en_US"
+    chosen = wanted if wanted in supported else None
+    return dict(holidays.country_holidays(country, years=year, language=chosen).items())
+
+
+@transaction.atomic
+def closed_days_add_statutory(*, year: int, by: AbstractBaseUser | None, language: str) -> list[ClosedDay]:
+    """Add the statutory holidays of a year as closed days (days already closed are left as they
+    are). Returns the days added."""
+    if not 2000 <= year <= 2100:
+        raise ValidationError({"year": _("Give a year between 2000 and 2100.")})
+    taken = set(ClosedDay.objects.filter(day__year=year).values_list("day", flat=True))
+    added = []
+    for day, name in sorted(statutory_holidays(year, language=language).items()):
+        if day not in taken:
+            added.append(closed_day_add(day=day, name=name, by=by, source=ClosedDay.Source.STATUTORY))
+    return added
