@@ -101,7 +101,12 @@ def test_a_gzip_bomb_declaring_gigabytes_is_refused_from_its_header_unread(
     try:
         response = client_for(coordinator).post(
             reverse("spectroscopy:upload", args=[person.pk]),
-            {"session_code": "unscheduled", "scanned_at": "2026-11-20T10:00", "kind": "mega", "file": SimpleUploadedFile("scan.nii.gz", bomb)},
+            {
+                "session_code": "unscheduled",
+                "scanned_at": "2026-11-20T10:00",
+                "kind": "mega",
+                "file": SimpleUploadedFile("scan.nii.gz", bomb),
+            },
             HTTP_ACCEPT_LANGUAGE="en",
             follow=True,
         )
@@ -226,7 +231,12 @@ def test_a_240_character_file_name_is_stored_under_a_short_safe_name_and_shown_a
     person = enrolled(coordinator)
     response = client_for(coordinator).post(
         reverse("spectroscopy:upload", args=[person.pk]),
-        {"session_code": "unscheduled", "scanned_at": "2026-11-20T10:00", "kind": "mega", "file": SimpleUploadedFile(name, scans["metab"])},
+        {
+            "session_code": "unscheduled",
+            "scanned_at": "2026-11-20T10:00",
+            "kind": "mega",
+            "file": SimpleUploadedFile(name, scans["metab"]),
+        },
         HTTP_ACCEPT_LANGUAGE="en",
     )
     assert response.status_code == 302

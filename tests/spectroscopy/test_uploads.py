@@ -177,7 +177,12 @@ def test_the_upload_page_refuses_a_text_file_with_the_reason(coordinator, client
     person = enrolled(coordinator)
     response = client_for(coordinator).post(
         reverse("spectroscopy:upload", args=[person.pk]),
-        {"session_code": "unscheduled", "scanned_at": "2026-11-20T10:00", "kind": "mega", "file": SimpleUploadedFile("scan.txt", b"hello")},
+        {
+            "session_code": "unscheduled",
+            "scanned_at": "2026-11-20T10:00",
+            "kind": "mega",
+            "file": SimpleUploadedFile("scan.txt", b"hello"),
+        },
         follow=True,
         HTTP_ACCEPT_LANGUAGE="en",
     )
