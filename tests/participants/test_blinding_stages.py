@@ -142,9 +142,22 @@ def _task_rows(client: Client, person: Participant) -> list[str]:
     return out
 
 
+def _home_rows(html: str, person: Participant) -> list[str]:
+    """The rows and list items of a role's home page (its worklist) that name the participant."""
+    rows = [
+        row for row in re.findall(r"<tr[ >].*?</tr>|<li[ >].*?</li>", html, flags=re.S) if person.code in row
+    ]
+    return [_mask(row, person) for row in rows]
+
+
 def _differences(clients: dict[str, Client], role: str, a: Participant, b: Participant) -> list[str]:
     client = clients[role]
     differ = []
+    # The role's home page, its worklist for today, lists every participant at once: the rows
+    # of one of the pair must read like the other's.
+    home = client.get(reverse("role_home", args=[role])).content.decode()
+    if _home_rows(home, a) != _home_rows(home, b):
+        differ.append("home rows")
     for url_a, url_b in itertools.zip_longest(_urls(a), _urls(b)):
         # One has more rating tasks than the other: the other's answer is that of a task that
         # does not exist (what anyone probing a URL would get).
@@ -235,11 +248,17 @@ def test_strictly_blinded_roles_see_no_difference_beyond_the_raters_own_visits(s
         assert len(staged["off"]) == 7
         for stage, (a, b) in staged["off"].items():
             assert _differences(clients, "statistician", a, b) == [], stage
+            # The statistician's home names no participant at any stage.
+            home = clients["statistician"].get(reverse("role_home", args=["statistician"])).content.decode()
+            assert a.code not in home and b.code not in home, stage
             differ = _differences(clients, "rater", a, b)
             if stage not in TELLING:
                 assert differ == [], (stage, differ)
             else:
-                assert all(d == "task list rows" or d.startswith("/ratings/") for d in differ), (
+                # The rater's home lists the task list's rows: the same residual inference.
+                assert all(
+                    d in ("task list rows", "home rows") or d.startswith("/ratings/") for d in differ
+                ), (
                     stage,
                     differ,
                 )
@@ -360,9 +379,11 @@ def test_seed_demo_makes_one_user_per_role_and_a_small_trial(staged, capsys, set
 
     pairs = 2 * len(STAGES) + 2 * len(staged["on"])  # one KP and one PK participant per stage
     outcomes = list(ScreeningRecord.objects.values_list("outcome", flat=True))
-    assert len(outcomes) == 8 + pairs
+    # + 1: the second site's person, enrolled there by its own coordinator (not randomized).
+    assert len(outcomes) == 8 + pairs + 1
     assert outcomes.count("declined") == 1 and outcomes.count("screen_failure") == 2
-    assert Participant.objects.count() == 5 + pairs
+    assert Participant.objects.count() == 5 + pairs + 1
+    assert Participant.objects.filter(site__code="HSUR").count() == 1
     slots = list(AllocationSlot.objects.filter(participant__isnull=False).order_by("sequence_no"))
     assert len(slots) == 4 + pairs
     # Each stage pair took the two slots of one block: one of each sequence.
@@ -387,3 +408,49 @@ def test_seed_demo_makes_one_user_per_role_and_a_small_trial(staged, capsys, set
     assert Assessment.objects.filter(instrument="madrs", total__lte=15).exclude(task_code="baseline").exists()
     first = Participant.objects.order_by("number").first()
     assert first.history.first().history_change_reason == "Weight re-measured on the calibrated scale"
+
+
+def _task_order(client: Client) -> list[str]:
+    """The opaque names of the rater's task list, in the order shown (each task once)."""
+    html = client.get(reverse("clinimetry:tasks")).content.decode()
+    return list(dict.fromkeys(re.findall(r"/rate/[a-z0-9]+/([a-z2-7]{16})/", html)))
+
+
+def _order_problems(client: Client) -> list[str]:
+    """Where the rater's list is not in order of due time, then opaque name: the only order that
+    nothing of the allocation can move (the dues are computed here from each participant's tasks,
+    not read from the page)."""
+    due = {t.ref: t.due for person in Participant.objects.all() for t in rating_selectors.all_tasks(person)}
+    shown = _task_order(client)
+    expected = sorted(shown, key=lambda ref: (due[ref], ref))
+    return [] if shown == expected else [f"task list order: {shown[:6]} != {expected[:6]}"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("planted", [False, True])
+def test_the_raters_list_order_depends_on_nothing_but_due_time_and_opaque_name(
+    staged, monkeypatch, planted
+) -> None:
+    """List order is a surface: a list that put one sequence's tasks first (at equal due days
+    the pair would still look alike row by row) is caught by name."""
+    from participants import allocation
+
+    if planted:
+        original = rating_selectors.due_tasks
+
+        def by_arm(participants, **kwargs):  # type: ignore[no-untyped-def]
+            def length(person: Participant) -> int:
+                try:
+                    return len(allocation.period_day_patterns(person)[1])
+                except Exception:  # noqa: BLE001 (not randomized: no pattern)
+                    return 0
+
+            return sorted(
+                original(participants, **kwargs), key=lambda t: (length(t.participant), t.due, t.ref)
+            )
+
+        monkeypatch.setattr(rating_selectors, "due_tasks", by_arm)
+    client = _clients()["rater"]
+    assert len(_task_order(client)) >= 4
+    problems = _order_problems(client)
+    assert bool(problems) is planted, problems
