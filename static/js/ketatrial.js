@@ -105,11 +105,21 @@
   if (window.ResizeObserver) new ResizeObserver(follow).observe(bar);
 })();
 
-// A form's error summary (templates/bootstrap5/errors.html) takes the focus when the page opens, so
-// a screen reader announces it first and its links lead to each field.
+// A form's error summary (templates/_error_summary.html) takes the focus when the page opens, so a
+// screen reader announces it first; each of its links moves the focus to its field (following a
+// link to "#id" alone would only scroll), with the field's label in view.
 (function () {
   const summary = document.querySelector("[data-error-summary]");
-  if (summary) summary.focus();
+  if (!summary) return;
+  summary.focus();
+  summary.addEventListener("click", (e) => {
+    const link = e.target.closest("a[href^='#']");
+    const field = link && document.getElementById(link.getAttribute("href").slice(1));
+    if (!field) return;
+    e.preventDefault();
+    (field.closest("fieldset, .mb-3") || field).scrollIntoView();
+    field.focus({ preventScroll: true });
+  });
 })();
 
 // Unsaved changes: leaving a page whose form holds an entry not yet saved asks first (the
