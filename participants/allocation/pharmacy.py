@@ -236,7 +236,12 @@ def preparation_check(
     destroyed, witnessed, and the infusion prepared again). Confirming also witnesses the waste of
     the rest of the opened vials."""
     require_unblinded(by)
-    prep = DosePreparation.objects.select_for_update().select_related("receipt").filter(pk=pk).first()
+    prep = (
+        DosePreparation.objects.select_for_update(of=("self",))
+        .select_related("receipt")
+        .filter(pk=pk)
+        .first()
+    )
     if prep is None:
         from participants.access import not_found
 
