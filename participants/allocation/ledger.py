@@ -173,19 +173,16 @@ def _note(note: str, what: str) -> str:
     return note
 
 
-@transaction.atomic
-def vials_waste_record(
-    *, receipt: KetamineReceipt, vials: int, note: str, by: AbstractBaseUser, now: datetime
+def _vials_out(
+    *, receipt: KetamineReceipt, kind: str, vials: int, note: str, by: AbstractBaseUser, now: datetime
 ) -> RegisterEntry:
-    """Whole vials wasted (broken, expired, contaminated): recorded by one pharmacist, witnessed
-    by another in their own session."""
+    """Whole vials leaving a lot's books other than by a dose (wasted, returned)."""
     require_unblinded(by)
-    note = _note(note, _("Say what happened to the vials (broken, expired...)."))
     receipt = _locked_receipt(receipt, vials)
     return clinical_create(
         RegisterEntry(
             receipt=receipt,
-            kind=RegisterEntry.Kind.WASTED,
+            kind=kind,
             cause=RegisterEntry.Cause.VIALS,
             occurred_at=now,
             vials=vials,
@@ -194,8 +191,19 @@ def vials_waste_record(
             note=note,
         ),
         by=by,
-        reason=f"vials wasted: {note}",
+        reason=f"vials {'wasted' if kind == RegisterEntry.Kind.WASTED else 'returned'}: {note}",
     )
+
+
+@transaction.atomic
+def vials_waste_record(
+    *, receipt: KetamineReceipt, vials: int, note: str, by: AbstractBaseUser, now: datetime
+) -> RegisterEntry:
+    """Whole vials wasted (broken, expired, contaminated): recorded by one pharmacist, witnessed
+    by another in their own session."""
+    require_unblinded(by)
+    note = _note(note, _("Say what happened to the vials (broken, expired...)."))
+    return _vials_out(receipt=receipt, kind=RegisterEntry.Kind.WASTED, vials=vials, note=note, by=by, now=now)
 
 
 @transaction.atomic
@@ -205,20 +213,8 @@ def vials_return_record(
     """Whole vials returned to the supplier, with the reference of the return."""
     require_unblinded(by)
     note = _note(note, _("Give the return's reference (the supplier's document)."))
-    receipt = _locked_receipt(receipt, vials)
-    return clinical_create(
-        RegisterEntry(
-            receipt=receipt,
-            kind=RegisterEntry.Kind.RETURNED,
-            cause=RegisterEntry.Cause.VIALS,
-            occurred_at=now,
-            vials=vials,
-            quantity_mg=vials * receipt.mg_per_vial,
-            recorded_by=by,
-            note=note,
-        ),
-        by=by,
-        reason=f"vials returned: {note}",
+    return _vials_out(
+        receipt=receipt, kind=RegisterEntry.Kind.RETURNED, vials=vials, note=note, by=by, now=now
     )
 
 
