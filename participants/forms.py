@@ -387,29 +387,6 @@ class KitReplaceForm(forms.Form):
     )
 
 
-class PreparationForm(forms.Form):
-    period = forms.TypedChoiceField(label=_("Period"), choices=[(1, "1"), (2, "2")], coerce=int)
-    infusion_number = forms.IntegerField(label=_("Infusion number"), min_value=1, max_value=8)
-    # Bounded in __init__ by the plausible range of the protocol in force.
-    weight_kg = forms.DecimalField(label=_("Weight measured today (kg)"), decimal_places=1)
-    receipt = forms.ModelChoiceField(label=_("Ketamine lot"), queryset=None, required=False)
-    checked_by = forms.ModelChoiceField(label=_("Second checker"), queryset=None)
-
-    def __init__(self, *args: Any, receipts: Any, checkers: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        # The plausible range of the protocol in force (the dosing service checks it again).
-        p = protocol()
-        self.fields["weight_kg"] = forms.DecimalField(
-            label=_("Weight measured today (kg)"),
-            min_value=Decimal(str(p.weight_min_kg)),
-            max_value=Decimal(str(p.weight_max_kg)),
-            decimal_places=1,
-        )
-        self.fields["receipt"].queryset = receipts
-        self.fields["checked_by"].queryset = checkers
-        self.helper = _helper(_("Record preparation"))
-
-
 class ReceiptForm(forms.Form):
     lot = forms.CharField(label=_("Lot"), max_length=40)
     vials = forms.IntegerField(label=_("Vials received"), min_value=1)

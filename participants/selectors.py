@@ -9,7 +9,6 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils.translation import gettext as _
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from ketatrial.protocol import PHARMACIST
 from participants.access import has_capability, not_found
 from participants.allocation import visibility
 from participants.models import Participant, ScreeningRecord, Site
@@ -103,11 +102,6 @@ def screening_sites_for(user: AbstractBaseUser) -> list[Site]:
     sites = visibility.sites_for(user)
     found = Site.objects.order_by("code")
     return list(found if sites is None else found.filter(pk__in=sorted(sites)))
-
-
-def pharmacist_checker_list(user: AbstractBaseUser) -> QuerySet:
-    """Active pharmacists other than the user: who may double-check the user's preparation."""
-    return User.objects.filter(groups__name=PHARMACIST, is_active=True).exclude(pk=user.pk)
 
 
 def failure_label(code: str, record: ScreeningRecord | None = None, *, hdrs17_min: int | None = None) -> str:
