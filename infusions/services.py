@@ -6,6 +6,7 @@ import hashlib
 import logging
 import secrets
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -37,6 +38,7 @@ from infusions.vitals import vitals_alerts, vitals_problems, vitals_unusual
 from ketatrial.audit import clinical_create, clinical_update
 from ketatrial.models import Notification
 from ketatrial.notifications import notify, principal_investigators
+from ketatrial.protocol import Protocol
 from ketatrial.timefmt import local_minute
 from ketatrial.trial import protocol
 from participants import allocation
@@ -55,25 +57,66 @@ def start_clock() -> time:
 # --- schedule ----------------------------------------------------------------------------------
 
 
+_FACT_FIELDS = ("period", "number", "status", "planned_date", "planned_time", "started_at", "ended_at")
+
+
+def _fact(
+    status: str,
+    planned_date: date | None,
+    planned_time: time | None,
+    started_at: datetime | None,
+    ended_at: datetime | None,
+) -> sched.InfusionFact:
+    if status in (InfusionVisit.Status.DONE, InfusionVisit.Status.STOPPED):
+        kind = sched.DONE
+    elif status == InfusionVisit.Status.MISSED:
+        kind = sched.MISSED
+    else:
+        kind = sched.PLANNED
+    return sched.InfusionFact(
+        status=kind,
+        planned_date=planned_date,
+        planned_time=planned_time,
+        start=started_at if kind == sched.DONE else None,
+        end=ended_at if kind == sched.DONE else None,
+    )
+
+
 def _facts(
     participant: Participant, visits: list[InfusionVisit] | None = None
 ) -> dict[tuple[int, int], sched.InfusionFact]:
-    facts = {}
-    for visit in participant.infusion_visits.all() if visits is None else visits:
-        if visit.status in (InfusionVisit.Status.DONE, InfusionVisit.Status.STOPPED):
-            status = sched.DONE
-        elif visit.status == InfusionVisit.Status.MISSED:
-            status = sched.MISSED
-        else:
-            status = sched.PLANNED
-        facts[(visit.period, visit.number)] = sched.InfusionFact(
-            status=status,
-            planned_date=visit.planned_date,
-            planned_time=visit.planned_time,
-            start=visit.started_at if status == sched.DONE else None,
-            end=visit.ended_at if status == sched.DONE else None,
-        )
-    return facts
+    if visits is None:
+        rows = participant.infusion_visits.values_list(*_FACT_FIELDS)
+    else:
+        rows = [tuple(getattr(v, f) for f in _FACT_FIELDS) for v in visits]
+    return {(period, number): _fact(*rest) for period, number, *rest in rows}
+
+
+@lru_cache(maxsize=1024)
+def _built(
+    sequence_days: tuple[tuple[int, ...], tuple[int, ...]],
+    day1: date,
+    facts: tuple[tuple[tuple[int, int], sched.InfusionFact], ...],
+    p: Protocol,
+    clock: time,
+) -> sched.Schedule:
+    """`sched.build_schedule`, remembered by its whole input (the pure function's arguments): a
+    schedule is rebuilt only when something it is computed from changed (a recorded infusion, a
+    moved day 1, another protocol), so nothing has to invalidate it. The result is immutable
+    (frozen dataclasses of tuples) and safe to share. 1,024 schedules are a few MB per process;
+    the task list and the calendar need the few dozen under way."""
+    return sched.build_schedule(
+        sequence_days=sequence_days, day1=day1, facts=dict(facts), p=p, start_clock=clock, tz=TZ
+    )
+
+
+def _schedule(
+    sequence_days: tuple[tuple[int, ...], tuple[int, ...]],
+    day1: date,
+    facts: dict[tuple[int, int], sched.InfusionFact],
+) -> sched.Schedule:
+    days = (tuple(sequence_days[0]), tuple(sequence_days[1]))
+    return _built(days, day1, tuple(sorted(facts.items())), protocol(), start_clock())
 
 
 def schedule_for(participant: Participant) -> sched.Schedule | None:
@@ -81,14 +124,7 @@ def schedule_for(participant: Participant) -> sched.Schedule | None:
     anchor = Schedule.objects.filter(participant=participant).first()
     if anchor is None:
         return None
-    return sched.build_schedule(
-        sequence_days=allocation.period_day_patterns(participant),
-        day1=anchor.day1,
-        facts=_facts(participant),
-        p=protocol(),
-        start_clock=start_clock(),
-        tz=TZ,
-    )
+    return _schedule(allocation.period_day_patterns(participant), anchor.day1, _facts(participant))
 
 
 def schedules_for(participants: list[Participant]) -> dict[int, sched.Schedule]:
@@ -97,24 +133,18 @@ def schedules_for(participants: list[Participant]) -> dict[int, sched.Schedule]:
     anchors = dict(
         Schedule.objects.filter(participant__in=participants).values_list("participant_id", "day1")
     )
-    visits: dict[int, list[InfusionVisit]] = {}
-    for visit in InfusionVisit.objects.filter(participant_id__in=anchors):
-        visits.setdefault(visit.participant_id, []).append(visit)
+    facts: dict[int, dict[tuple[int, int], sched.InfusionFact]] = {}
+    for pk, period, number, *rest in InfusionVisit.objects.filter(participant_id__in=anchors).values_list(
+        "participant_id", *_FACT_FIELDS
+    ):
+        facts.setdefault(pk, {})[(period, number)] = _fact(*rest)
     patterns = allocation.period_day_patterns_many([p for p in participants if p.pk in anchors])
-    p, clock = protocol(), start_clock()
     plans = {}
     for person in participants:
         if person.pk not in anchors or person.pk not in patterns:
             continue
         try:
-            plans[person.pk] = sched.build_schedule(
-                sequence_days=patterns[person.pk],
-                day1=anchors[person.pk],
-                facts=_facts(person, visits.get(person.pk, [])),
-                p=p,
-                start_clock=clock,
-                tz=TZ,
-            )
+            plans[person.pk] = _schedule(patterns[person.pk], anchors[person.pk], facts.get(person.pk, {}))
         except (ValueError, IndexError, StopIteration):  # one bad record must not stop the others
             logger.exception("no schedule for participant %s", person.code)
     return plans
