@@ -46,7 +46,7 @@ def build_trial(n: int) -> dict[str, float]:
     from clinimetry.examples import signed_rating
     from clinimetry.models import Assessment
     from infusions import schedule as sched
-    from infusions.models import Schedule
+    from infusions.models import InfusionVisit, Schedule
     from ketatrial.trial import protocol
     from participants.models import (
         AllocationList,
@@ -91,35 +91,6 @@ def build_trial(n: int) -> dict[str, float]:
         )
         for i in range(n)
     )
-    people = Participant.objects.bulk_create(
-        Participant(
-            site=site,
-            screening=s,
-            number=i + 1,
-            code=f"INNN-{i + 1:05d}",
-            status="randomized",
-            enrolled_at=now,
-            baseline_weight_kg=Decimal("70.0"),
-            height_cm=Decimal("170.0"),
-        )
-        for i, s in enumerate(screenings)
-    )
-    people = list(Participant.objects.order_by("number"))
-    sequences = [("KP", "PK")[rng.random() < 0.5] for _ in people]
-    AllocationSlot.objects.bulk_create(
-        AllocationSlot(
-            allocation_list=alloc,
-            sequence_no=i + 1,
-            block_no=i // 4 + 1,
-            block_size=4,
-            sequence=seq,
-            kit_code=f"K{i + 1:06d}",
-            participant=person,
-            assigned_at=now,
-        )
-        for i, (person, seq) in enumerate(zip(people, sequences, strict=True))
-    )
-    SequenceKey.objects.create(pk=1, kp_letter="A", created_at=now, released_at=now, released_by=stat)
     # New participants at the site's capacity (3 infusion chairs on 5 days a week over a mean of
     # 14 infusions per participant: about one a week), the last starting a week before the
     # build. A trial grows by running longer, so at 200 and at 2,000 participants about as many
@@ -134,6 +105,53 @@ def build_trial(n: int) -> dict[str, float]:
     def day1_of(i: int) -> date:
         return first_day1 + timedelta(days=round(i * spacing_days))
 
+    # The trial as it stands today (the clock of the pages measured): what is past has happened
+    # (infusions given, ratings signed, scans quantified, finished participants completed), what
+    # is open now or ahead is not, so the rater's list and the calendar show a working day's load.
+    today_now = datetime.now(UTC)
+    sequences = [("KP", "PK")[rng.random() < 0.5] for _ in range(n)]
+    plans = [
+        sched.build_schedule(
+            sequence_days=(p.period1_infusion_days, p.period2_infusion_days(seq)),
+            day1=day1_of(i),
+            facts={},
+            p=p,
+        )
+        for i, seq in enumerate(sequences)
+    ]
+
+    def finished(plan: sched.Schedule) -> bool:
+        return max(t.window_end for t in plan.ratings) < today_now
+
+    people = Participant.objects.bulk_create(
+        Participant(
+            site=site,
+            screening=s,
+            number=i + 1,
+            code=f"INNN-{i + 1:05d}",
+            status="completed" if finished(plans[i]) else "randomized",
+            enrolled_at=datetime.combine(day1_of(i) - timedelta(days=10), datetime.min.time(), tzinfo=UTC),
+            disposition_date=max(t.due for t in plans[i].ratings).date() if finished(plans[i]) else None,
+            baseline_weight_kg=Decimal("70.0"),
+            height_cm=Decimal("170.0"),
+        )
+        for i, s in enumerate(screenings)
+    )
+    people = list(Participant.objects.order_by("number"))
+    AllocationSlot.objects.bulk_create(
+        AllocationSlot(
+            allocation_list=alloc,
+            sequence_no=i + 1,
+            block_no=i // 4 + 1,
+            block_size=4,
+            sequence=seq,
+            kit_code=f"K{i + 1:06d}",
+            participant=person,
+            assigned_at=now,
+        )
+        for i, (person, seq) in enumerate(zip(people, sequences, strict=True))
+    )
+    SequenceKey.objects.create(pk=1, kp_letter="A", created_at=now, released_at=now, released_by=stat)
     Schedule.objects.bulk_create(
         Schedule(participant=person, day1=day1_of(i)) for i, person in enumerate(people)
     )
@@ -141,20 +159,28 @@ def build_trial(n: int) -> dict[str, float]:
     uploads: list[MRSUpload] = []
     n_ratings = 0
 
-    for i, (person, seq) in enumerate(zip(people, sequences, strict=True)):
-        plan = sched.build_schedule(
-            sequence_days=(p.period1_infusion_days, p.period2_infusion_days(seq)),
-            day1=day1_of(i),
-            facts={},
-            p=p,
-        )
+    visits: list[InfusionVisit] = []
+    for i, (person, plan) in enumerate(zip(people, plans, strict=True)):
+        visits += [
+            InfusionVisit(
+                participant=person,
+                period=inf.period,
+                number=inf.number,
+                status="done",
+                started_at=inf.start,
+                ended_at=inf.end,
+                discharged_at=inf.end + timedelta(hours=2),
+            )
+            for inf in plan.infusions
+            if inf.end < today_now
+        ]
         tasks = [("baseline", 0, plan.infusions[0].start - timedelta(days=2))]
-        tasks += [(t.code, t.period, t.due) for t in plan.ratings]
+        tasks += [(t.code, t.period, t.due) for t in plan.ratings if t.window_end < today_now]
         for code, period, due in tasks:
             for instrument, base in ((scoring.HDRS17, 26), (scoring.MADRS, 32)):
                 total = base if code == "baseline" else max(0, base - rng.randint(0, 20))
                 batch.append(signed_rating(person, rater, instrument, code, period, total, due))
-        for t in plan.mrs:
+        for t in (t for t in plan.mrs if t.due < today_now):
             uploads.append(
                 MRSUpload(
                     participant=person,
@@ -179,6 +205,9 @@ def build_trial(n: int) -> dict[str, float]:
         batch, Assessment, batch_size=5000, default_user=rater, default_change_reason="entered"
     )
     n_ratings += len(batch)
+    bulk_create_with_history(
+        visits, InfusionVisit, batch_size=5000, default_user=rater, default_change_reason="entered"
+    )
     created = MRSUpload.objects.bulk_create(uploads, batch_size=5000)
     created = list(MRSUpload.objects.all())
     values = {

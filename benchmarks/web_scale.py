@@ -38,6 +38,7 @@ ENV = {
     "SECRET_KEY": "bench-" + "x" * 50,
     "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
     "IDENTITY_ENCRYPTION_KEYS": "YmVuY2gtYmVuY2gtYmVuY2gtYmVuY2gtYmVuY2gtMTI=",
+    "AUDIT_CHAIN_KEY": "bench-audit-chain-" + "k" * 40,
     "SECURE_SSL_REDIRECT": "0",
     "SESSION_COOKIE_SECURE": "0",
     "CSRF_COOKIE_SECURE": "0",
@@ -187,6 +188,7 @@ def run_size(size: int, *, requests: int, concurrency: int, database_url: str) -
     os.environ.update(ENV)
     os.environ["DATABASE_URL"] = database_url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ketatrial.settings")
+    os.environ["VAR_DIR"] = tempfile.mkdtemp(prefix="bench-var-")  # audit-chain heads, never the demo's var/
     media = tempfile.mkdtemp(prefix="bench-media-")
     os.environ["MEDIA_ROOT"] = media
     static = tempfile.mkdtemp(prefix="bench-static-")
