@@ -10,7 +10,8 @@ class KetatrialConfig(AppConfig):
         from ketatrial import checks  # noqa: F401  (registers the system checks)
         from ketatrial.audit_db import install_audit_triggers
 
-        post_migrate.connect(install_audit_triggers, dispatch_uid="ketatrial-audit-triggers")
+        # Once per migrate (or test flush), when this app's turn comes: every table exists by then.
+        post_migrate.connect(install_audit_triggers, sender=self, dispatch_uid="ketatrial-audit-triggers")
         from simple_history.signals import post_create_historical_record
 
         from ketatrial.audit_chain import link_history_row

@@ -131,8 +131,19 @@ def _render(client: Client, url: str, person: Participant) -> tuple[int, str]:
     return response.status_code, body
 
 
-def _task_rows(client: Client, person: Participant) -> list[str]:
-    html = client.get(reverse("clinimetry:tasks")).content.decode()
+def _page(client: Client, url: str, pages: dict | None) -> str:
+    """A list page (a role's home, the rater's task list) names every participant at once: a
+    crawl that compares many pairs reads it once per role (`pages`, the crawl's own memo)."""
+    if pages is None:
+        return client.get(url).content.decode()
+    key = (id(client), url)
+    if key not in pages:
+        pages[key] = client.get(url).content.decode()
+    return pages[key]
+
+
+def _task_rows(client: Client, person: Participant, pages: dict | None = None) -> list[str]:
+    html = _page(client, reverse("clinimetry:tasks"), pages)
     rows = [row for row in re.findall(r"<tr.*?</tr>", html, flags=re.S) if person.code in row]
     out = []
     for row in rows:
@@ -150,12 +161,14 @@ def _home_rows(html: str, person: Participant) -> list[str]:
     return [_mask(row, person) for row in rows]
 
 
-def _differences(clients: dict[str, Client], role: str, a: Participant, b: Participant) -> list[str]:
+def _differences(
+    clients: dict[str, Client], role: str, a: Participant, b: Participant, pages: dict | None = None
+) -> list[str]:
     client = clients[role]
     differ = []
     # The role's home page, its worklist for today, lists every participant at once: the rows
     # of one of the pair must read like the other's.
-    home = client.get(reverse("role_home", args=[role])).content.decode()
+    home = _page(client, reverse("role_home", args=[role]), pages)
     if _home_rows(home, a) != _home_rows(home, b):
         differ.append("home rows")
     for url_a, url_b in itertools.zip_longest(_urls(a), _urls(b)):
@@ -179,7 +192,7 @@ def _differences(clients: dict[str, Client], role: str, a: Participant, b: Parti
                         )[:30]
                     )
                 )
-    if _task_rows(client, a) != _task_rows(client, b):
+    if _task_rows(client, a, pages) != _task_rows(client, b, pages):
         differ.append("task list rows")
     return differ
 
@@ -244,14 +257,14 @@ def test_strictly_blinded_roles_see_no_difference_beyond_the_raters_own_visits(s
     rater rates at 4 h, 24 h, 72 h and weekly; for PK before each infusion): the visit rhythm,
     stated as the rater's residual inference; nothing else on any page."""
     with override_settings(UNBLINDED_USERNAMES=["pharmacist", "pharmacist2"]):
-        clients = _clients()
+        clients, pages = _clients(), {}
         assert len(staged["off"]) == 7
         for stage, (a, b) in staged["off"].items():
-            assert _differences(clients, "statistician", a, b) == [], stage
+            assert _differences(clients, "statistician", a, b, pages) == [], stage
             # The statistician's home names no participant at any stage.
-            home = clients["statistician"].get(reverse("role_home", args=["statistician"])).content.decode()
+            home = _page(clients["statistician"], reverse("role_home", args=["statistician"]), pages)
             assert a.code not in home and b.code not in home, stage
-            differ = _differences(clients, "rater", a, b)
+            differ = _differences(clients, "rater", a, b, pages)
             if stage not in TELLING:
                 assert differ == [], (stage, differ)
             else:
@@ -274,11 +287,11 @@ def test_exposed_roles_see_differences_only_where_the_design_tells(staged) -> No
     }
     assert told  # the stated residual inference names stages
     with override_settings(UNBLINDED_USERNAMES=["pharmacist", "pharmacist2"]):
-        clients = _clients()
+        clients, pages = _clients(), {}
         seen = set()
         for stage, (a, b) in staged["off"].items():
             for role in EXPOSED:
-                differ = _differences(clients, role, a, b)
+                differ = _differences(clients, role, a, b, pages)
                 if stage not in TELLING_EXPOSED:
                     assert differ == [], (stage, role, differ)
                 elif differ:
@@ -295,11 +308,11 @@ def test_with_period2_equal_length_on_no_role_sees_a_difference(staged) -> None:
         trial.protocol.cache_clear()
         try:
             assert trial.protocol().period2_equal_length
-            clients = _clients()
+            clients, pages = _clients(), {}
             assert len(staged["on"]) == 2
             for stage, (a, b) in staged["on"].items():
                 for role in STRICT + EXPOSED:
-                    assert _differences(clients, role, a, b) == [], (stage, role)
+                    assert _differences(clients, role, a, b, pages) == [], (stage, role)
         finally:
             trial.overrides.cache_clear()
             trial.protocol.cache_clear()
