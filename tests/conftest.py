@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from django.apps import AppConfig, apps
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, Group, Permission
 from django.db import connection
 from django.db.models.signals import post_migrate
@@ -131,6 +132,18 @@ def _files_of_this_test_process(tmp_path_factory: pytest.TempPathFactory) -> Ite
     var: Path = tmp_path_factory.mktemp("var")
     with override_settings(VAR_DIR=var, MEDIA_ROOT=var / "media", AUDIT_CHAIN_HEADS_DIR=var / "audit-heads"):
         yield
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(
+    django_db_modify_db_settings_parallel_suffix: None, tmp_path_factory
+) -> None:  # type: ignore[no-untyped-def]
+    """On SQLite the test database is a file of this test process, not the shared in-memory one:
+    the browser tests' live server answers from its own threads, and an in-memory database's
+    table locks refused the test's own connection now and then ("database table is locked")."""
+    database = settings.DATABASES["default"]
+    if database["ENGINE"] == "django.db.backends.sqlite3":
+        database.setdefault("TEST", {})["NAME"] = str(tmp_path_factory.mktemp("db") / "test.sqlite3")
 
 
 @pytest.fixture(autouse=True)
