@@ -96,6 +96,8 @@
   });
   form.addEventListener("change", update);
   update();
+  // Keyboard entry works from here on (a digit typed before this script ran would be lost).
+  form.dataset.ready = "1";
 
   // Enter in a radio, the date or a text field would submit the form (the browser's implicit
   // submission): a rating is saved with the Save button only.

@@ -161,6 +161,15 @@ def pass_second_factor(page, username: str) -> None:  # type: ignore[no-untyped-
         page.get_by_role("button", name=re.compile("Verify|Confirm and continue")).click()
 
 
+def rating_items_focus(page, item: str = "1"):  # type: ignore[no-untyped-def]
+    """Focus a rating form's item once the form's script is running (keyboard entry is its work:
+    a digit typed before it ran, as a fast test on a busy machine can, would go nowhere)."""
+    from playwright.sync_api import expect
+
+    expect(page.locator("#rating-form")).to_have_attribute("data-ready", "1")
+    page.locator(f'[data-field="item_{item}"]').focus()
+
+
 def sign_in(page, username: str, password: str, *, succeed: bool = True) -> None:  # type: ignore[no-untyped-def]
     """Through the sign-in form; an account that needs the second factor types a real TOTP code."""
     page.goto("/accounts/login/")

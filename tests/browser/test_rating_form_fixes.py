@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 
 from clinimetry import selectors
 from clinimetry.models import Assessment
-from tests.browser.conftest import sign_in
+from tests.browser.conftest import rating_items_focus, sign_in
 from tests.conftest import PASSWORD
 from tests.factories import enrolled
 
@@ -24,7 +24,7 @@ def test_the_rater_scores_16a_by_keyboard_clears_it_for_16b_and_reviews_every_it
     page.goto(selectors.rate_url(person.pk, "hdrs17", "baseline"))
     group = {code: page.locator(f'[data-field="item_{code}"]') for code in ("1", "16A", "16B", "17")}
 
-    group["1"].focus()
+    rating_items_focus(page)
     for _ in range(16):  # items 1-15, then 16A
         page.keyboard.press("1")
     # 16A scored: 16B is not applicable, and the next digit goes to item 17.

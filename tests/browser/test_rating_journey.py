@@ -13,7 +13,7 @@ from clinimetry.models import Assessment
 from infusions import services as infusions
 from participants import allocation
 from participants.models import DosePreparation
-from tests.browser.conftest import sign_in
+from tests.browser.conftest import rating_items_focus, sign_in
 from tests.conftest import PASSWORD
 from tests.factories import randomized
 from tests.infusions.factories import prepared_and_checked
@@ -84,7 +84,7 @@ def test_the_rater_enters_madrs_and_hdrs_by_keyboard_signs_and_sees_the_point(
     expect(page.get_by_role("main")).not_to_contain_text("24h")
     row.get_by_role("link", name="MADRS").click()
 
-    page.locator('[data-field="item_1"]').focus()
+    rating_items_focus(page)
     for _ in range(10):
         page.keyboard.press("2")
     expect(page.locator("#live-total")).to_have_text("20")
@@ -99,7 +99,7 @@ def test_the_rater_enters_madrs_and_hdrs_by_keyboard_signs_and_sees_the_point(
     page.get_by_role("row").filter(has_text=person.code).filter(has_text="Rating visit").last.get_by_role(
         "link", name="HDRS-17"
     ).click()
-    page.locator('[data-field="item_1"]').focus()
+    rating_items_focus(page)
     for digit in "111111111111111" + "1":  # items 1-15 and 16A
         page.keyboard.press(digit)
     page.locator('[data-field="item_17"]').focus()

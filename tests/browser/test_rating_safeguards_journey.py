@@ -14,7 +14,7 @@ from playwright.sync_api import expect
 from clinimetry import selectors
 from clinimetry.models import Assessment
 from ketatrial.middleware import LAST_SEEN_KEY
-from tests.browser.conftest import sign_in
+from tests.browser.conftest import rating_items_focus, sign_in
 from tests.conftest import PASSWORD
 from tests.factories import enrolled
 
@@ -22,7 +22,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def _score(page, digits: str, pause_ms: int = 0) -> None:  # type: ignore[no-untyped-def]
-    page.locator('[data-field="item_1"]').focus()
+    rating_items_focus(page)
     for digit in digits:
         page.keyboard.press(digit)
         if pause_ms:
