@@ -195,3 +195,18 @@ def test_the_page_before_signing_shows_every_item_its_score_and_what_is_missing(
     total = rows[-1]
     assert total[0] == "Total" and "missing: 5" in total[2]
     assert html.index('id="item-scores"') < html.index(reverse("clinimetry:sign", args=[saved.pk]))
+
+
+@pytest.mark.django_db
+def test_the_fields_below_the_items_name_their_error_message(rater, coordinator, client_for) -> None:
+    """A field below the items refused (the interview guide, the mode) is read with its message:
+    the widget's aria-describedby names the message's id and the message carries it (the items'
+    messages already did)."""
+    person = enrolled(coordinator)
+    url = selectors.rate_url(person.pk, "madrs", "baseline")
+    html = client_for(rater).post(url, {"recall_period": "past_week"}).content.decode()
+    for name in ("interview_guide", "mode"):
+        assert f'id="id_{name}_error"' in html, name
+    guide = re.search(r"<select[^>]*name=\"interview_guide\"[^>]*>", html).group(0)  # type: ignore[union-attr]
+    assert 'aria-describedby="id_interview_guide_error"' in guide and 'aria-invalid="true"' in guide
+    assert '<fieldset aria-describedby="id_mode_error">' in html
