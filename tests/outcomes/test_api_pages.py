@@ -204,3 +204,16 @@ def test_consort_adds_up_at_every_box_and_counts_screen_failures_by_coded_reason
     assert arm["analysed"] == arm["allocated"]
     assert "Enrolled, not randomized (n = 2)" in svg and "Screening HDRS-17 below 18: 3" in svg
     assert awaiting.pk != withdrawn.pk
+
+
+def test_the_status_report_carries_the_consort_tables_with_the_diagrams_counts(
+    trial, monitor, client_for
+) -> None:
+    """The PDF a monitor files holds the diagram's counts as tables too (readable without the
+    picture), from the same counts as the page's tables."""
+    response = client_for(monitor).get(reverse("outcomes:status_report"))
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(response.content)).pages)
+    assert "Enrollment" in text and "Allocation, treatment and analysis" in text
+    table = consort.table(consort.counts(monitor, unblinded=False))
+    for label, n, _depth in table["flow"]:
+        assert f"{label} {n}" in " ".join(text.split()), label
