@@ -4,9 +4,10 @@ Prints its figures; the goal is all formats in under 30 s and under 1 GB peak me
     DEBUG=1 .venv/bin/python -m benchmarks.export_scale [--participants 2000]
 
 The trial is written into a fresh SQLite database in a temporary folder (or the database named by
-BENCH_DATABASE_URL, which is emptied first): for each participant the schedule's every rating
-task (baseline, both periods, 12 follow-up weeks) for HDRS-17 and MADRS, with audit history
-rows, and the four MRS sessions of each period with a result. The export then runs in a child
+BENCH_DATABASE_URL, which is emptied first): participants start about one a week, so nearly all
+have finished by today; for each, what has happened by today: the schedule's rating tasks
+(baseline, both periods, 12 follow-up weeks) for HDRS-17 and MADRS, the infusions given, with
+audit history rows, and the MRS sessions of each period with a result. The export then runs in a child
 process, so its peak memory (max RSS) is measured apart from the building of the trial.
 """
 
