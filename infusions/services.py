@@ -534,9 +534,9 @@ def session_start(
     by: AbstractBaseUser,
     now: datetime,
 ) -> InfusionVisit:
-    """Start an infusion: checks done, the syringe is the one prepared for this infusion, the pump
-    runs at the prepared rate, the start time is not in the future. A mismatch stops here and
-    nothing starts."""
+    """Start an infusion: checks done, the syringe is the one prepared for this infusion and not
+    past its beyond-use time at the start, the pump runs at the prepared rate, the start time is
+    not in the future. A mismatch stops here and nothing starts."""
     visit = InfusionVisit.objects.select_for_update().select_related("participant").get(pk=visit.pk)
     if visit.status != InfusionVisit.Status.PLANNED:
         raise ValidationError(_("This infusion is not waiting to start."))
@@ -546,7 +546,7 @@ def session_start(
     missing = [str(label) for key, label in PRECHECKS if not prechecks.get(key)]
     if missing:
         raise ValidationError(_("Pre-infusion checks not done: %s") % "; ".join(missing))
-    prepared = allocation.blinded_preparation(visit.participant, visit.period, visit.number)
+    prepared = allocation.blinded_preparation(visit.participant, visit.period, visit.number, lock=True)
     if prepared is None:
         raise ValidationError(_("The pharmacy has not prepared this infusion: do not start."))
     if not prepared.confirmed:
@@ -563,6 +563,16 @@ def session_start(
                     "STOP: syringe %(got)s is not the one prepared for this participant and infusion."
                 )
                 % {"got": syringe_code.strip() or "—"}
+            }
+        )
+    if prepared.expired_at(started_at):
+        raise ValidationError(
+            {
+                "syringe_code": _(
+                    "STOP: syringe %(code)s expired at %(beyond_use)s (its beyond-use time). Do not "
+                    "connect it; call the pharmacy."
+                )
+                % {"code": prepared.syringe_code, "beyond_use": local_minute(prepared.beyond_use)}
             }
         )
     if pump_rate_ml_h != prepared.pump_rate_ml_h:

@@ -1,5 +1,5 @@
-"""Forms of the unblinded pharmacist's pages: preparing a dose, the second pharmacist's check, the
-controlled-drug register's waste and return lines."""
+"""Forms of the unblinded pharmacist's pages: preparing a dose, the second pharmacist's check,
+discarding a syringe that was not given, the controlled-drug register's waste and return lines."""
 
 from __future__ import annotations
 
@@ -97,3 +97,31 @@ class VialsOutForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["receipt"].queryset = receipts
         self.helper = _helper(_("Record vials out"))
+
+
+class DiscardPreparationForm(forms.Form):
+    """A pharmacist discards a syringe that was not given (expired, dropped...), with the reason."""
+
+    preparation = forms.TypedChoiceField(
+        label=_("Syringe to discard"),
+        coerce=int,
+        error_messages={
+            "invalid_choice": _(
+                "This syringe can no longer be discarded: it was given, or it is already discarded "
+                "or rejected. Reload the page."
+            )
+        },
+    )
+    reason = forms.CharField(
+        label=_("Reason"),
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("Past its beyond-use time, dropped, contaminated..."),
+    )
+
+    def __init__(self, *args: Any, choices: list[tuple[int, str]], **kwargs: Any) -> None:
+        super().__init__(*args, prefix="discard", **kwargs)
+        self.fields["preparation"].choices = [("", "---------"), *choices]
+        # Its own button name: the page's other form has the "submit" one (ids stay unique).
+        self.helper = FormHelper()
+        self.helper.add_input(Submit("discard", _("Discard the syringe"), css_class="btn-danger"))

@@ -372,6 +372,9 @@ class CheckStatus(models.TextChoices):
     AWAITING = "awaiting", _("Awaiting the second pharmacist's check")
     CONFIRMED = "confirmed", _("Confirmed")
     REJECTED = "rejected", _("Rejected")
+    # A syringe not given (past its beyond-use time, dropped...): destroyed, the infusion prepared
+    # again.
+    DISCARDED = "discarded", _("Discarded (not given)")
 
 
 class DosePreparation(ClinicalModel):
@@ -414,10 +417,10 @@ class DosePreparation(ClinicalModel):
     class Meta:
         ordering = ["participant", "period", "infusion_number"]
         constraints = [
-            # A rejected syringe is destroyed and the infusion prepared again.
+            # A rejected or discarded syringe is destroyed and the infusion prepared again.
             models.UniqueConstraint(
                 fields=["participant", "period", "infusion_number"],
-                condition=~models.Q(check_status="rejected"),
+                condition=~models.Q(check_status__in=["rejected", "discarded"]),
                 name="one_live_preparation_per_infusion",
             ),
             models.CheckConstraint(
@@ -513,6 +516,7 @@ class SyringeScan(ClinicalModel):
         OTHER_INFUSION = "other_infusion", _("Prepared for another infusion of this participant")
         NOT_CONFIRMED = "not_confirmed", _("Not confirmed by the second pharmacist")
         UNKNOWN = "unknown", _("Unknown syringe code")
+        EXPIRED = "expired", _("Past its beyond-use time")
 
     participant = models.ForeignKey(Participant, on_delete=models.PROTECT, related_name="syringe_scans")
     period = models.PositiveSmallIntegerField(validators=[MinValueValidator(1), MaxValueValidator(2)])

@@ -17,6 +17,7 @@ from ketatrial.allocation_log import log_allocation_view
 from ketatrial.trial import protocol
 from participants import allocation
 from participants.access import capability_required, not_found
+from participants.allocation.pharmacy import PreparationRow, preparation_discard, preparation_rows
 from participants.forms import (
     GenerateListForm,
     KitReplaceForm,
@@ -26,7 +27,12 @@ from participants.forms import (
     UnblindingExecuteForm,
     UploadListForm,
 )
-from participants.forms_pharmacy import PreparationCheckForm, PrepareDoseForm, VialsOutForm
+from participants.forms_pharmacy import (
+    DiscardPreparationForm,
+    PreparationCheckForm,
+    PrepareDoseForm,
+    VialsOutForm,
+)
 from participants.models import AllocationList, UnblindingRequest
 from participants.selectors import participant_get_for_pharmacy
 
@@ -217,19 +223,58 @@ def kit_replace(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _discard_choices(rows: list[PreparationRow]) -> list[tuple[int, str]]:
+    """The syringes that can be discarded (not given, not already rejected or discarded)."""
+    choices = []
+    for row in rows:
+        if not row.discardable:
+            continue
+        label = _("Period %(p)s, infusion %(n)s") % {"p": row.prep.period, "n": row.prep.infusion_number}
+        label = f"{label}: {row.prep.syringe_code}"
+        if row.expired:
+            label += f" ({_('expired')})"
+        choices.append((row.prep.pk, label))
+    return choices
+
+
 @capability_required("prepare_doses")
 def preparations(request: HttpRequest, pk: int) -> HttpResponse:
+    """A participant's preparations: record one, or discard a syringe that was not given."""
     allocation.require_unblinded(request.user)
     participant = participant_get_for_pharmacy(pk, request.user)
     if participant is None:
         raise not_found()
     log_allocation_view(request, "preparations", participant)
-    form = PrepareDoseForm(request.POST or None, receipts=allocation.receipt_list())
-    if request.method == "POST" and form.is_valid():
+    now = timezone.now()
+    rows = preparation_rows(request.user, participant, now=now)
+    posted = request.POST if request.method == "POST" else None
+    discarding = posted is not None and "discard-preparation" in posted
+    form = PrepareDoseForm(None if discarding else posted, receipts=allocation.receipt_list())
+    discard_form = DiscardPreparationForm(posted if discarding else None, choices=_discard_choices(rows))
+    if discarding and discard_form.is_valid():
         try:
-            allocation.dose_prepare(
-                participant=participant, by=request.user, now=timezone.now(), **form.cleaned_data
+            prep = preparation_discard(
+                pk=discard_form.cleaned_data["preparation"],
+                reason=discard_form.cleaned_data["reason"],
+                by=request.user,
+                now=now,
             )
+        except ValidationError as exc:
+            _refused_beside_fields(discard_form, exc)
+        else:
+            done = (
+                _(
+                    "Syringe %(code)s discarded: destroy it (another pharmacist witnesses it in the "
+                    "register). The infusion can be prepared again."
+                )
+                if prep.receipt_id
+                else _("Syringe %(code)s discarded: destroy it. The infusion can be prepared again.")
+            )
+            messages.warning(request, done % {"code": prep.syringe_code})
+            return redirect("participants:preparations", pk=participant.pk)
+    elif posted is not None and not discarding and form.is_valid():
+        try:
+            allocation.dose_prepare(participant=participant, by=request.user, now=now, **form.cleaned_data)
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
@@ -255,10 +300,12 @@ def preparations(request: HttpRequest, pk: int) -> HttpResponse:
             "products": {1: allocation.product_for(sequence, 1), 2: allocation.product_for(sequence, 2)}
             if sequence
             else {},
-            "preparations": allocation.preparations_for(request.user, participant),
+            "rows": rows,
+            "discardable": any(row.discardable for row in rows),
             "form": form,
+            "discard_form": discard_form,
         },
-        status=400 if form.errors else 200,
+        status=400 if form.errors or discard_form.errors else 200,
     )
 
 

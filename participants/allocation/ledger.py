@@ -129,10 +129,11 @@ def preparation_waste_record(*, prep: DosePreparation, by: AbstractBaseUser, now
     )
 
 
-def rejected_syringe_record(
-    *, prep: DosePreparation, reason: str, by: AbstractBaseUser, now: datetime
+def _syringe_destroyed(
+    *, prep: DosePreparation, reason: str, by: AbstractBaseUser, now: datetime, audit_reason: str
 ) -> None:
-    """A syringe rejected at the check is destroyed; another pharmacist witnesses it."""
+    # The dose was dispensed when it was drawn: destroying the syringe wastes it (a register line
+    # another pharmacist witnesses) without changing the balance.
     if prep.receipt is None:
         return
     clinical_create(
@@ -147,8 +148,24 @@ def rejected_syringe_record(
             note=reason,
         ),
         by=by,
-        reason="rejected syringe destroyed",
+        reason=audit_reason,
     )
+
+
+def rejected_syringe_record(
+    *, prep: DosePreparation, reason: str, by: AbstractBaseUser, now: datetime
+) -> None:
+    """A syringe rejected at the check is destroyed; another pharmacist witnesses it."""
+    _syringe_destroyed(prep=prep, reason=reason, by=by, now=now, audit_reason="rejected syringe destroyed")
+
+
+def discarded_syringe_record(
+    *, prep: DosePreparation, reason: str, by: AbstractBaseUser, now: datetime
+) -> None:
+    """A syringe discarded without being given (expired, dropped...) is destroyed the same way as
+    a rejected one; another pharmacist witnesses it. The register tells the two apart by the
+    preparation's status (discarded)."""
+    _syringe_destroyed(prep=prep, reason=reason, by=by, now=now, audit_reason="discarded syringe destroyed")
 
 
 def _locked_receipt(receipt: KetamineReceipt, vials: int) -> KetamineReceipt:
@@ -406,6 +423,7 @@ def _lines(receipts: list[KetamineReceipt]) -> dict[int, list[_Line]]:
             DosePreparation.CheckStatus.AWAITING: _("awaiting the second check"),
             DosePreparation.CheckStatus.CONFIRMED: _("checked by %(who)s") % {"who": _user(p.checked_by)},
             DosePreparation.CheckStatus.REJECTED: _("rejected by %(who)s") % {"who": _user(p.checked_by)},
+            DosePreparation.CheckStatus.DISCARDED: _("discarded (not given)"),
         }[p.check_status]
         lines[p.receipt_id].append(
             _Line(
@@ -443,6 +461,13 @@ def _lines(receipts: list[KetamineReceipt]) -> dict[int, list[_Line]]:
             )
     for e in entries:
         kind = "destroyed" if e.cause == RegisterEntry.Cause.REJECTED else e.kind
+        note = e.note or str(e.get_cause_display())
+        if (
+            kind == "destroyed"
+            and e.preparation is not None
+            and e.preparation.check_status == DosePreparation.CheckStatus.DISCARDED
+        ):
+            note = _("Discarded (not given): %(reason)s") % {"reason": e.note}
         lines[e.receipt_id].append(
             _Line(
                 e.occurred_at,
@@ -454,7 +479,7 @@ def _lines(receipts: list[KetamineReceipt]) -> dict[int, list[_Line]]:
                 e.witnessed_at,
                 e.kind == RegisterEntry.Kind.WASTED and e.witness_id is None,
                 _prep_reference(e.preparation),
-                e.note or str(e.get_cause_display()),
+                note,
                 e.pk,
                 e.pk,
             )

@@ -6,7 +6,12 @@ The second check is a check: pharmacist A records a preparation, which waits; ph
 other unblinded pharmacist, never A) signs in as themself, reads the lot off the vial and the
 volume drawn off the syringe, and confirms (or rejects, with the reason). Until it is confirmed the
 syringe gets no label and the infusion cannot start. Both people and times are in the
-preparation's audit history."""
+preparation's audit history.
+
+A syringe is good until its beyond-use time (beyond_use_at: the protocol's hours after it was
+prepared, the same for both products): past it the bedside scan says STOP and the infusion does
+not start. A syringe that was not given (expired, dropped...) is discarded by a pharmacist with the
+reason; its content is destroyed in the register and the infusion can be prepared again."""
 
 from __future__ import annotations
 
@@ -38,6 +43,7 @@ from participants.allocation.access import (
 )
 from participants.allocation.ledger import (
     accountability_balance,
+    discarded_syringe_record,
     preparation_waste_record,
     rejected_syringe_record,
     witness_sign,
@@ -58,6 +64,24 @@ def _syringe_code() -> str:
     return "S-" + "".join(secrets.choice(SYRINGE_ALPHABET) for _ in range(8))
 
 
+# A rejected or discarded syringe is destroyed: it no longer holds its infusion, which can be
+# prepared again. Every other preparation is the infusion's live one (at most one, a constraint).
+NOT_LIVE = (DosePreparation.CheckStatus.REJECTED, DosePreparation.CheckStatus.DISCARDED)
+
+
+def beyond_use_at(prepared_at: datetime) -> datetime:
+    """The moment a syringe prepared at `prepared_at` may no longer be given: the protocol's
+    syringe_beyond_use_hours later (the same rule for ketamine and placebo). The label prints it;
+    from that moment on the syringe is expired."""
+    return prepared_at + timedelta(hours=protocol().syringe_beyond_use_hours)
+
+
+def is_expired(prepared_at: datetime, *, at: datetime) -> bool:
+    """Whether a syringe prepared at `prepared_at` is past its beyond-use time at `at` ("use
+    before" the printed time: at that very moment it is expired)."""
+    return at >= beyond_use_at(prepared_at)
+
+
 @dataclass(frozen=True)
 class BlindedPreparation:
     """What the blinded infusion team sees of a preparation (identical for both products)."""
@@ -67,29 +91,35 @@ class BlindedPreparation:
     pump_rate_ml_h: Decimal
     prepared_at: datetime
     confirmed: bool
+    beyond_use: datetime
+
+    def expired_at(self, moment: datetime) -> bool:
+        """Whether the syringe is past its beyond-use time at `moment`."""
+        return is_expired(self.prepared_at, at=moment)
 
 
 def _blinded_preparation(prep: DosePreparation) -> BlindedPreparation:
     return BlindedPreparation(
-        prep.syringe_code,
-        prep.total_volume_ml,
-        prep.pump_rate_ml_h,
-        prep.prepared_at,
-        prep.check_status == DosePreparation.CheckStatus.CONFIRMED,
+        syringe_code=prep.syringe_code,
+        total_volume_ml=prep.total_volume_ml,
+        pump_rate_ml_h=prep.pump_rate_ml_h,
+        prepared_at=prep.prepared_at,
+        confirmed=prep.check_status == DosePreparation.CheckStatus.CONFIRMED,
+        beyond_use=beyond_use_at(prep.prepared_at),
     )
 
 
 def blinded_preparation(
-    participant: Participant, period: int, infusion_number: int
+    participant: Participant, period: int, infusion_number: int, *, lock: bool = False
 ) -> BlindedPreparation | None:
-    """The live (not rejected) preparation of an infusion, as the infusion team may see it."""
-    prep = (
-        DosePreparation.objects.filter(
-            participant=participant, period=period, infusion_number=infusion_number
-        )
-        .exclude(check_status=DosePreparation.CheckStatus.REJECTED)
-        .first()
-    )
+    """The live (not rejected, not discarded) preparation of an infusion, as the infusion team
+    may see it. `lock`: inside a transaction that holds the infusion's visit, also lock the
+    preparation (session_start), so that a discard of it (preparation_discard) and the start wait
+    for each other."""
+    preps = DosePreparation.objects.filter(
+        participant=participant, period=period, infusion_number=infusion_number
+    ).exclude(check_status__in=NOT_LIVE)
+    prep = (preps.select_for_update() if lock else preps).first()
     return _blinded_preparation(prep) if prep else None
 
 
@@ -206,7 +236,7 @@ def dose_prepare(
         DosePreparation.objects.filter(
             participant=participant, period=period, infusion_number=infusion_number
         )
-        .exclude(check_status=DosePreparation.CheckStatus.REJECTED)
+        .exclude(check_status__in=NOT_LIVE)
         .exists()
     ):
         raise ValidationError(_("This infusion is already prepared."))
@@ -307,6 +337,77 @@ def preparation_check(
     return prep
 
 
+DISCARD_AUDIT_PREFIX = "discarded (not given): "
+
+
+@transaction.atomic
+def preparation_discard(*, pk: int, reason: str, by: AbstractBaseUser, now: datetime) -> DosePreparation:
+    """A pharmacist discards a syringe that was not given (past its beyond-use time, dropped,
+    contaminated...), with the reason: the preparation no longer holds its infusion, which can be
+    prepared again, and a ketamine syringe's content is destroyed in the register (another
+    pharmacist witnesses it, as after a rejected check). Refused once an infusion session has
+    started with the syringe, and for a preparation already rejected or discarded."""
+    from infusions.models import InfusionVisit
+    from participants.access import not_found
+
+    require_unblinded(by)
+    infusion = (
+        DosePreparation.objects.filter(pk=pk).values("participant_id", "period", "infusion_number").first()
+    )
+    if infusion is None:
+        raise not_found()
+    # Locked in session_start's order, the infusion's visit (whatever its status) and then the
+    # preparation: a start waits for the discard and then finds no live preparation, or the
+    # discard waits for the start and then finds the syringe given.
+    visit = (
+        InfusionVisit.objects.select_for_update()
+        .filter(
+            participant_id=infusion["participant_id"],
+            period=infusion["period"],
+            number=infusion["infusion_number"],
+        )
+        .first()
+    )
+    prep = DosePreparation.objects.select_for_update(of=("self",)).select_related("receipt").get(pk=pk)
+    if prep.check_status in NOT_LIVE:
+        raise ValidationError(
+            _("Nothing to discard: this preparation is already “%(status)s”.")
+            % {"status": prep.get_check_status_display()}
+        )
+    if (
+        visit is not None
+        and visit.status != InfusionVisit.Status.PLANNED
+        and visit.syringe_code == prep.syringe_code
+    ):
+        raise ValidationError(
+            _(
+                "Syringe %(code)s was given: the infusion started with it at %(start)s. Only a "
+                "syringe that was not given can be discarded."
+            )
+            % {
+                "code": prep.syringe_code,
+                "start": local_minute(visit.started_at) if visit.started_at else "—",
+            }
+        )
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError(
+            {
+                "reason": _(
+                    "Give the reason for discarding the syringe (past its beyond-use time, dropped...)."
+                )
+            }
+        )
+    clinical_update(
+        prep,
+        by=by,
+        reason=DISCARD_AUDIT_PREFIX + reason,
+        changes={"check_status": DosePreparation.CheckStatus.DISCARDED},
+    )
+    discarded_syringe_record(prep=prep, reason=reason, by=by, now=now)
+    return prep
+
+
 def preparations_awaiting_check(user: AbstractBaseUser) -> list[DosePreparation]:
     """Preparations waiting for a second pharmacist's check, the oldest first."""
     require_unblinded(user)
@@ -318,10 +419,10 @@ def preparations_awaiting_check(user: AbstractBaseUser) -> list[DosePreparation]
 
 
 def preparations_rejected(user: AbstractBaseUser) -> list[DosePreparation]:
-    """Rejected preparations whose infusion has not been prepared again."""
+    """Rejected preparations whose infusion has not been prepared again (no live preparation)."""
     require_unblinded(user)
     live = set(
-        DosePreparation.objects.exclude(check_status=DosePreparation.CheckStatus.REJECTED).values_list(
+        DosePreparation.objects.exclude(check_status__in=NOT_LIVE).values_list(
             "participant_id", "period", "infusion_number"
         )
     )
@@ -343,6 +444,8 @@ class DoseDue:
     infusion_number: int
     start: datetime
     preparation: DosePreparation | None
+    # The live preparation is past its beyond-use time (now): discard it and prepare again.
+    expired: bool = False
 
     @property
     def state(self) -> str:
@@ -368,14 +471,25 @@ def doses_due(user: AbstractBaseUser, *, now: datetime, days: int = 2) -> list[D
     live = {
         (p.participant_id, p.period, p.infusion_number): p
         for p in DosePreparation.objects.filter(participant__in={e.participant.pk for e in events}).exclude(
-            check_status=DosePreparation.CheckStatus.REJECTED
+            check_status__in=NOT_LIVE
         )
     }
-    return [
-        DoseDue(e.participant, e.period, e.number, e.start, live.get((e.participant.pk, e.period, e.number)))
-        for e in events
-        if e.number is not None
-    ]
+    due = []
+    for e in events:
+        if e.number is None:
+            continue
+        prep = live.get((e.participant.pk, e.period, e.number))
+        due.append(
+            DoseDue(
+                e.participant,
+                e.period,
+                e.number,
+                e.start,
+                prep,
+                expired=prep is not None and is_expired(prep.prepared_at, at=now),
+            )
+        )
+    return due
 
 
 def preparations_for(user: AbstractBaseUser, participant: Participant) -> list[DosePreparation]:
@@ -385,6 +499,69 @@ def preparations_for(user: AbstractBaseUser, participant: Participant) -> list[D
         .select_related("prepared_by", "checked_by", "receipt")
         .order_by("period", "infusion_number", "prepared_at", "id")
     )
+
+
+@dataclass(frozen=True)
+class PreparationRow:
+    """A preparation as the pharmacist's page lists it, with where its syringe stands at `now`."""
+
+    prep: DosePreparation
+    beyond_use: datetime
+    # An infusion session started with this syringe.
+    given: bool
+    # Live and not given: it can be discarded.
+    discardable: bool
+    # Live, not given and past its beyond-use time: discard it and prepare the infusion again.
+    expired: bool
+    discarded_by: str = ""
+    discarded_at: datetime | None = None
+    discard_reason: str = ""
+
+
+def preparation_rows(
+    user: AbstractBaseUser, participant: Participant, *, now: datetime
+) -> list[PreparationRow]:
+    """The participant's preparations for the pharmacist's page: given or not, expired or not,
+    and who discarded a discarded one, when and why (from its audit history). Three queries."""
+    from infusions.models import InfusionVisit
+
+    preps = preparations_for(user, participant)
+    started = set(
+        InfusionVisit.objects.filter(participant=participant)
+        .exclude(status=InfusionVisit.Status.PLANNED)
+        .values_list("period", "number", "syringe_code")
+    )
+    discarded = [p.pk for p in preps if p.check_status == DosePreparation.CheckStatus.DISCARDED]
+    discards: dict[int, Any] = {}
+    if discarded:
+        for h in (
+            DosePreparation.history.filter(
+                id__in=discarded, check_status=DosePreparation.CheckStatus.DISCARDED
+            )
+            .select_related("history_user")
+            .order_by("history_date", "history_id")
+        ):
+            discards.setdefault(h.id, h)
+    rows = []
+    for p in preps:
+        given = (p.period, p.infusion_number, p.syringe_code) in started
+        discardable = p.check_status not in NOT_LIVE and not given
+        h = discards.get(p.pk)
+        rows.append(
+            PreparationRow(
+                prep=p,
+                beyond_use=beyond_use_at(p.prepared_at),
+                given=given,
+                discardable=discardable,
+                expired=discardable and is_expired(p.prepared_at, at=now),
+                discarded_by=h.history_user.get_username() if h is not None and h.history_user else "",
+                discarded_at=h.history_date if h is not None else None,
+                discard_reason=(h.history_change_reason or "").removeprefix(DISCARD_AUDIT_PREFIX)
+                if h is not None
+                else "",
+            )
+        )
+    return rows
 
 
 def preparation_get(user: AbstractBaseUser, pk: int) -> DosePreparation:
@@ -410,7 +587,6 @@ def label_context(prep: DosePreparation) -> dict[str, Any]:
     if prep.check_status != DosePreparation.CheckStatus.CONFIRMED:
         raise ValidationError(_("The label prints once another pharmacist has confirmed the preparation."))
     p = protocol()
-    beyond_use = prep.prepared_at + timedelta(hours=p.syringe_beyond_use_hours)
     return {
         "participant_code": prep.participant.code,
         "period": prep.period,
@@ -421,7 +597,7 @@ def label_context(prep: DosePreparation) -> dict[str, Any]:
         "pump_rate_ml_h": prep.pump_rate_ml_h,
         "infusion_minutes": p.infusion_minutes,
         "prepared_at": local_minute(prep.prepared_at),
-        "beyond_use": local_minute(beyond_use),
+        "beyond_use": local_minute(beyond_use_at(prep.prepared_at)),
         "prepared_by": prep.prepared_by.username,
         "checked_by": prep.checked_by.username if prep.checked_by else "",
     }
@@ -446,11 +622,21 @@ SCAN_MESSAGES = {
         "STOP: %(code)s is not a syringe code the pharmacy prepared. Scan the label again; if it "
         "is refused again, call the pharmacy."
     ),
+    SyringeScan.Outcome.EXPIRED: gettext_lazy(
+        "STOP: syringe %(code)s expired at %(beyond_use)s (its beyond-use time). Do not connect it; "
+        "call the pharmacy."
+    ),
 }
 
 
 def scan_message(scan: SyringeScan) -> str:
-    return str(SCAN_MESSAGES[SyringeScan.Outcome(scan.outcome)]) % {"code": scan.scanned_code or "—"}
+    """What the bedside reads after a scan (the same words for both products)."""
+    values = {"code": scan.scanned_code or "—", "beyond_use": ""}
+    if scan.outcome == SyringeScan.Outcome.EXPIRED:
+        prep = DosePreparation.objects.filter(syringe_code=scan.scanned_code).only("prepared_at").first()
+        if prep is not None:
+            values["beyond_use"] = local_minute(beyond_use_at(prep.prepared_at))
+    return str(SCAN_MESSAGES[SyringeScan.Outcome(scan.outcome)]) % values
 
 
 @transaction.atomic
@@ -464,9 +650,10 @@ def syringe_scan_record(
     now: datetime,
 ) -> SyringeScan:
     """The infusion physician scans a syringe label at the bedside: the code is checked against
-    the participant's confirmed preparation for this infusion. Every scan is recorded (a wrong
-    syringe caught here is a near miss the study wants to know about), with what it matched; the
-    caller shows scan_message(). The outcome is the same whatever the product."""
+    the participant's confirmed preparation for this infusion, then its beyond-use time against
+    `now`. Every scan is recorded (a wrong or expired syringe caught here is a near miss the study
+    wants to know about), with what it matched; the caller shows scan_message(). The outcome is the
+    same whatever the product."""
     scanned = (code or "").strip().upper()[:40]
     if not scanned:
         raise ValidationError({"code": _("Scan the label's code (or type the syringe code).")})
@@ -479,6 +666,8 @@ def syringe_scan_record(
         outcome = SyringeScan.Outcome.OTHER_INFUSION
     elif prep.check_status != DosePreparation.CheckStatus.CONFIRMED:
         outcome = SyringeScan.Outcome.NOT_CONFIRMED
+    elif is_expired(prep.prepared_at, at=now):
+        outcome = SyringeScan.Outcome.EXPIRED
     else:
         outcome = SyringeScan.Outcome.MATCH
     return clinical_create(
