@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -169,6 +169,8 @@ def test_a_worsening_during_treatment_is_no_relapse_and_two_follow_up_ratings_ar
         checker=checker,
         day1=(now - timedelta(days=20)).date(),
         now=now - timedelta(days=22),
+        # Day 1 at midnight (site time): the syringe is good at infusion 1's start that morning.
+        prepared_at=timezone.make_aware(datetime.combine((now - timedelta(days=20)).date(), time.min)),
     )
     _give_first_infusion(person, pharmacist)
     tasks = [

@@ -32,6 +32,7 @@ def visit(coordinator, pharmacist, make_user, infusion_physician, settings):  # 
         checker=make_user("pharmacist2", "pharmacist"),
         day1=date(2026, 3, 3),
         now=NOW,
+        prepared_at=START - timedelta(hours=1),
     )
     visit = infusion_services.visit_for(person, 1, 1, by=infusion_physician)
     return infusion_services.session_start(

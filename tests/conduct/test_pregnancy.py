@@ -44,6 +44,7 @@ def person(team):  # type: ignore[no-untyped-def]
         checker=team["checker"],
         day1=DAY1,
         now=NOW,
+        prepared_at=START - timedelta(hours=1),
     )
 
 

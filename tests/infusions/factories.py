@@ -22,7 +22,11 @@ def scheduled(
     day1: date,
     now: datetime,
     prepare: tuple[tuple[int, int], ...] = ((1, 1),),
+    prepared_at: datetime | None = None,
 ) -> Participant:
+    """Randomized at `now` with day 1 on `day1`, the `prepare` infusions prepared and checked at
+    `prepared_at` (default `now`): a syringe is good for the protocol's beyond-use hours, so a
+    session started later than that needs its syringe prepared closer to the start."""
     if allocation.allocation_list_active() is None:
         allocation.allocation_list_generate(by=pharmacist, now=now, n_per_stratum=10, seed=21)
     receipt = KetamineReceipt.objects.first() or allocation.receipt_record(
@@ -44,7 +48,7 @@ def scheduled(
             receipt=receipt,
             pharmacist=pharmacist,
             checker=checker,
-            now=now,
+            now=prepared_at or now,
         )
     return person
 

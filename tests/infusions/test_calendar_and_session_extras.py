@@ -65,6 +65,7 @@ def past_person(team):  # type: ignore[no-untyped-def]
         checker=team["checker"],
         day1=PAST_DAY1,
         now=datetime(2026, 2, 28, 8, 0, tzinfo=MX),
+        prepared_at=START - timedelta(hours=1),
     )
 
 

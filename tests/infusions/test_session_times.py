@@ -50,6 +50,7 @@ def person(team):  # type: ignore[no-untyped-def]
         checker=team["checker"],
         day1=DAY1,
         now=datetime(2026, 2, 28, 8, 0, tzinfo=MX),
+        prepared_at=START - timedelta(hours=1),
     )
 
 
@@ -198,6 +199,7 @@ def test_the_session_page_refuses_a_future_stop_in_mexico_city_time_and_keeps_th
         checker=make_user("pharmacist2", "pharmacist"),
         day1=timezone.localdate(),
         now=real_now - timedelta(days=3),
+        prepared_at=real_now - timedelta(hours=2),
     )
     team = {"physician": infusion_physician}
     started = real_now - timedelta(hours=1)
