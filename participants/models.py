@@ -146,7 +146,10 @@ class UserProfile(models.Model):
     """Per-user preferences kept beside Django's user."""
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile")
-    language = models.CharField(_("language"), max_length=8, choices=settings.LANGUAGES, default="es")
+    # Empty: no saved choice, the page follows the browser's language (ketatrial/middleware.py).
+    language = models.CharField(
+        _("language"), max_length=8, choices=settings.LANGUAGES, blank=True, default=""
+    )
     # Set by the data manager (participants.services.user_set_access); from the next day, sign-in
     # is refused and open sessions end (participants/sign_in.py).
     access_until = models.DateField(_("last day of access"), null=True, blank=True)
