@@ -475,6 +475,7 @@ class RegisterEntry(ClinicalModel):
     class Cause(models.TextChoices):
         REMAINDER = "remainder", _("Rest of the opened vials after a preparation")
         REJECTED = "rejected", _("Syringe rejected at the second check, destroyed")
+        DISCARDED = "discarded", _("Syringe discarded without being given, destroyed")
         VIALS = "vials", _("Vials (broken, expired, returned)")
 
     receipt = models.ForeignKey(KetamineReceipt, on_delete=models.PROTECT, related_name="register_entries")

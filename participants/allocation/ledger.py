@@ -130,7 +130,7 @@ def preparation_waste_record(*, prep: DosePreparation, by: AbstractBaseUser, now
 
 
 def _syringe_destroyed(
-    *, prep: DosePreparation, reason: str, by: AbstractBaseUser, now: datetime, audit_reason: str
+    *, prep: DosePreparation, reason: str, by: AbstractBaseUser, now: datetime, cause: str, audit_reason: str
 ) -> None:
     # The dose was dispensed when it was drawn: destroying the syringe wastes it (a register line
     # another pharmacist witnesses) without changing the balance.
@@ -140,7 +140,7 @@ def _syringe_destroyed(
         RegisterEntry(
             receipt=prep.receipt,
             kind=RegisterEntry.Kind.WASTED,
-            cause=RegisterEntry.Cause.REJECTED,
+            cause=cause,
             occurred_at=now,
             quantity_mg=prep.dose_mg,
             preparation=prep,
@@ -156,16 +156,29 @@ def rejected_syringe_record(
     *, prep: DosePreparation, reason: str, by: AbstractBaseUser, now: datetime
 ) -> None:
     """A syringe rejected at the check is destroyed; another pharmacist witnesses it."""
-    _syringe_destroyed(prep=prep, reason=reason, by=by, now=now, audit_reason="rejected syringe destroyed")
+    _syringe_destroyed(
+        prep=prep,
+        reason=reason,
+        by=by,
+        now=now,
+        cause=RegisterEntry.Cause.REJECTED,
+        audit_reason="rejected syringe destroyed",
+    )
 
 
 def discarded_syringe_record(
     *, prep: DosePreparation, reason: str, by: AbstractBaseUser, now: datetime
 ) -> None:
     """A syringe discarded without being given (expired, dropped...) is destroyed the same way as
-    a rejected one; another pharmacist witnesses it. The register tells the two apart by the
-    preparation's status (discarded)."""
-    _syringe_destroyed(prep=prep, reason=reason, by=by, now=now, audit_reason="discarded syringe destroyed")
+    a rejected one, under a cause of its own; another pharmacist witnesses it."""
+    _syringe_destroyed(
+        prep=prep,
+        reason=reason,
+        by=by,
+        now=now,
+        cause=RegisterEntry.Cause.DISCARDED,
+        audit_reason="discarded syringe destroyed",
+    )
 
 
 def _locked_receipt(receipt: KetamineReceipt, vials: int) -> KetamineReceipt:
@@ -460,13 +473,10 @@ def _lines(receipts: list[KetamineReceipt]) -> dict[int, list[_Line]]:
                 )
             )
     for e in entries:
-        kind = "destroyed" if e.cause == RegisterEntry.Cause.REJECTED else e.kind
+        destroyed = (RegisterEntry.Cause.REJECTED, RegisterEntry.Cause.DISCARDED)
+        kind = "destroyed" if e.cause in destroyed else e.kind
         note = e.note or str(e.get_cause_display())
-        if (
-            kind == "destroyed"
-            and e.preparation is not None
-            and e.preparation.check_status == DosePreparation.CheckStatus.DISCARDED
-        ):
+        if e.cause == RegisterEntry.Cause.DISCARDED:
             note = _("Discarded (not given): %(reason)s") % {"reason": e.note}
         lines[e.receipt_id].append(
             _Line(

@@ -275,7 +275,7 @@ def test_a_pharmacist_discards_an_expired_syringe_and_the_infusion_is_prepared_a
     assert "past its beyond-use time" in last.history_change_reason
 
     # The syringe's content is destroyed in the register; another pharmacist witnesses it.
-    destroyed = RegisterEntry.objects.get(preparation=prep, cause=RegisterEntry.Cause.REJECTED)
+    destroyed = RegisterEntry.objects.get(preparation=prep, cause=RegisterEntry.Cause.DISCARDED)
     assert (destroyed.kind, destroyed.quantity_mg, destroyed.recorded_by, destroyed.witness) == (
         "wasted",
         prep.dose_mg,
