@@ -10,6 +10,9 @@ WORKDIR /app
 COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt
 COPY . .
+# The app's bytecode, compiled once here: with PYTHONDONTWRITEBYTECODE (the app user cannot write
+# to /app anyway) every process start would otherwise compile the project's sources again.
+RUN python -m compileall -q -j 0 /app
 # collectstatic with the production storage (manifest); it runs only the staticfiles checks.
 RUN DEBUG=0 SECRET_KEY=build-only-not-secret ALLOWED_HOSTS=build python manage.py collectstatic --noinput
 # The mount points of compose's media and backups volumes exist here owned by ketatrial: a new named

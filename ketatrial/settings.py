@@ -69,7 +69,9 @@ INSTALLED_APPS = [
     "review",
     "safety",
     "conduct",
-    "rest_framework",
+    # Django REST framework's own app is not installed: the API renders JSON only (no browsable
+    # API, whose template tags every page's template engine would import at start-up); its token
+    # model and the schema generator are.
     "rest_framework.authtoken",
     "drf_spectacular",
 ]

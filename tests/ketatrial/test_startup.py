@@ -21,6 +21,9 @@ HEAVY = (
     "weasyprint",
     "matplotlib",
     "celery",
+    # The statistician's API (Django REST framework, drf-spectacular) loads at its first request.
+    "rest_framework.views",
+    "drf_spectacular.views",
 )
 PROBE = """
 import json, sys, django
