@@ -23,17 +23,6 @@ from tests.factories import baseline_rated, enrolled, randomized
 
 
 @pytest.fixture
-def unblinded(pharmacist, settings):  # type: ignore[no-untyped-def]
-    settings.UNBLINDED_USERNAMES = ["pharmacist", "pharmacist2"]
-    return pharmacist
-
-
-@pytest.fixture
-def checker(make_user, unblinded):  # type: ignore[no-untyped-def]
-    return make_user("pharmacist2", "pharmacist")
-
-
-@pytest.fixture
 def generated(unblinded):  # type: ignore[no-untyped-def]
     return allocation.allocation_list_generate(by=unblinded, now=timezone.now(), n_per_stratum=20, seed=7)
 

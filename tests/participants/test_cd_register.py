@@ -86,17 +86,6 @@ def test_the_register_refuses_what_is_not_a_register_line(lines, message) -> Non
 
 
 @pytest.fixture
-def unblinded(pharmacist, settings):  # type: ignore[no-untyped-def]
-    settings.UNBLINDED_USERNAMES = ["pharmacist", "pharmacist2"]
-    return pharmacist
-
-
-@pytest.fixture
-def checker(make_user, unblinded):  # type: ignore[no-untyped-def]
-    return make_user("pharmacist2", "pharmacist")
-
-
-@pytest.fixture
 def lot(unblinded):  # type: ignore[no-untyped-def]
     allocation.allocation_list_generate(by=unblinded, now=timezone.now(), n_per_stratum=6, seed=3)
     return allocation.receipt_record(

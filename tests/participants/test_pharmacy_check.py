@@ -25,11 +25,6 @@ def unblinded(pharmacist, settings):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def checker(make_user, unblinded):  # type: ignore[no-untyped-def]
-    return make_user("pharmacist2", "pharmacist")
-
-
-@pytest.fixture
 def receipt(unblinded):  # type: ignore[no-untyped-def]
     allocation.allocation_list_generate(by=unblinded, now=timezone.now(), n_per_stratum=6, seed=3)
     return allocation.receipt_record(

@@ -37,17 +37,6 @@ BEYOND_USE = PREPARED + timedelta(hours=24)
 
 
 @pytest.fixture
-def unblinded(pharmacist, settings):  # type: ignore[no-untyped-def]
-    settings.UNBLINDED_USERNAMES = ["pharmacist", "pharmacist2"]
-    return pharmacist
-
-
-@pytest.fixture
-def checker(make_user, unblinded):  # type: ignore[no-untyped-def]
-    return make_user("pharmacist2", "pharmacist")
-
-
-@pytest.fixture
 def receipt(unblinded):  # type: ignore[no-untyped-def]
     allocation.allocation_list_generate(by=unblinded, now=PREPARED, n_per_stratum=6, seed=3)
     return allocation.receipt_record(
