@@ -82,13 +82,8 @@ def _fact(
     )
 
 
-def _facts(
-    participant: Participant, visits: list[InfusionVisit] | None = None
-) -> dict[tuple[int, int], sched.InfusionFact]:
-    if visits is None:
-        rows = participant.infusion_visits.values_list(*_FACT_FIELDS)
-    else:
-        rows = [tuple(getattr(v, f) for f in _FACT_FIELDS) for v in visits]
+def _facts(participant: Participant) -> dict[tuple[int, int], sched.InfusionFact]:
+    rows = participant.infusion_visits.values_list(*_FACT_FIELDS)
     return {(period, number): _fact(*rest) for period, number, *rest in rows}
 
 
